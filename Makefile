@@ -1,0 +1,29 @@
+# Two commands a new user needs: `make demo` and `make test`.
+# Both set up .venv from nothing. GPU users: override TORCH_SPEC, e.g.
+#   make demo TORCH_SPEC="torch==2.6.0 --index-url https://download.pytorch.org/whl/cu124"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= test
+DEMO_OUT ?= runs/demo
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test clean
+
+$(BIN)/collectivesft: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(BIN)/collectivesft
+
+setup: $(BIN)/collectivesft
+
+demo: setup
+	$(BIN)/collectivesft run recipes/demo.yaml --out $(DEMO_OUT)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,3 @@
+from collectivesft.cli import main
+
+main()

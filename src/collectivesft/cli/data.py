@@ -1,0 +1,86 @@
+"""`collectivesft sources` and `collectivesft data ...` (fixtures, convert)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from collectivesft.cli.display import print_table
+
+data_app = typer.Typer(help="Raw datasets: write fixtures, convert sources to unified records, build mixtures.",
+                       no_args_is_help=True)
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, str]:
+    """['region=US', 'lang=es'] -> {'region': 'US', 'lang': 'es'}; a pair without '=' is an error."""
+    from collectivesft.errors import ConfigError
+
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option expects key=value, got {pair!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def sources_command() -> None:
+    """List the registered source datasets."""
+    from collectivesft.sources.registry import source_class, source_names
+
+    rows = []
+    for name in source_names():
+        info = source_class(name).info
+        opts = ", ".join(f"{k}={o.default}" for k, o in source_class(name).options.items())
+        rows.append([name, info.task, "/".join(info.langs), info.size, info.hub_id or "-", info.license, opts or "-"])
+    print_table(["source", "task", "lang", "public size", "hub id", "license / access", "options"], rows)
+
+
+@data_app.command("fixtures")
+def fixtures_command(
+    out: Path = typer.Argument(..., help="Folder to write raw fixture files into (one sub-folder per source)."),
+    rows: int = typer.Option(50, "--rows", help="Good rows per source (a few broken rows are added)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed writes the same bytes."),
+    source: Optional[list[str]] = typer.Option(None, "--source", help="Only these sources (repeatable)."),
+) -> None:
+    """Write small raw files in every source's published layout, with realistic broken rows."""
+    from collectivesft.fixtures.writer import write_fixtures
+
+    written = write_fixtures(out, rows=rows, seed=seed, sources=source)
+    typer.echo(f"wrote fixtures for {len(written)} sources under {out}")
+
+
+@data_app.command("convert")
+def convert_command(
+    source: str = typer.Argument(..., help="Source name (see `collectivesft sources`)."),
+    out: Path = typer.Option(..., "--out", help="Output folder for records.jsonl, quarantine.jsonl, stats.json."),
+    input: Optional[Path] = typer.Option(None, "--input", help="Raw file, folder or zip as downloaded."),
+    hub: Optional[str] = typer.Option(None, "--hub", help="Load with datasets.load_dataset: a hub id or a local "
+                                      "folder in hub layout. Pass --hub default for the source's known hub id."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="Converter option key=value (repeatable)."),
+) -> None:
+    """Convert one source's raw files (or hub dataset) to unified records, quarantining bad rows."""
+    from collectivesft.errors import ConfigError
+    from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.registry import source_class
+
+    if (input is None) == (hub is None):
+        raise ConfigError("give exactly one of --input PATH or --hub [ID|default]")
+    if hub == "default":
+        hub = source_class(source).info.hub_id
+        if not hub:
+            raise ConfigError(f"source {source!r} has no known hub id; use --input")
+    stats = convert_source(source, out, input=input, hub=hub, options=parse_options(option))
+    skipped = sum(stats["skipped"].values())
+    print_table(["source", "read", "kept", "quarantined", "skipped"],
+                [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])
+    for reason, n in stats["skipped"].items():
+        typer.echo(f"  skipped {n}: {reason}")
+    typer.echo(f"wrote {out}/records.jsonl, quarantine.jsonl, stats.json")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sources")(sources_command)
+    app.add_typer(data_app, name="data")

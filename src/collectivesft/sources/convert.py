@@ -1,0 +1,78 @@
+"""Run one source converter over raw files (or the hub) and write the audited outputs.
+
+DIR/records.jsonl   unified records
+DIR/quarantine.jsonl  {"where", "reason", "snippet"} per rejected row
+DIR/stats.json      {"read", "kept", "quarantined", "skipped": {reason: n}, "notes": {...}}
+All three are written atomically; read = kept + quarantined + sum(skipped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from collectivesft.records import atomic_write, dumps, record_problems, write_json
+from collectivesft.sources.base import BadRow, ConvertStats, RawRow, Reject, Skip, Source
+from collectivesft.sources.readers import snippet
+from collectivesft.sources.registry import get_source
+
+
+def iter_converted(
+    source: Source, rows: Iterator[RawRow | BadRow], stats: ConvertStats
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ("record", rec) or ("quarantine", entry) per raw unit, updating `stats`."""
+    for row in rows:
+        stats.read += 1
+        if isinstance(row, BadRow):
+            stats.quarantined += 1
+            yield "quarantine", {"where": row.where, "reason": row.reason, "snippet": row.snippet}
+            continue
+        try:
+            rec = source.convert(row)
+        except Skip as exc:
+            stats.skipped[exc.reason] += 1
+            continue
+        except Reject as exc:
+            stats.quarantined += 1
+            yield "quarantine", {"where": row.where, "reason": exc.reason, "snippet": snippet(dumps(row.data))}
+            continue
+        problems = record_problems(rec)
+        if problems:
+            stats.quarantined += 1
+            yield "quarantine", {"where": row.where, "reason": "invalid record: " + "; ".join(problems),
+                                 "snippet": snippet(dumps(row.data))}
+            continue
+        stats.kept += 1
+        yield "record", rec
+
+
+def convert_source(
+    name: str,
+    out: str | Path,
+    input: str | Path | None = None,
+    hub: str | None = None,
+    options: dict[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Convert raw files at `input` (or hub dataset `hub`) of source `name` into `out`; return stats.
+
+    Raises InputLayoutError when the input itself is unusable.
+    """
+    source = get_source(name, **(options or {}))
+    if (input is None) == (hub is None):
+        raise ValueError("give exactly one of input= or hub=")
+    rows = source.read_raw(Path(input)) if input is not None else source.read_hub(hub)
+    out = Path(out)
+    stats = ConvertStats()
+    with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
+        for kind, obj in iter_converted(source, rows, stats):
+            (rec_fh if kind == "record" else q_fh).write(dumps(obj) + "\n")
+            if progress is not None and stats.read % 1000 == 0:
+                progress(stats.read)
+    stats.notes.update(source.notes)
+    result = stats.as_dict()
+    result["source"] = name
+    result["input"] = str(input) if input is not None else f"hub:{hub}"
+    result["options"] = source.opts
+    write_json(out / "stats.json", result)
+    return result

@@ -1,0 +1,31 @@
+"""Shared test fixtures: generated raw data (never committed) and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+
+@pytest.fixture(scope="session")
+def raw_fixtures(tmp_path_factory) -> Path:
+    """Raw fixture files for every registered source (30 good rows each, seed 0)."""
+    from collectivesft.fixtures.writer import write_fixtures
+
+    out = tmp_path_factory.mktemp("raw")
+    write_fixtures(out, rows=30, seed=0)
+    return out
+
+
+@pytest.fixture()
+def cli():
+    """Run the real `collectivesft` CLI in-process: cli(["data", "convert", ...]) -> Result."""
+    from collectivesft.cli import app
+
+    runner = CliRunner()
+
+    def invoke(args: list[str]):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
