@@ -1,0 +1,1 @@
+"""Supervised fine-tuning on a mixture (transformers + TRL + PEFT) and the tiny offline model."""

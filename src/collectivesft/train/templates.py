@@ -1,0 +1,104 @@
+"""Named chat templates for base models that ship without one.
+
+Each template is a Jinja string in the Hugging Face `chat_template` dialect whose assistant
+turns are wrapped in `{% generation %}...{% endgeneration %}`, so
+`tokenizer.apply_chat_template(..., return_assistant_tokens_mask=True)` marks exactly the
+tokens the model must learn to produce: the assistant's text and its end-of-turn token,
+never the role header before it nor the newline after it.
+
+chatml / qwen   <|im_start|>role\\n...<|im_end|>\\n (Qwen2/2.5 and many others)
+intern2         bos + chatml with InternLM2's default system prompt (LLaMA-Factory's
+                `intern2`, the template the CollectiveSFT paper trained with)
+llama3          <|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A chat template plus the special tokens it needs in the vocabulary."""
+
+    name: str
+    jinja: str
+    special_tokens: tuple[str, ...]  # tokens the template emits (must exist in the vocab)
+    end_of_turn: str  # the token that ends an assistant turn (generation stops there)
+    needs_bos: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+
+# Why `message.role != 'assistant'` handling is split: only the assistant body and its
+# end-of-turn token go inside the generation block; the header is prompt.
+_CHATML = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\\n' }}"
+    "{%- generation -%}{{ message['content'] + '<|im_end|>' }}{%- endgeneration -%}"
+    "{{ '\\n' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+# LLaMA-Factory's intern2: prefix bos, default system prompt when the record has none.
+INTERN2_DEFAULT_SYSTEM = (
+    "You are an AI assistant whose name is InternLM (书生·浦语).\n"
+    "- InternLM (书生·浦语) is a conversational language model that is developed by Shanghai AI Laboratory "
+    "(上海人工智能实验室). It is designed to be helpful, honest, and harmless.\n"
+    "- InternLM (书生·浦语) can understand and communicate fluently in the language chosen by the user "
+    "such as English and 中文."
+)
+
+# The system text has no quotes, so it can sit in a Jinja string literal; "\\n" becomes a
+# Jinja escape that renders as a newline.
+_INTERN2 = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] != 'system' -%}"
+    "{{ '<|im_start|>system\\n" + INTERN2_DEFAULT_SYSTEM.replace("\n", "\\n") + "<|im_end|>\\n' }}"
+    "{%- endif -%}" + _CHATML
+)
+
+_LLAMA3 = (
+    "{{ bos_token }}"
+    "{%- for message in messages -%}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{%- generation -%}{{ message['content'] | trim + '<|eot_id|>' }}{%- endgeneration -%}"
+    "{%- else -%}"
+    "{{ message['content'] | trim + '<|eot_id|>' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif -%}"
+)
+
+TEMPLATES: dict[str, ChatTemplate] = {}
+
+
+def _add(template: ChatTemplate) -> None:
+    for key in (template.name, *template.aliases):
+        TEMPLATES[key] = template
+
+
+_add(ChatTemplate("chatml", _CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", aliases=("qwen",)))
+_add(ChatTemplate("intern2", _INTERN2, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", needs_bos=True))
+_add(ChatTemplate("llama3", _LLAMA3, ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), "<|eot_id|>",
+                  needs_bos=True))
+
+
+def get_template(name: str) -> ChatTemplate:
+    """The named template; ConfigError listing the known names otherwise."""
+    from collectivesft.errors import ConfigError
+
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise ConfigError(f"unknown chat template {name!r}; known: {', '.join(sorted(TEMPLATES))}") from None
+
+
+def template_names() -> list[str]:
+    """All names (aliases included) a recipe may use for `chat_template`."""
+    return sorted(TEMPLATES)
