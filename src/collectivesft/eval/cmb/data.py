@@ -1,0 +1,284 @@
+"""Load CMB's published files: exam questions (test/val/train), the test answer key, CMB-Clin cases.
+
+Accepted inputs: a folder (the unzipped `data/` of the GitHub release, any depth), the
+release zip, a single JSON file, or a Hugging Face hub id (FreedomIntelligence/CMB).
+On the hub `option` is a string holding a Python dict ("{'A': '...'}"): it is parsed with
+json, then ast.literal_eval, never eval.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collectivesft.errors import InputLayoutError
+
+HUB_ID = "FreedomIntelligence/CMB"
+QUESTION_FILES = {
+    "test": "CMB-Exam/CMB-test/CMB-test-choice-question-merge.json",
+    "val": "CMB-Exam/CMB-val/CMB-val-merge.json",
+    "train": "CMB-Exam/CMB-train/CMB-train-merge.json",
+}
+KEY_FILE = "CMB-Exam/CMB-test/CMB-test-choice-answer.json"
+CLIN_FILE = "CMB-Clin/CMB-Clin-qa.json"
+LETTERS = "ABCDEF"
+MULTI = "多项选择题"
+SINGLE = "单项选择题"
+_VALID_ANSWER = re.compile(r"^[A-F]+$")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One CMB-Exam question; `answer` is the sorted letter string or None when unknown."""
+
+    id: Any
+    exam_type: str
+    exam_class: str
+    exam_subject: str
+    question: str
+    question_type: str
+    options: dict[str, str]
+    answer: str | None = None
+    explanation: str | None = None
+
+    @property
+    def multi(self) -> bool:
+        return self.question_type == MULTI
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One row of the official answer key (answer kept as published; see `valid`)."""
+
+    id: Any
+    exam_type: str
+    exam_class: str
+    exam_subject: str
+    question_type: str
+    answer: str
+
+    @property
+    def valid(self) -> bool:
+        return bool(_VALID_ANSWER.match(self.answer))
+
+
+@dataclass
+class ClinCase:
+    """One CMB-Clin case: a description and its ordered (question, reference answer) pairs."""
+
+    id: Any
+    title: str
+    description: str
+    qa: list[tuple[str, str]] = field(default_factory=list)
+
+
+def id_key(value: Any) -> str:
+    """Ids are compared as text: 7, "7" and 7.0-free JSON ints all mean the same question."""
+    return str(value).strip()
+
+
+def normalize_class(name: str) -> str:
+    """Class names that differ only by 和/与 (releases spell them both ways) are one class."""
+    return str(name).strip().replace("与", "和")
+
+
+def sort_letters(answer: str) -> str:
+    """'DB' -> 'BD': an answer is a set of letters; the canonical form is sorted, no repeats."""
+    return "".join(sorted(set(answer)))
+
+
+def parse_option(value: Any, where: str) -> dict[str, str]:
+    """The `option` field as {letter: text}: a dict, or a string holding a dict (JSON or Python repr).
+
+    Empty option texts are dropped (some rows pad E/F with ''), so prompts never show "E. ".
+    """
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            try:
+                parsed = ast.literal_eval(value)  # the hub stores Python reprs: "{'A': '...'}"
+            except (ValueError, SyntaxError):
+                raise InputLayoutError(f"{where}: 'option' is a string that holds no dict: {value[:60]!r}") from None
+    if not isinstance(parsed, dict):
+        raise InputLayoutError(f"{where}: 'option' must be a dict (or a string holding one), got {type(parsed).__name__}")
+    options = {}
+    for key, text in parsed.items():
+        letter = str(key).strip().upper()
+        if letter not in LETTERS:
+            raise InputLayoutError(f"{where}: option key {key!r} is not one of A-F")
+        if text is not None and str(text).strip():
+            options[letter] = str(text).strip()
+    if len(options) < 2:
+        raise InputLayoutError(f"{where}: a question needs at least two non-empty options, got {sorted(options)}")
+    return dict(sorted(options.items()))
+
+
+def question_from_row(row: dict[str, Any], index: int, where: str) -> Question:
+    """A Question from an official row; a row without `id` (val, train) gets its 1-based position."""
+    if not isinstance(row, dict):
+        raise InputLayoutError(f"{where}: row {index + 1} is not an object")
+    missing = [k for k in ("question", "option") if k not in row]
+    if missing:
+        raise InputLayoutError(f"{where}: row {index + 1} lacks {missing}")
+    answer = row.get("answer")
+    answer = sort_letters(str(answer).strip()) if answer not in (None, "") else None
+    return Question(
+        id=row.get("id", index + 1),
+        exam_type=str(row.get("exam_type", "")).strip(),
+        exam_class=str(row.get("exam_class", "")).strip(),
+        exam_subject=str(row.get("exam_subject", "")).strip(),
+        question=str(row["question"]).strip(),
+        question_type=str(row.get("question_type") or SINGLE).strip(),
+        options=parse_option(row["option"], f"{where}: row {index + 1}"),
+        answer=answer,
+        explanation=(str(row["explanation"]).strip() or None) if row.get("explanation") else None,
+    )
+
+
+def _read_json_list(raw: bytes, where: str) -> list[Any]:
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputLayoutError(f"{where}: not a UTF-8 JSON document ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise InputLayoutError(f"{where}: expected a JSON list of rows, got {type(data).__name__}")
+    return data
+
+
+def find_file(data: str | Path, relpath: str) -> tuple[str, list[Any]] | None:
+    """Locate an official file by its release path inside a folder, a zip or as the file itself.
+
+    Returns (where, rows) or None when the input does not hold that file.
+    """
+    path = Path(data)
+    name = Path(relpath).name
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            members = sorted(m for m in zf.namelist() if m.endswith("/" + name) or m == name)
+            if not members:
+                return None
+            member = min(members, key=len)  # prefer the shallowest copy (zips often hold __MACOSX junk)
+            return f"{path}!{member}", _read_json_list(zf.read(member), f"{path}!{member}")
+    if path.is_file():
+        return (str(path), _read_json_list(path.read_bytes(), str(path))) if path.name == name else None
+    if path.is_dir():
+        direct = path / relpath
+        hits = [direct] if direct.is_file() else sorted(path.rglob(name), key=lambda p: len(p.parts))
+        hits = [h for h in hits if "__MACOSX" not in h.parts]
+        if hits:
+            return str(hits[0]), _read_json_list(hits[0].read_bytes(), str(hits[0]))
+        return None
+    return None
+
+
+def _is_local(data: str | Path) -> bool:
+    return Path(data).exists()
+
+
+def load_questions(data: str | Path, split: str = "test") -> list[Question]:
+    """Questions of one CMB-Exam split from a local release (folder/zip/file) or the hub."""
+    if split not in QUESTION_FILES:
+        raise InputLayoutError(f"unknown CMB split {split!r}; expected one of {sorted(QUESTION_FILES)}")
+    if _is_local(data):
+        found = find_file(data, QUESTION_FILES[split])
+        if found is None and Path(data).is_file() and not zipfile.is_zipfile(data):
+            found = (str(data), _read_json_list(Path(data).read_bytes(), str(data)))  # a question file by another name
+        if found is None:
+            raise InputLayoutError(f"{data}: no {QUESTION_FILES[split]} (expected the official CMB layout)")
+        where, rows = found
+    else:
+        where, rows = _hub_rows(str(data), "exam", split)
+    questions = [question_from_row(row, i, where) for i, row in enumerate(rows)]
+    seen: set[str] = set()
+    for q in questions:
+        if id_key(q.id) in seen:
+            raise InputLayoutError(f"{where}: question id {q.id!r} appears twice")
+        seen.add(id_key(q.id))
+    return questions
+
+
+def _hub_rows(hub_id: str, config: str, split: str) -> tuple[str, list[dict[str, Any]]]:
+    """Rows of a hub dataset split; the hub's CMB names its validation split `val`."""
+    try:
+        from datasets import load_dataset
+
+        ds = load_dataset(hub_id, config, split=split)
+    except Exception as exc:  # hub/network/layout problems all mean: this input is unusable here
+        raise InputLayoutError(f"{hub_id!r} is neither a local path nor a loadable hub dataset "
+                               f"(config {config!r}, split {split!r}): {exc}") from None
+    return f"hub:{hub_id}/{config}/{split}", [dict(r) for r in ds]
+
+
+def load_key(path: str | Path) -> list[KeyRow]:
+    """The official answer key: a JSON list of {id, exam_type, exam_class, exam_subject, question_type, answer}.
+
+    `path` may also be a release folder/zip holding CMB-test-choice-answer.json. Rows with an
+    invalid answer are kept (KeyRow.valid is False) so scoring can report them by id.
+    """
+    found = find_file(path, KEY_FILE)
+    if found is None:
+        if Path(path).is_file() and not zipfile.is_zipfile(path):
+            found = (str(path), _read_json_list(Path(path).read_bytes(), str(path)))
+        else:
+            raise InputLayoutError(f"{path}: no answer key {KEY_FILE}")
+    where, rows = found
+    key = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or "id" not in row or "answer" not in row:
+            raise InputLayoutError(f"{where}: key row {i + 1} must be an object with 'id' and 'answer'")
+        key.append(KeyRow(id=row["id"], exam_type=str(row.get("exam_type", "")).strip(),
+                          exam_class=str(row.get("exam_class", "")).strip(),
+                          exam_subject=str(row.get("exam_subject", "")).strip(),
+                          question_type=str(row.get("question_type", "")).strip(),
+                          answer=str(row["answer"] if row["answer"] is not None else "").strip()))
+    return key
+
+
+def key_from_questions(questions: list[Question]) -> list[KeyRow]:
+    """An answer key built from questions that carry answers (val, train); empty if none do."""
+    return [KeyRow(q.id, q.exam_type, q.exam_class, q.exam_subject, q.question_type, q.answer or "")
+            for q in questions if q.answer is not None]
+
+
+def locate_key(data: str | Path) -> Path | None:
+    """The answer key inside a local release, if it ships one (folder or zip member path)."""
+    if not _is_local(data):
+        return None
+    return Path(data) if find_file(data, KEY_FILE) is not None else None
+
+
+def load_clin(data: str | Path) -> list[ClinCase]:
+    """CMB-Clin cases; the reference of a QA pair is `answer` in the release, `solution` in the docs."""
+    if _is_local(data):
+        found = find_file(data, CLIN_FILE)
+        if found is None and Path(data).is_file() and not zipfile.is_zipfile(data):
+            found = (str(data), _read_json_list(Path(data).read_bytes(), str(data)))
+        if found is None:
+            raise InputLayoutError(f"{data}: no {CLIN_FILE}")
+        where, rows = found
+    else:
+        where, rows = _hub_rows(str(data), "clin", "test")
+    cases = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or "description" not in row or "QA_pairs" not in row:
+            raise InputLayoutError(f"{where}: case {i + 1} needs 'description' and 'QA_pairs'")
+        pairs = row["QA_pairs"]
+        if isinstance(pairs, str):
+            pairs = json.loads(pairs)
+        qa = []
+        for k, pair in enumerate(pairs):
+            ref = pair.get("answer", pair.get("solution"))
+            if "question" not in pair or ref is None:
+                raise InputLayoutError(f"{where}: case {i + 1} QA pair {k} needs 'question' and 'answer' (or 'solution')")
+            qa.append((str(pair["question"]), str(ref)))
+        cases.append(ClinCase(id=row.get("id", i), title=str(row.get("title", "")), description=str(row["description"]), qa=qa))
+    return cases
