@@ -1,0 +1,190 @@
+"""CMB-Exam train split: 269,359 Chinese medical exam MCQs used as a training source.
+
+Raw release (FreedomIntelligence/CMB, `data/CMB.zip`): CMB-Exam/CMB-train/CMB-train-merge.json,
+one JSON list of {exam_type, exam_class, exam_subject, question, answer, question_type
+(单项选择题/多项选择题), option: {A..F}}. On the hub the `option` field is a *string* holding
+the dict (sometimes JSON, sometimes a Python repr), so it is parsed with json.loads and then
+ast.literal_eval — never eval. Multi-answer questions have answers like "ACD".
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from collectivesft.fixtures.world import (
+    EXAM_TYPE_OF_CLASS,
+    FACTS,
+    department_question,
+    drug_question,
+    symptom_question,
+)
+from collectivesft.records import make_record
+from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.readers import iter_json_list, iter_members
+from collectivesft.sources.registry import register
+
+ANSWER_RE = re.compile(r"^[A-F]+$")
+OPTION_LETTERS = "ABCDEF"
+TRAIN_FILE = "CMB-train-merge.json"
+
+
+def parse_options(value: Any) -> dict[str, str]:
+    """The `option` field as {letter: text}: a dict, or a string holding one (JSON or Python repr).
+
+    Raises ValueError when it is neither; literal_eval only accepts literals, so nothing runs.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise ValueError(f"option string is not a dict: {text[:60]!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"option is {type(value).__name__}, expected a dict of letters")
+    options: dict[str, str] = {}
+    for key, text in value.items():
+        letter = str(key).strip().upper()
+        if letter not in OPTION_LETTERS or len(letter) != 1:
+            raise ValueError(f"option key {key!r} is not a letter A-F")
+        text = "" if text is None else str(text).strip()
+        if text:  # the release pads some questions with empty E/F options
+            options[letter] = text
+    return dict(sorted(options.items()))
+
+
+@register
+class CMB(Source):
+    info = SourceInfo(
+        name="cmb",
+        title="CMB-Exam (train split)",
+        task="mcq",
+        langs=("zh",),
+        size="269,359 train questions (CMB-Exam; plus 280 val, 11,200 test)",
+        license="Apache-2.0 (hub card); research use, cite Wang et al. 2023",
+        homepage="https://github.com/FreedomIntelligence/CMB",
+        hub_id="FreedomIntelligence/CMB",
+        layout="CMB.zip or its folder with CMB-Exam/CMB-train/CMB-train-merge.json (a JSON list of "
+               "exam_type, exam_class, exam_subject, question, answer, question_type, option)",
+    )
+
+    def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
+        for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
+            yield from iter_json_list(name, fh)
+
+    def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
+        from collectivesft.sources.readers import iter_hub_rows
+
+        # The hub repo has configs 'exam' and 'clin'; a local folder in hub layout has none.
+        name = None if Path(hub_id).exists() else "exam"
+        yield from iter_hub_rows(hub_id, split="train", name=name)
+
+    def convert(self, row: RawRow) -> dict[str, Any]:
+        d = row.data
+        if not isinstance(d, dict):
+            raise Reject("row is not a JSON object")
+        missing = [k for k in ("question", "answer", "option") if k not in d]
+        if missing:
+            raise Reject(f"missing field(s) {missing}")
+        try:
+            options = parse_options(d["option"])
+        except ValueError as exc:
+            raise Reject(str(exc)) from None
+        answer = "" if d["answer"] is None else str(d["answer"]).strip()
+        if not answer:
+            raise Reject("empty answer")
+        if not ANSWER_RE.match(answer):
+            raise Reject(f"answer {answer!r} does not match ^[A-F]+$")
+        letters = "".join(sorted(set(answer)))
+        absent = [c for c in letters if c not in options]
+        if absent:
+            raise Reject(f"answer letter(s) {absent} not among options {list(options)}")
+        question = str(d["question"] or "").strip()
+        if not question:
+            raise Skip("empty question")
+        qtype = str(d.get("question_type") or "").strip()
+        if qtype == "单项选择题" and len(letters) > 1:
+            self.notes["single-answer question with several answer letters"] += 1
+
+        exam_type, exam_class = str(d.get("exam_type") or "").strip(), str(d.get("exam_class") or "").strip()
+        where = (exam_type or "医学考试") + (f"（{exam_class}）" if exam_class else "")
+        kind = qtype or ("多项选择题" if len(letters) > 1 else "单项选择题")
+        hint = "可能有多个正确选项，请给出全部正确选项的字母" if kind == "多项选择题" else "请给出正确选项的字母"
+        lines = [f"下面是一道{where}的{kind}，{hint}。", "", question, ""]
+        lines += [f"{k}. {v}" for k, v in options.items()]
+        reply = f"答案是{letters}。\n" + "\n".join(f"{c}. {options[c]}" for c in letters)
+        explanation = str(d.get("explanation") or "").strip()
+        if explanation:
+            reply += f"\n解析：{explanation}"
+
+        meta: dict[str, Any] = {k: str(d[k]).strip() for k in ("exam_type", "exam_class", "exam_subject") if d.get(k)}
+        meta["question_type"] = kind
+        meta["answer"] = letters
+        meta["options"] = options
+        meta["split"] = "train"
+        rid = d.get("id")
+        rid = str(rid) if rid not in (None, "") else "train-" + row.where.rsplit("#", 1)[-1]
+        return make_record(f"cmb/{rid}", "cmb", "mcq", "zh",
+                           [{"role": "user", "content": "\n".join(lines)},
+                            {"role": "assistant", "content": reply}], meta)
+
+    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
+        """CMB-Exam/CMB-train/CMB-train-merge.json as unzipped from CMB.zip (indented JSON list).
+
+        Quirks: a tenth of the rows carry `option` as a string (JSON or Python repr, as on the
+        hub), some pad an empty E option, one in eight is a multi-answer question. Broken:
+        an invalid answer letter, an empty answer, an answer letter that is not an option,
+        and the file ends truncated in the middle of an item.
+        """
+        makers = (drug_question, department_question, symptom_question)
+        subjects = {"临床执业医师": "内科学", "临床执业助理医师": "内科学", "中医执业医师": "中医内科学",
+                    "执业药师": "药学专业知识", "护士执业资格": "内科护理学", "主管护师": "内科护理学",
+                    "医学考研": "西医综合"}
+
+        def item(i: int) -> dict[str, Any]:
+            fact = FACTS[i % len(FACTS)]
+            exam_class = fact.exam_class
+            n_opt = 5 if i % 3 else 4
+            if i % 8 == 7:  # multi-answer: which symptoms/drugs belong to this disease
+                question = f"关于{fact.disease}，下列说法正确的是"
+                others = rng.sample([f for f in FACTS if f is not fact], n_opt - 2)
+                good = [f"首选药物为{fact.drug}", f"常见表现为{fact.symptom}"]
+                bad = [f"首选药物为{o.drug}" if k % 2 else f"常见表现为{o.symptom}" for k, o in enumerate(others)]
+                texts = good + bad
+                rng.shuffle(texts)
+                options = dict(zip(OPTION_LETTERS, texts))
+                answer = "".join(c for c, t in options.items() if t in good)
+                qtype = "多项选择题"
+            else:
+                question, options, answer = makers[i % 3](fact, rng, n_opt)
+                qtype = "单项选择题"
+            if n_opt == 4 and i % 5 == 0:
+                options["E"] = ""  # padding seen in the release
+            option: Any = options
+            if i % 10 == 3:
+                option = json.dumps(options, ensure_ascii=False)
+            elif i % 10 == 6:
+                option = repr(options)  # Python-repr string: needs literal_eval
+            return {"exam_type": EXAM_TYPE_OF_CLASS[exam_class], "exam_class": exam_class,
+                    "exam_subject": subjects[exam_class], "question": question, "answer": answer,
+                    "question_type": qtype, "option": option}
+
+        items = [item(i) for i in range(rows)]
+        broken = [dict(item(rows), answer="G"), dict(item(rows + 1), answer=""),
+                  dict(item(rows + 2), answer="F")]
+        for k, b in enumerate(broken):
+            items.insert((k + 1) * len(items) // 4, b)
+        text = json.dumps(items, ensure_ascii=False, indent=4)
+        tail = json.dumps([item(rows + 3)], ensure_ascii=False, indent=4)
+        # Truncated download: the last item is cut mid-way and the list never closes.
+        text = text[:-2] + ",\n" + tail[2:len(tail) // 2]
+        folder = out_dir / "CMB-Exam" / "CMB-train"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / TRAIN_FILE).write_text(text, encoding="utf-8")

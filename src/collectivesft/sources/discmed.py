@@ -1,0 +1,145 @@
+"""DISC-Med-SFT: ~470k Chinese medical conversations (re-built MedDialog/cMedQA2 dialogues, CMeKG QA...).
+
+Raw release (hub Flmc/DISC-Med-SFT): DISC-Med-SFT_released.jsonl, one object per line with
+_id, source and conversation = [{role: user|assistant, content}...]. A conversation stays one
+multi-turn record (the original training scripts cut it into one sample per turn with a
+growing history, repeating the same text many times). Consecutive turns of the same role
+are merged, a trailing user turn (no answer to learn from) is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Iterator
+
+from collectivesft.fixtures.world import FACTS
+from collectivesft.records import make_record
+from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.readers import iter_jsonl, iter_members
+from collectivesft.sources.registry import register
+
+ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "system": "system"}
+
+
+def merge_turns(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Join consecutive turns of the same role with a newline (blank turns already removed)."""
+    merged: list[dict[str, str]] = []
+    for turn in turns:
+        if merged and merged[-1]["role"] == turn["role"]:
+            merged[-1] = {"role": turn["role"], "content": merged[-1]["content"] + "\n" + turn["content"]}
+        else:
+            merged.append(dict(turn))
+    return merged
+
+
+@register
+class DISCMedSFT(Source):
+    info = SourceInfo(
+        name="discmed",
+        title="DISC-Med-SFT",
+        task="dialogue",
+        langs=("zh",),
+        size="~470k conversations (DISC-Med-SFT_released.jsonl)",
+        license="Apache-2.0",
+        homepage="https://github.com/FudanDISC/DISC-MedLLM",
+        hub_id="Flmc/DISC-Med-SFT",
+        layout="DISC-Med-SFT_released.jsonl (JSON lines with _id, source, conversation [{role, content}]), "
+               "or a folder/zip holding *.jsonl",
+    )
+
+    def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
+        for name, fh in iter_members(path, ["*.jsonl"], self.info.layout):
+            yield from iter_jsonl(name, fh)
+
+    def convert(self, row: RawRow) -> dict[str, Any]:
+        d = row.data
+        if not isinstance(d, dict):
+            raise Reject("row is not a JSON object")
+        conv = d.get("conversation")
+        if conv is None:
+            raise Reject("missing field 'conversation'")
+        if not isinstance(conv, list):
+            raise Reject(f"conversation is {type(conv).__name__}, expected a list of turns")
+        if not conv:
+            raise Skip("empty conversation")
+        turns: list[dict[str, str]] = []
+        for i, turn in enumerate(conv):
+            if not isinstance(turn, dict) or not isinstance(turn.get("content", ""), str):
+                raise Reject(f"turn {i} is not {{role, content}}")
+            role = ROLE_ALIASES.get(str(turn.get("role", "")).strip().lower())
+            if role is None:
+                raise Reject(f"turn {i} has unknown role {turn.get('role')!r}")
+            content = (turn.get("content") or "").strip()
+            if content:
+                turns.append({"role": role, "content": content})
+            else:
+                self.notes["blank turns removed"] += 1
+        if not turns:
+            raise Skip("conversation has only blank turns")
+        merged = merge_turns(turns)
+        if len(merged) < len(turns):
+            self.notes["consecutive same-role turns merged"] += len(turns) - len(merged)
+        system = [merged.pop(0)] if merged and merged[0]["role"] == "system" else []
+        while merged and merged[0]["role"] == "assistant":
+            merged.pop(0)
+            self.notes["leading assistant turn dropped"] += 1
+        if merged and merged[-1]["role"] == "user":
+            merged.pop()
+            self.notes["trailing user turn dropped"] += 1
+        if not merged:
+            raise Skip("no assistant answer to a user turn")
+        if any(m["role"] == "system" for m in merged):
+            raise Reject("system turn in the middle of the conversation")
+        meta: dict[str, Any] = {"turns": len(merged) // 2}
+        if d.get("source"):
+            meta["origin"] = str(d["source"])
+        rid = d.get("_id")
+        rid = str(rid) if rid not in (None, "") else row.where
+        return make_record(f"discmed/{rid}", "discmed", "dialogue", "zh", system + merged, meta)
+
+    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
+        """DISC-Med-SFT_released.jsonl as on the hub.
+
+        Quirks: multi-turn consultations, a patient who sends two messages in a row, a
+        trailing unanswered user turn, single-turn knowledge-graph QA. Broken: a truncated
+        JSON line, a line with bytes that are not UTF-8, an empty conversation (skipped),
+        a conversation that is a string, a turn with an unknown role.
+        """
+        origins = ("MedDialog", "cMedQA2", "CMeKG", "MedMCQA")
+
+        def row(i: int) -> dict[str, Any]:
+            fact = FACTS[rng.randrange(len(FACTS))]
+            origin = origins[i % len(origins)]
+            if origin == "CMeKG":
+                conv = [{"role": "user", "content": f"{fact.disease}的首选治疗药物是什么？"},
+                        {"role": "assistant", "content": f"{fact.disease}通常首选{fact.drug}治疗，具体用药请遵医嘱。"}]
+            else:
+                conv = [{"role": "user", "content": f"医生你好，我最近{fact.symptom}，有点担心。"},
+                        {"role": "assistant", "content": f"你好，{fact.symptom}持续多久了？还有其他不舒服吗？"},
+                        {"role": "user", "content": f"大概两周了，之前查过说可能是{fact.disease}。"},
+                        {"role": "assistant", "content": f"考虑{fact.disease}，建议到{fact.department}就诊，"
+                                                         f"可在医生指导下使用{fact.drug}。"}]
+                if i % 5 == 1:  # the patient sends two messages in a row
+                    conv.insert(1, {"role": "user", "content": "需要做什么检查吗？"})
+                if i % 7 == 2:  # the patient thanks the doctor, nobody answers
+                    conv.append({"role": "user", "content": "好的，谢谢医生！"})
+            return {"_id": f"{origin}-{i}", "source": origin, "conversation": conv}
+
+        lines = [json.dumps(row(i), ensure_ascii=False) for i in range(rows)]
+        broken = [
+            json.dumps(row(rows), ensure_ascii=False)[:50],  # truncated line
+            "BADBYTES",  # patched to invalid UTF-8 below
+            json.dumps({"_id": "empty-1", "source": "MedDialog", "conversation": []}),
+            json.dumps({"_id": "str-1", "source": "MedDialog", "conversation": "病人：头痛 医生：多休息"},
+                       ensure_ascii=False),
+            json.dumps({"_id": "role-1", "source": "MedDialog",
+                        "conversation": [{"role": "patient", "content": "头痛"},
+                                         {"role": "assistant", "content": "多休息"}]}, ensure_ascii=False),
+        ]
+        for k, line in enumerate(broken):
+            lines.insert((k + 1) * len(lines) // (len(broken) + 1), line)
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        data = data.replace(b"BADBYTES", '{"_id": "bytes-1", "conversation": "'.encode() + b"\xe5\xa4\xb4\xff\xfe" + b'"}')
+        (out_dir / "DISC-Med-SFT_released.jsonl").write_bytes(data)
