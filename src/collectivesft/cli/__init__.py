@@ -29,6 +29,9 @@ def _register_all() -> None:
     from collectivesft.cli import train as train_cli
 
     train_cli.register(app)
+    from collectivesft.cli import run as run_cli
+
+    run_cli.register(app)
 
 
 _register_all()

@@ -1,0 +1,133 @@
+"""`collectivesft report`: Markdown + self-contained HTML with PNG plots from run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collectivesft.records import atomic_write
+from collectivesft.report.collect import RunSummary, loss_history, mixture_counts, read_run
+from collectivesft.report.document import Document
+from collectivesft.report import plots
+
+TINY_NOTE = ("This run used a tiny randomly initialised model on synthetic fixture data. Its scores check the "
+             "machinery (conversion, mixing, loss masking, evaluation, scoring) end to end; they say nothing "
+             "about medical knowledge.")
+
+
+def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None = None) -> dict[str, Path]:
+    """Write out/report.md, out/report.html and PNGs under out/report_files/; return their paths."""
+    runs = [read_run(d) for d in run_dirs]
+    out = Path(out)
+    files = out / "report_files"
+    files.mkdir(parents=True, exist_ok=True)
+    doc = Document(title or ("Run report: " + runs[0].name if len(runs) == 1 else "Comparison of runs"))
+    if any(_is_tiny(r) for r in runs):
+        doc.para(TINY_NOTE)
+    if len(runs) > 1:
+        _comparison(doc, runs, files)
+    for run in runs:
+        prefix = _slug(run.name) if len(runs) > 1 else ""
+        if len(runs) > 1:
+            doc.heading(f"Run {run.name}", 2)
+            doc.para(f"Folder: {run.path}")
+        _data_section(doc, run, files, prefix)
+        _train_section(doc, run, files, prefix)
+        _eval_section(doc, run, files, prefix)
+        if run.timings:
+            doc.heading("Stage timings", 3)
+            doc.table(["stage", "seconds"], sorted(run.timings.items()))
+    md, page = out / "report.md", out / "report.html"
+    with atomic_write(md) as fh:
+        fh.write(doc.to_markdown(out))
+    with atomic_write(page) as fh:
+        fh.write(doc.to_html())
+    return {"markdown": md, "html": page}
+
+
+def _is_tiny(run: RunSummary) -> bool:
+    recipe = run.path / "recipe.json"
+    return recipe.is_file() and '"tiny": {' in recipe.read_text(encoding="utf-8")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name) + "-"
+
+
+def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> None:
+    if not run.convert and not run.mix:
+        return
+    doc.heading("Data: sources and mixture", 3)
+    mix = mixture_counts(run.mix) if run.mix else {}
+    names = sorted(set(run.convert) | set(mix))
+    keys = sorted({k for c in mix.values() for k in c})
+    rows = []
+    for name in names:
+        st = run.convert.get(name, {})
+        rows.append([name, st.get("read"), st.get("kept"), st.get("quarantined"),
+                     sum(st.get("skipped", {}).values()) if st else None] + [mix.get(name, {}).get(k) for k in keys])
+    doc.table(["source", "raw read", "converted", "quarantined", "skipped"] + [f"mix {k}" for k in keys], rows)
+    train_key = next((k for k in ("train", "kept", "selected") if k in keys), None)
+    if mix and train_key:
+        png = plots.grouped_bars(files / f"{prefix}mixture.png", names,
+                                 {"converted": [run.convert.get(n, {}).get("kept", 0) for n in names],
+                                  f"mixture ({train_key})": [mix.get(n, {}).get(train_key, 0) for n in names]},
+                                 "Records per source: converted vs in the mixture", "records")
+        doc.image(png, "Mixture composition by source")
+
+
+def _train_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> None:
+    if not run.train:
+        return
+    doc.heading("Training", 3)
+    train, val = loss_history(run.train)
+    summary = {k: v for k, v in run.train.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    doc.table(["metric", "value"], sorted(summary.items()))
+    curves = {}
+    if train:
+        curves["train loss"] = ([s for s, _ in train], [v for _, v in train])
+    if val:
+        curves["validation loss"] = ([s for s, _ in val], [v for _, v in val])
+    if curves:
+        doc.image(plots.loss_curves(files / f"{prefix}loss.png", curves, f"Loss: {run.name}"), "Training and validation loss")
+
+
+def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> None:
+    if not run.evals:
+        return
+    doc.heading("CMB-Exam scores", 3)
+    labels = list(run.evals)
+    types = sorted({t for s in run.evals.values() for t in s.get("by_type", {})})
+    rows = []
+    for label, s in run.evals.items():
+        n = s.get("n") or 0
+        rows.append([label, s.get("overall_micro"), s.get("overall_macro_types"),
+                     (s.get("n_answered", 0) / n) if n else None, n])
+    doc.table(["model", "accuracy (micro)", "accuracy (mean of types)", "answer-format compliance", "questions"], rows)
+    if types:
+        doc.table(["exam type"] + labels, [[t] + [run.evals[l].get("by_type", {}).get(t) for l in labels] for t in types])
+        png = plots.grouped_bars(files / f"{prefix}cmb_by_type.png", types,
+                                 {l: [run.evals[l].get("by_type", {}).get(t, 0.0) for t in types] for l in labels},
+                                 "CMB-Exam accuracy by exam type", "accuracy", (0, 1))
+        doc.image(png, "CMB-Exam accuracy by exam type")
+    classes = sorted({(t, c) for s in run.evals.values() for t, cs in s.get("by_class", {}).items() for c in cs})
+    if classes:
+        doc.table(["exam type", "exam class"] + labels,
+                  [[t, c] + [run.evals[l].get("by_class", {}).get(t, {}).get(c) for l in labels] for t, c in classes])
+
+
+def _comparison(doc: Document, runs: list[RunSummary], files: Path) -> None:
+    doc.heading("Comparison", 2)
+    rows, series, types = [], {}, sorted({t for r in runs for s in r.evals.values() for t in s.get("by_type", {})})
+    for run in runs:
+        train, val = loss_history(run.train) if run.train else ([], [])
+        mix_total = sum(c.get("train", 0) for c in mixture_counts(run.mix).values()) if run.mix else None
+        for label, s in run.evals.items():
+            rows.append([run.name, label, len(run.convert) or None, mix_total, train[-1][1] if train else None,
+                         val[-1][1] if val else None, s.get("overall_micro"), s.get("overall_macro_types")])
+            series[f"{run.name}/{label}"] = [s.get("by_type", {}).get(t, 0.0) for t in types]
+    doc.table(["run", "model", "sources", "mixture train records", "final train loss", "final val loss",
+               "CMB micro", "CMB mean of types"], rows)
+    if types and series:
+        doc.image(plots.grouped_bars(files / "comparison_by_type.png", types, series,
+                                     "CMB-Exam accuracy by exam type, all runs", "accuracy", (0, 1)),
+                  "CMB accuracy by exam type across runs")

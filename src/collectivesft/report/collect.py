@@ -1,0 +1,76 @@
+"""Read what a run folder holds (written by `collectivesft run` or by the stage commands)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collectivesft.errors import InputLayoutError
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputLayoutError(f"{path}: unreadable ({exc})") from None
+
+
+@dataclass
+class RunSummary:
+    """The parts of one run folder a report shows; absent stages stay empty."""
+
+    name: str
+    path: Path
+    convert: dict[str, dict] = field(default_factory=dict)  # source -> stats.json
+    mix: dict[str, Any] | None = None  # manifest.json
+    train: dict[str, Any] | None = None  # metrics.json
+    evals: dict[str, dict] = field(default_factory=dict)  # label -> scores.json
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def read_run(path: str | Path) -> RunSummary:
+    """Collect a run folder; raise InputLayoutError if it holds none of the known stage outputs."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputLayoutError(f"run folder not found: {path}")
+    recipe = _load(path / "recipe.json") if (path / "recipe.json").is_file() else {}
+    run = RunSummary(name=recipe.get("name") or path.name, path=path)
+    for stats in sorted(path.glob("convert/*/stats.json")):
+        run.convert[stats.parent.name] = _load(stats)
+    for candidate in (path / "mix" / "manifest.json", path / "manifest.json"):
+        if candidate.is_file():
+            run.mix = _load(candidate)
+            break
+    for candidate in (path / "train" / "metrics.json", path / "metrics.json"):
+        if candidate.is_file():
+            run.train = _load(candidate)
+            break
+    for scores in sorted(path.glob("eval/*/scores.json")):
+        run.evals[scores.parent.name] = _load(scores)
+    if (path / "scores.json").is_file():
+        run.evals.setdefault("model", _load(path / "scores.json"))
+    if (path / "run.json").is_file():
+        run.timings = _load(path / "run.json").get("timings", {})
+    if not (run.convert or run.mix or run.train or run.evals):
+        raise InputLayoutError(f"{path}: no stage outputs found (expected convert/*/stats.json, mix/manifest.json, "
+                               "train/metrics.json or eval/*/scores.json)")
+    return run
+
+
+def loss_history(metrics: dict[str, Any]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(train, validation) loss points as (step, loss) from a trainer metrics file."""
+    history = metrics.get("log_history") or metrics.get("history") or []
+    train = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h and "step" in h]
+    val = [(int(h["step"]), float(h["eval_loss"])) for h in history if "eval_loss" in h and "step" in h]
+    return train, val
+
+
+def mixture_counts(manifest: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per source: records in (input) and kept in train/val, from a mix manifest."""
+    out: dict[str, dict[str, int]] = {}
+    for name, entry in (manifest.get("sources") or {}).items():
+        counts = entry.get("counts", entry) if isinstance(entry, dict) else {}
+        out[name] = {k: v for k, v in counts.items() if isinstance(v, int)}
+    return out

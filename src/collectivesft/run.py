@@ -1,0 +1,230 @@
+"""`collectivesft run`: chain fixtures -> convert -> mix -> model -> train -> eval -> report.
+
+Each stage writes into RUN_DIR/<stage>/ and, when it finishes, RUN_DIR/<stage>/stage.json
+holding a key: the hash of its settings and of its inputs' content digests. A rerun reuses
+a stage whose key is unchanged, so after a crash or an edit only what changed is redone;
+`force` redoes named stages. A stage killed half-way has no stage.json and runs again
+(training resumes from its last checkpoint, evaluation from its per-question cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from collectivesft import __version__
+from collectivesft.errors import ConfigError
+from collectivesft.records import file_sha256, write_json
+from collectivesft.recipe import RunRecipe, load_run_recipe
+
+STAGES = ("fixtures", "convert", "mix", "model", "train", "eval", "report")
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def _files_digest(paths: list[Path]) -> str:
+    """Content digest of files (or every file under folders), independent of where the run folder is."""
+    h = hashlib.sha256()
+    for p in paths:
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            if f.name in ("stage.json", "stage.pending.json") or f.suffix in (".png", ".tmp"):
+                continue
+            rel = f.relative_to(p).as_posix() if p.is_dir() else f.name
+            h.update(rel.encode() + b"\0" + file_sha256(f).encode() + b"\n")
+    return h.hexdigest()
+
+
+class Runner:
+    """Runs stages in a run folder with content-keyed reuse."""
+
+    def __init__(self, run_dir: Path, force: set[str], log: Callable[[str], None] = print):
+        unknown = sorted(force - set(STAGES))
+        if unknown:
+            raise ConfigError(f"--force: unknown stage {unknown[0]!r} (stages: {', '.join(STAGES)})")
+        self.dir = run_dir
+        self.force = force
+        self.log = log
+        self.timings: dict[str, float] = {}
+
+    def stage(self, name: str, settings: Any, inputs: dict[str, str], body: Callable[[Path, bool], dict],
+              folder: str | None = None) -> dict:
+        """Run `body(stage_dir, resume)` unless a finished run with the same key exists; return its result.
+
+        `inputs` maps names to content digests of upstream outputs; `body` returns a JSON-able
+        result that must include "digest", the content digest of what it produced.
+        """
+        stage_dir = self.dir / (folder or name)
+        key = _digest({"stage": name, "settings": settings, "inputs": inputs, "version": __version__})
+        done, pending = stage_dir / "stage.json", stage_dir / "stage.pending.json"
+        family = name.split("/")[0]
+        if family not in self.force and done.is_file():
+            state = json.loads(done.read_text(encoding="utf-8"))
+            if state.get("key") == key:
+                self.log(f"[{folder or name}] unchanged, reused")
+                return state["result"]
+        resume = pending.is_file() and json.loads(pending.read_text(encoding="utf-8")).get("key") == key \
+            and family not in self.force
+        if not resume and stage_dir.exists():
+            shutil.rmtree(stage_dir)
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        done.unlink(missing_ok=True)
+        write_json(pending, {"key": key})
+        self.log(f"[{folder or name}] {'resuming' if resume else 'running'}")
+        start = time.perf_counter()
+        result = body(stage_dir, resume)
+        self.timings[folder or name] = round(time.perf_counter() - start, 1)
+        result["seconds"] = self.timings[folder or name]
+        write_json(done, {"key": key, "result": result})
+        pending.unlink(missing_ok=True)
+        return result
+
+
+def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | None = None,
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run every stage of the recipe into `run_dir`; return a summary (also RUN_DIR/run.json)."""
+    recipe = load_run_recipe(recipe_path)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runner = Runner(run_dir, set(force or []), log)
+    write_json(run_dir / "recipe.json", recipe.model_dump(mode="json"))
+
+    raw = _fixtures_stage(runner, recipe)
+    converted = _convert_stage(runner, recipe, raw)
+    mixture = _mix_stage(runner, recipe, converted)
+    base = _model_stage(runner, recipe)
+    trained = _train_stage(runner, recipe, mixture, base)
+    evals = _eval_stage(runner, recipe, raw, base, trained)
+    summary = {"name": recipe.name, "run_dir": str(run_dir), "timings": runner.timings,
+               "evals": {k: v.get("scores", {}) for k, v in evals.items()}}
+    write_json(run_dir / "run.json", summary)
+
+    from collectivesft.report import build_report
+
+    paths = build_report([run_dir], run_dir)
+    summary["report"] = {k: str(v) for k, v in paths.items()}
+    write_json(run_dir / "run.json", summary)
+    return summary
+
+
+def _fixtures_stage(runner: Runner, recipe: RunRecipe) -> dict | None:
+    if recipe.fixtures is None:
+        return None
+    fx = recipe.fixtures
+    names = sorted(s.name for s in recipe.sources if not s.input and not s.hub)
+
+    def body(stage_dir: Path, resume: bool) -> dict:
+        from collectivesft.fixtures.cmb_eval import write_cmb_eval
+        from collectivesft.fixtures.writer import write_fixtures
+
+        write_fixtures(stage_dir / "sources", rows=fx.rows, seed=fx.seed, sources=names)
+        cmb = write_cmb_eval(stage_dir / "CMB", n_test=fx.cmb_test, seed=fx.seed)
+        return {"sources": str(stage_dir / "sources"), "cmb": str(cmb), "digest": _files_digest([stage_dir])}
+
+    return runner.stage("fixtures", {"fixtures": fx.model_dump(), "sources": names}, {}, body)
+
+
+def _convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[str, dict]:
+    from collectivesft.sources.convert import convert_source
+
+    results = {}
+    for entry in recipe.sources:
+        if entry.input:
+            location = {"input": entry.input}
+            inputs = {"raw": _files_digest([Path(entry.input)])}
+        elif entry.hub:
+            location, inputs = {"hub": entry.hub}, {}
+        else:
+            location = {"input": str(Path(raw["sources"]) / entry.name)}
+            inputs = {"fixtures": raw["digest"]}
+
+        def body(stage_dir: Path, resume: bool, entry=entry, location=location) -> dict:
+            stats = convert_source(entry.name, stage_dir, options=entry.options, **location)
+            return {"stats": stats, "records": str(stage_dir / "records.jsonl"),
+                    "digest": file_sha256(stage_dir / "records.jsonl")}
+
+        settings = {"name": entry.name, "options": entry.options, "hub": entry.hub}
+        results[entry.name] = runner.stage("convert", settings, inputs, body, folder=f"convert/{entry.name}")
+    return results
+
+
+def _mix_stage(runner: Runner, recipe: RunRecipe, converted: dict[str, dict]) -> dict:
+    from collectivesft.mix import build_mixture, recipe_from_run
+
+    def body(stage_dir: Path, resume: bool) -> dict:
+        mix_recipe = recipe_from_run(recipe.mix, {name: Path(r["records"]).parent for name, r in converted.items()},
+                                     eval_files=_eval_files_for_decontamination(recipe, runner.dir))
+        manifest = build_mixture(mix_recipe, stage_dir)
+        return {"dir": str(stage_dir), "counts": manifest.get("totals", {}),
+                "digest": _files_digest([stage_dir / "train.jsonl", stage_dir / "val.jsonl"])}
+
+    inputs = {name: r["digest"] for name, r in converted.items()}
+    return runner.stage("mix", recipe.mix, inputs, body)
+
+
+def _eval_files_for_decontamination(recipe: RunRecipe, run_dir: Path) -> list[str]:
+    """The CMB files the mixture is decontaminated against (official layout under eval.data)."""
+    data = recipe.eval.get("data") or str(run_dir / "fixtures" / "CMB")
+    root = Path(data)
+    if not root.is_dir():
+        return []
+    patterns = ["CMB-test-choice-question-merge.json", "CMB-val-merge.json", "CMB-Clin-qa.json"]
+    return sorted(str(p) for pat in patterns for p in root.rglob(pat))
+
+
+def _model_stage(runner: Runner, recipe: RunRecipe) -> dict:
+    entry = recipe.model
+    if entry.path:
+        return {"path": entry.path, "digest": _digest(entry.path)}
+
+    def body(stage_dir: Path, resume: bool) -> dict:
+        from collectivesft.train.tiny import build_tiny_model
+
+        path = build_tiny_model(stage_dir / "base", arch=entry.tiny.arch, size=entry.tiny.size, seed=entry.tiny.seed)
+        return {"path": str(path), "digest": _files_digest([Path(path)])}
+
+    return runner.stage("model", entry.model_dump(), {}, body)
+
+
+def _train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -> dict:
+    from collectivesft.train import config_from_dict, run_training
+
+    settings = dict(recipe.train, model=base["path"])
+    config = config_from_dict(settings, "recipe train:")
+
+    def body(stage_dir: Path, resume: bool) -> dict:
+        metrics = run_training(config, Path(mixture["dir"]), stage_dir, resume=resume)
+        model_dir = Path(metrics.get("model_dir") or stage_dir / "model")
+        return {"metrics": metrics, "model": str(model_dir), "digest": _files_digest([model_dir])}
+
+    return runner.stage("train", recipe.train, {"mixture": mixture["digest"], "model": base["digest"]}, body)
+
+
+def _eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, trained: dict) -> dict[str, dict]:
+    from collectivesft.eval.cmb import config_from_dict as eval_config, evaluate_cmb
+
+    settings = dict(recipe.eval)
+    compare_base = settings.pop("compare_base", recipe.fixtures is not None)
+    if not settings.get("data"):
+        settings["data"] = raw["cmb"]
+    data_digest = raw["digest"] if raw and settings["data"] == raw["cmb"] else _digest(settings["data"])
+    targets = {"trained": (trained["model"], trained["digest"])}
+    if compare_base:
+        targets = {"base": (base["path"], base["digest"]), **targets}
+    results = {}
+    for label, (model, model_digest) in targets.items():
+        config = eval_config(dict(settings, model=model), f"recipe eval: ({label})")
+
+        def body(stage_dir: Path, resume: bool, config=config) -> dict:
+            scores = evaluate_cmb(config, stage_dir)
+            return {"scores": scores, "digest": _files_digest([stage_dir / "predictions.jsonl"])}
+
+        results[label] = runner.stage("eval", settings, {"model": model_digest, "data": data_digest},
+                                      body, folder=f"eval/{label}")
+    return results
