@@ -14,11 +14,13 @@ import io
 import random
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
-from collectivesft.records import make_record
+from collectivesft.records import dumps, make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_members, snippet
 from collectivesft.sources.registry import register
@@ -74,7 +76,7 @@ class WebMedQA(Source):
         split = self.opts["split"]
         patterns = list(SPLIT_FILES.values()) if split == "all" else [SPLIT_FILES[split]]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from iter_tsv(name, fh, COLUMNS)
+            yield from _checked(iter_tsv(name, fh, COLUMNS), name, lambda d: str(d.get("is_answer", "")).strip() in ("0", "1"), self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
@@ -154,3 +156,19 @@ class WebMedQA(Source):
         archive("train", rows, broken=True)
         archive("valid", max(2, rows // 10), broken=False)
         archive("test", max(2, rows // 10), broken=False)
+
+
+def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
+    """Pass rows through; a first row of another dataset's shape, or a zip member that breaks
+    while being read, is an unusable input (InputLayoutError), not a pile of quarantined rows."""
+    first = True
+    try:
+        for row in rows:
+            if first and isinstance(row, RawRow):
+                first = False
+                if not looks_right(row.data):
+                    raise InputLayoutError(f"{name}: the first row does not look like webMedQA "
+                                           f"({snippet(dumps(row.data))[:80]}); expected {layout}")
+            yield row
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputLayoutError(f"{name}: truncated or corrupt archive member ({exc}); expected {layout}") from None
