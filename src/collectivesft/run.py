@@ -154,17 +154,41 @@ def _convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[
     return results
 
 
+def mix_recipe_for_run(section: dict[str, Any], converted: dict[str, str], eval_files: list[str]) -> dict[str, Any]:
+    """The mix stage's recipe from a run recipe's `mix:` section: every converted source becomes a
+    `records` entry; `mix.sources` entries (by name) only add per-source settings (cap, weight,
+    stratify_by, val_fraction); decontamination defaults to the run's CMB eval files."""
+    section = json.loads(json.dumps(section))  # deep copy
+    per_source = {}
+    for i, entry in enumerate(section.pop("sources", []) or []):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ConfigError(f"recipe mix.sources.{i}: expected a mapping with a name")
+        if entry["name"] not in converted:
+            raise ConfigError(f"recipe mix.sources.{i}: {entry['name']!r} is not in the recipe's sources")
+        per_source[entry["name"]] = {k: v for k, v in entry.items() if k != "name"}
+    section["sources"] = [dict(per_source.get(name, {}), name=name, records=path) for name, path in converted.items()]
+    decon = section.setdefault("decontamination", {})
+    if isinstance(decon, dict) and not decon.get("eval_files"):
+        decon["eval_files"] = eval_files
+    return section
+
+
 def _mix_stage(runner: Runner, recipe: RunRecipe, converted: dict[str, dict]) -> dict:
-    from collectivesft.mix import build_mixture, recipe_from_run
+    from collectivesft.mix import build_mixture
+    from collectivesft.mix.recipe import recipe_from_dict
+
+    eval_files = _eval_files_for_decontamination(recipe, runner.dir)
+    # Validate before running anything (errors name the key); paths are filled in by the stage.
+    section = mix_recipe_for_run(recipe.mix, {n: r["records"] for n, r in converted.items()}, eval_files)
+    mix_recipe = recipe_from_dict(section, "recipe mix:")
 
     def body(stage_dir: Path, resume: bool) -> dict:
-        mix_recipe = recipe_from_run(recipe.mix, {name: Path(r["records"]).parent for name, r in converted.items()},
-                                     eval_files=_eval_files_for_decontamination(recipe, runner.dir))
         manifest = build_mixture(mix_recipe, stage_dir)
         return {"dir": str(stage_dir), "counts": manifest.get("totals", {}),
                 "digest": _files_digest([stage_dir / "train.jsonl", stage_dir / "val.jsonl"])}
 
     inputs = {name: r["digest"] for name, r in converted.items()}
+    inputs.update({f"eval:{Path(f).name}": file_sha256(f) for f in eval_files})
     return runner.stage("mix", recipe.mix, inputs, body)
 
 
@@ -193,7 +217,8 @@ def _model_stage(runner: Runner, recipe: RunRecipe) -> dict:
 
 
 def _train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -> dict:
-    from collectivesft.train import config_from_dict, run_training
+    from collectivesft.train import run_training
+    from collectivesft.train.config import config_from_dict
 
     settings = dict(recipe.train, model=base["path"])
     config = config_from_dict(settings, "recipe train:")

@@ -1,0 +1,59 @@
+"""The report command on hand-made run folders (the stage file formats are the contract)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _run_folder(root: Path, name: str, acc: float) -> Path:
+    run = root / name
+    (run / "convert" / "cmb").mkdir(parents=True)
+    (run / "recipe.json").write_text(json.dumps({"name": name, "model": {"tiny": {"arch": "qwen2"}}}))
+    (run / "convert" / "cmb" / "stats.json").write_text(json.dumps(
+        {"read": 12, "kept": 10, "quarantined": 1, "skipped": {"empty answer": 1}}))
+    (run / "mix").mkdir()
+    (run / "mix" / "manifest.json").write_text(json.dumps({"sources": {"cmb": {"counts": {"train": 9, "val": 1}}}}))
+    (run / "train").mkdir()
+    (run / "train" / "metrics.json").write_text(json.dumps({
+        "train_loss": 1.5, "log_history": [{"step": 5, "loss": 3.0}, {"step": 10, "loss": 1.0},
+                                           {"step": 10, "eval_loss": 1.2}]}))
+    for label, a in (("base", 0.0), ("trained", acc)):
+        (run / "eval" / label).mkdir(parents=True)
+        (run / "eval" / label / "scores.json").write_text(json.dumps({
+            "overall_micro": a, "overall_macro_types": a, "n": 4, "n_answered": 4 if a else 0,
+            "by_type": {"医师考试": a, "护理考试": a}, "by_class": {"医师考试": {"临床执业医师": a}}}, ensure_ascii=False))
+    return run
+
+
+def test_report_on_one_run_has_tables_plots_and_tiny_model_note(tmp_path, cli):
+    run = _run_folder(tmp_path, "demo", 0.5)
+    result = cli(["report", run, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "tiny randomly initialised model" in md
+    assert "| cmb | 12 | 10 | 1 | 1 | 9 | 1 |" in md  # raw read, converted, quarantined, skipped, mix train/val
+    assert "| trained | 0.5000 | 0.5000 | 1.0000 | 4 |" in md
+    for png in ("mixture.png", "loss.png", "cmb_by_type.png"):
+        assert (tmp_path / "out" / "report_files" / png).read_bytes()[:4] == b"\x89PNG"
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3  # self-contained: plots embedded
+
+
+def test_report_compares_two_runs(tmp_path, cli):
+    a, b = _run_folder(tmp_path, "one-source", 0.25), _run_folder(tmp_path, "collective", 0.75)
+    result = cli(["report", a, b, "--out", tmp_path / "cmp"])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "cmp" / "report.md").read_text()
+    assert "## Comparison" in md
+    assert "| one-source | trained | 1 | 9 | 1.0000 | 1.2000 | 0.2500 | 0.2500 |" in md
+    assert "| collective | trained | 1 | 9 | 1.0000 | 1.2000 | 0.7500 | 0.7500 |" in md
+    assert (tmp_path / "cmp" / "report_files" / "comparison_by_type.png").is_file()
+
+
+def test_report_on_a_folder_without_outputs_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "collectivesft", "report", str(tmp_path / "empty"),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "no stage outputs found" in proc.stderr
