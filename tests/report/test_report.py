@@ -16,8 +16,10 @@ def _run_folder(root: Path, name: str, acc: float) -> Path:
     (run / "mix" / "manifest.json").write_text(json.dumps({"sources": {"cmb": {"counts": {"train": 9, "val": 1}}}}))
     (run / "train").mkdir()
     (run / "train" / "metrics.json").write_text(json.dumps({
-        "train_loss": 1.5, "log_history": [{"step": 5, "loss": 3.0}, {"step": 10, "loss": 1.0},
-                                           {"step": 10, "eval_loss": 1.2}]}))
+        "final": {"global_step": 10, "train_loss": 1.5, "eval_loss": 1.2},
+        "setup": {"world_size": 1, "packing": True},
+        "train_curve": [{"step": 5, "loss": 3.0}, {"step": 10, "loss": 1.0}],
+        "val_curve": [{"step": 10, "loss": 1.2}]}))
     for label, a in (("base", 0.0), ("trained", acc)):
         (run / "eval" / label).mkdir(parents=True)
         (run / "eval" / label / "scores.json").write_text(json.dumps({

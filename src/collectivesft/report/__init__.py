@@ -80,8 +80,8 @@ def _train_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> 
         return
     doc.heading("Training", 3)
     train, val = loss_history(run.train)
-    summary = {k: v for k, v in run.train.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-    doc.table(["metric", "value"], sorted(summary.items()))
+    final = dict(run.train.get("final", {}), **{f"setup.{k}": v for k, v in run.train.get("setup", {}).items()})
+    doc.table(["metric", "value"], [(k, v) for k, v in final.items() if v is not None])
     curves = {}
     if train:
         curves["train loss"] = ([s for s, _ in train], [v for _, v in train])

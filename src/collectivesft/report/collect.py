@@ -60,11 +60,11 @@ def read_run(path: str | Path) -> RunSummary:
 
 
 def loss_history(metrics: dict[str, Any]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(train, validation) loss points as (step, loss) from a trainer metrics file."""
-    history = metrics.get("log_history") or metrics.get("history") or []
-    train = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h and "step" in h]
-    val = [(int(h["step"]), float(h["eval_loss"])) for h in history if "eval_loss" in h and "step" in h]
-    return train, val
+    """(train, validation) loss points as (step, loss) from a training run's metrics.json."""
+    def points(curve: list[dict]) -> list[tuple[int, float]]:
+        return [(int(p["step"]), float(p["loss"])) for p in curve or [] if p.get("loss") is not None]
+
+    return points(metrics.get("train_curve")), points(metrics.get("val_curve"))
 
 
 def mixture_counts(manifest: dict[str, Any]) -> dict[str, dict[str, int]]:
