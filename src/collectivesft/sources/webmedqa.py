@@ -76,7 +76,7 @@ class WebMedQA(Source):
         split = self.opts["split"]
         patterns = list(SPLIT_FILES.values()) if split == "all" else [SPLIT_FILES[split]]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from _checked(iter_tsv(name, fh, COLUMNS), name, lambda d: str(d.get("is_answer", "")).strip() in ("0", "1"), self.info.layout)
+            yield from _checked(iter_tsv(name, fh, COLUMNS), name, None, self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
@@ -159,9 +159,10 @@ class WebMedQA(Source):
 
 
 def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
-    """Pass rows through; a first row of another dataset's shape, or a zip member that breaks
-    while being read, is an unusable input (InputLayoutError), not a pile of quarantined rows."""
-    first = True
+    """Pass rows through; a zip member that breaks while being read is an unusable input
+    (InputLayoutError), not a pile of quarantined rows. (No file of another release is named
+    medQA.*.txt, so `looks_right` is None here: the first row is not sniffed.)"""
+    first = looks_right is not None
     try:
         for row in rows:
             if first and isinstance(row, RawRow):
