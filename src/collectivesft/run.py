@@ -90,6 +90,7 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every stage of the recipe into `run_dir`; return a summary (also RUN_DIR/run.json)."""
     recipe = load_run_recipe(recipe_path)
+    validate_sections(recipe, recipe_path)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     runner = Runner(run_dir, set(force or []), log)
@@ -111,6 +112,20 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
     summary["report"] = {k: str(v) for k, v in paths.items()}
     write_json(run_dir / "run.json", summary)
     return summary
+
+
+def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
+    """Check the mix, train and eval sections with their stages' own config types before anything
+    runs, so a typo fails in a second, not after an hour of conversion."""
+    from collectivesft.eval.cmb import config_from_dict as eval_config
+    from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.train.config import config_from_dict as train_config
+
+    placeholder = {s.name: f"<converted {s.name}>" for s in recipe.sources}
+    recipe_from_dict(mix_recipe_for_run(recipe.mix, placeholder, []), f"{where} (mix:)")
+    train_config(dict(recipe.train, model="<base model>"), f"{where} (train:)")
+    settings = {k: v for k, v in recipe.eval.items() if k != "compare_base"}
+    eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"), f"{where} (eval:)")
 
 
 def _fixtures_stage(runner: Runner, recipe: RunRecipe) -> dict | None:
