@@ -109,16 +109,21 @@ class MedQA(Source):
                     yield self._hub_row(row, region)
             return
         fixed = None if self.opts["region"] == "all" else self.opts["region"]
-        for row in iter_hub_rows(hub_id, split=split):
-            if isinstance(row, BadRow):
-                yield row
-                continue
-            region = fixed or (row.data.get("region") if isinstance(row.data, dict) else None)
-            if region not in REGIONS:
-                raise ConfigError(f"hub dataset {hub_id!r} has no `region` column; pass --option region=US|Mainland|Taiwan")
-            if fixed and isinstance(row.data, dict) and row.data.get("region") not in (None, fixed):
-                continue  # a multi-region dataset filtered to one region
-            yield self._hub_row(row, region)
+        rows = iter_hub_rows(hub_id, split=split)
+        try:
+            for row in rows:
+                if isinstance(row, BadRow):
+                    yield row
+                    continue
+                region = fixed or (row.data.get("region") if isinstance(row.data, dict) else None)
+                if region not in REGIONS:
+                    raise ConfigError(f"hub dataset {hub_id!r} has no `region` column; "
+                                      "pass --option region=US|Mainland|Taiwan")
+                if fixed and isinstance(row.data, dict) and row.data.get("region") not in (None, fixed):
+                    continue  # a multi-region dataset filtered to one region
+                yield self._hub_row(row, region)
+        finally:
+            rows.close()  # stop the streaming readers now, not at interpreter exit
 
     @staticmethod
     def _hub_row(row: RawRow | BadRow, region: str) -> RawRow | BadRow:
