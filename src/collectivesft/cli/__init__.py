@@ -26,6 +26,9 @@ def _register_all() -> None:
     from collectivesft.cli import data
 
     data.register(app)
+    from collectivesft.cli import mix
+
+    mix.register(app)
     from collectivesft.cli import train as train_cli
 
     train_cli.register(app)

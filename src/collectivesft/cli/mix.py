@@ -1,0 +1,39 @@
+"""`collectivesft data mix RECIPE.yaml --out DIR`: build the SFT mixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from collectivesft.cli.display import print_table
+
+
+def mix_command(
+    recipe: Path = typer.Argument(..., help="Mix recipe YAML, or a run recipe with a `mix:` section."),
+    out: Path = typer.Option(..., "--out", help="Output folder (train.jsonl, val.jsonl, manifest.json, exports, "
+                             "report.md)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a recipe key, e.g. --set seed=1 "
+                                             "--set sources.0.cap=500 (repeatable)."),
+) -> None:
+    """Build a balanced, deduplicated, decontaminated mixture from converted or raw sources."""
+    from collectivesft.mix import build_mixture, load_recipe
+
+    manifest = build_mixture(load_recipe(recipe, set_ or []), out)
+    rows = []
+    for s in manifest["sources"]:
+        c = s["counts"]
+        rows.append([s["name"], c["input"], sum(c["filtered"].values()), c["contaminated"],
+                     c["duplicate"] + c["near_duplicate"], c["over_cap"], c["train"], c["val"]])
+    print_table(["source", "input", "filtered", "contaminated", "duplicate", "over-cap", "train", "val"], rows)
+    t = manifest["totals"]
+    typer.echo(f"mixture: {t['train']} train + {t['val']} val records in {out}")
+    if (out / "report.md").exists():
+        typer.echo(f"report: {out / 'report.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    from collectivesft.cli.data import data_app
+
+    data_app.command("mix")(mix_command)

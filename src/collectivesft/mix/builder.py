@@ -1,0 +1,408 @@
+"""build_mixture: recipe in, mixture folder out, every input record accounted for.
+
+Two streaming passes over the sources, in recipe order then file order:
+1. read each record once: filters -> decontamination -> exact dedup -> MinHash signature
+   (chunks, optionally in worker processes); the ledger keeps a few numbers per record.
+   Then near-duplicate clusters over all signatures, then per-source quotas, sampling
+   and the validation split, decided on the ledger alone.
+2. read again and write the chosen records to every export, plus accounting.jsonl.
+Memory grows with the ledger and the signatures, not with the text.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from collectivesft.errors import InputLayoutError
+from collectivesft.mix import ledger as L
+from collectivesft.mix.filters import TokenCounter, make_filter, token_problem
+from collectivesft.mix.recipe import MixRecipe, SourceSpec
+from collectivesft.mix.sampling import select, source_quotas, split_validation
+from collectivesft.mix.text import normalize_text, text_key
+from collectivesft.records import atomic_write, dumps, file_sha256, read_jsonl, read_records, user_text, write_json
+
+CHUNK = 4096
+
+
+@dataclass
+class SourceInput:
+    """Where one recipe source's records are, with what the manifest says about them."""
+
+    spec: SourceSpec
+    records: Path
+    origin: dict[str, Any]
+    checksums: dict[str, str] = field(default_factory=dict)
+    convert_stats: dict[str, Any] | None = None
+    lo: int = 0  # ledger index range of its records
+    hi: int = 0
+
+
+def _records_file(path: str, name: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "records.jsonl"
+    if not p.is_file():
+        raise InputLayoutError(f"source {name!r}: records {p} not found (expected a folder holding "
+                               "records.jsonl from `collectivesft data convert`, or a .jsonl file)")
+    return p
+
+
+def _raw_checksums(path: Path) -> dict[str, str]:
+    if path.is_file():
+        return {path.name: file_sha256(path)}
+    return {p.relative_to(path).as_posix(): file_sha256(p) for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def prepare_sources(recipe: MixRecipe, out: Path) -> list[SourceInput]:
+    """Locate each source's records; raw input (or hub) is converted into out/sources/<name>/."""
+    from collectivesft.sources.convert import convert_source
+
+    prepared = []
+    for spec in recipe.sources:
+        if spec.records is not None:
+            path = _records_file(spec.records, spec.name)
+            prepared.append(SourceInput(spec, path, {"records": spec.records},
+                                        {"records.jsonl": file_sha256(path)}))
+            continue
+        folder = out / "sources" / spec.name
+        stats = convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options)
+        origin = {"source": spec.converter, "options": dict(sorted(spec.options.items()))}
+        checksums = {}
+        if spec.input is not None:
+            origin["input"] = spec.input
+            checksums = {f"input/{k}": v for k, v in _raw_checksums(Path(spec.input)).items()}
+        else:
+            origin["hub"] = spec.hub
+        stats = {k: v for k, v in stats.items() if k not in ("input",)}
+        records = folder / "records.jsonl"
+        checksums["records.jsonl"] = file_sha256(records)
+        prepared.append(SourceInput(spec, records, origin, checksums, stats))
+    return prepared
+
+
+def _chunks(it: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _stratum(rec: dict[str, Any], keys: list[str]) -> str:
+    if not keys:
+        return ""
+    meta = rec["meta"]
+    return " / ".join(str(meta[k]) if k in meta else "(missing)" for k in keys)
+
+
+def _progress(total: int | None, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", disable=None, file=sys.stderr, leave=False)
+
+
+@dataclass
+class _Scan:
+    """Pass-1 results besides the ledger."""
+
+    signatures: list[np.ndarray] = field(default_factory=list)
+    signature_rows: list[int] = field(default_factory=list)  # ledger index of each signature row
+    eval_index: Any = None
+
+
+def scan_sources(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> _Scan:
+    """Pass 1: filters, decontamination, exact dedup and MinHash signatures, recorded in `ledger`."""
+    from collectivesft.mix.decontamination import build_eval_index, contaminations
+    from collectivesft.mix.minhash import SignatureWorkers
+
+    scan = _Scan()
+    check = make_filter(recipe.filters)
+    tokens = TokenCounter(recipe.filters.tokenizer) if recipe.filters.tokenizer else None
+    decon = recipe.decontamination
+    if decon.eval_files:
+        scan.eval_index = build_eval_index(decon.eval_files, decon.ngram)
+    dd = recipe.dedup
+    seen: dict[int, int] = {}
+    workers = dd.workers or _cpu_count()
+    buffer_rows: list[int] = []
+    buffer_texts: list[str] = []
+
+    with SignatureWorkers(dd.ngram, dd.num_perm, workers) as sig_workers, _progress(None, "mix: scan") as bar:
+
+        def collect(done: list[np.ndarray]) -> None:
+            scan.signatures.extend(done)
+
+        for entry, src in enumerate(sources):
+            src.lo = len(ledger)
+            for chunk in _chunks(read_records(src.records), CHUNK):
+                alive = []
+                for rec in chunk:
+                    idx = ledger.add(entry, rec, sum(len(m["content"]) for m in rec["messages"]),
+                                     _stratum(rec, src.spec.stratify_by))
+                    reason = check(rec)
+                    if reason:
+                        ledger.drop(idx, L.FILTERED, reason)
+                    else:
+                        alive.append((idx, rec))
+                if tokens is not None and alive:
+                    counted = tokens.count([rec for _, rec in alive])
+                    kept = []
+                    for (idx, rec), n in zip(alive, counted):
+                        reason = token_problem(n, recipe.filters)
+                        if reason:
+                            ledger.drop(idx, L.FILTERED, reason)
+                        else:
+                            kept.append((idx, rec))
+                    alive = kept
+                user_norms = [normalize_text(user_text(rec)) for _, rec in alive]
+                if scan.eval_index is not None:
+                    hits = contaminations(scan.eval_index, user_norms, decon.min_overlap)
+                    survivors = []
+                    for (idx, rec), norm, hit in zip(alive, user_norms, hits):
+                        if hit is None:
+                            survivors.append((idx, norm, rec))
+                            continue
+                        ledger.contaminated_by[idx] = hit
+                        if decon.action == "drop":
+                            ledger.drop(idx, L.CONTAMINATED)
+                        else:
+                            survivors.append((idx, norm, rec))
+                else:
+                    survivors = [(idx, norm, rec) for (idx, rec), norm in zip(alive, user_norms)]
+                for idx, norm, rec in survivors:
+                    if dd.text == "all":
+                        norm = normalize_text("\n".join(m["content"] for m in rec["messages"]))
+                    if not norm:
+                        continue  # nothing comparable (e.g. only punctuation): never a duplicate
+                    if dd.exact:
+                        key = text_key(norm)
+                        first = seen.get(key)
+                        if first is not None:
+                            ledger.drop(idx, L.DUPLICATE, first)
+                            continue
+                        seen[key] = idx
+                    if dd.near:
+                        buffer_rows.append(idx)
+                        buffer_texts.append(norm)
+                if len(buffer_texts) >= CHUNK:
+                    collect(sig_workers.submit(buffer_texts))
+                    scan.signature_rows.extend(buffer_rows)
+                    buffer_rows, buffer_texts = [], []
+                bar.update(len(chunk))
+            src.hi = len(ledger)
+        if buffer_texts:
+            collect(sig_workers.submit(buffer_texts))
+            scan.signature_rows.extend(buffer_rows)
+        collect(sig_workers.finish())
+    return scan
+
+
+def _cpu_count() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def mark_near_duplicates(recipe: MixRecipe, scan: _Scan, ledger: L.Ledger) -> dict[str, Any]:
+    """Cluster the signatures; every record but the earliest of a cluster becomes a near duplicate."""
+    from collectivesft.mix.minhash import lsh_params, near_duplicate_roots
+
+    info: dict[str, Any] = {"compared": len(scan.signature_rows)}
+    if not recipe.dedup.near:
+        return info
+    bands, rows = lsh_params(recipe.dedup.threshold, recipe.dedup.num_perm)
+    info.update(bands=bands, rows_per_band=rows)
+    if not scan.signature_rows:
+        return info
+    sigs = np.concatenate(scan.signatures)
+    scan.signatures = []
+    roots = near_duplicate_roots(sigs, recipe.dedup.threshold)
+    del sigs
+    rows_idx = scan.signature_rows
+    for i in np.flatnonzero(roots != np.arange(len(roots))).tolist():
+        ledger.drop(rows_idx[i], L.NEAR_DUPLICATE, rows_idx[int(roots[i])])
+    return info
+
+
+def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> dict[str, Any]:
+    """Quotas, sampling and validation split per source; returns per-source sampling facts."""
+    candidates = [ledger.candidates(e, s.lo, s.hi) for e, s in enumerate(sources)]
+    quotas = source_quotas(recipe, [len(c) for c in candidates])
+    facts = {}
+    for src, cands, quota in zip(sources, candidates, quotas):
+        name = src.spec.name
+        rng = random.Random(f"{recipe.seed}:{name}")
+        labels = [ledger.stratum[i] for i in cands] if src.spec.stratify_by else None
+        chosen = select(cands, quota, recipe.selection, rng, labels)
+        val = split_validation(chosen, recipe.val_fraction_of(src.spec), random.Random(f"{recipe.seed}:{name}:val"))
+        chosen_set = set(chosen)
+        for i in cands:
+            if i not in chosen_set:
+                ledger.drop(i, L.OVER_CAP)
+            else:
+                ledger.fate[i] = L.VAL if i in val else L.TRAIN
+        entry_facts: dict[str, Any] = {"available": len(cands), "quota": quota}
+        if src.spec.stratify_by:
+            strata: dict[str, dict[str, int]] = {}
+            for i in cands:
+                label = ledger.stratum_labels[ledger.stratum[i]][1]
+                row = strata.setdefault(label, {"available": 0, "selected": 0})
+                row["available"] += 1
+                row["selected"] += i in chosen_set
+            entry_facts["strata"] = dict(sorted(strata.items()))
+        facts[name] = entry_facts
+    return facts
+
+
+def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, out: Path) -> dict[str, Any]:
+    """Pass 2: write the chosen records to every export and one accounting line per input record."""
+    from collectivesft.mix.diversity import DistinctCounter
+    from collectivesft.mix.exports import MixtureWriter
+
+    distinct = DistinctCounter()
+    distinct_before = DistinctCounter()
+    stride = max(1, -(-len(ledger) // distinct_before.max_records))
+    accounting = atomic_write(out / "accounting.jsonl") if recipe.exports.accounting else None
+    acc_fh = accounting.__enter__() if accounting else None
+    try:
+        with MixtureWriter(out, recipe.exports) as writer, _progress(len(ledger), "mix: write") as bar:
+            for src in sources:
+                idx = src.lo
+                for rec in read_jsonl(src.records):
+                    if idx >= src.hi or rec.get("id") != ledger.ids[idx]:
+                        raise InputLayoutError(f"{src.records} changed while the mixture was being built "
+                                               f"(record {idx - src.lo + 1}); rerun")
+                    fate, reason = ledger.reason(idx)
+                    if idx % stride == 0:
+                        distinct_before.add(rec)
+                    if fate in ("train", "val"):
+                        writer.write(fate, rec)
+                        distinct.add(rec)
+                    if acc_fh is not None:
+                        row = {"source": src.spec.name, "id": rec["id"], "fate": fate, "reason": reason}
+                        acc_fh.write(dumps(row) + "\n")
+                    idx += 1
+                    bar.update(1)
+                if idx != src.hi:
+                    raise InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
+    except BaseException:
+        if accounting:
+            accounting.__exit__(*sys.exc_info())
+        raise
+    if accounting:
+        accounting.__exit__(None, None, None)
+    return {"distinct": {"before": distinct_before.result(), "after": distinct.result()}}
+
+
+def _versions(recipe: MixRecipe) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["collectivesft", "datasketch", "numpy", "pyarrow", "pydantic", "pyyaml", "matplotlib"]
+    if recipe.filters.tokenizer:
+        names += ["transformers", "tokenizers"]
+    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _eval_files_facts(recipe: MixRecipe, scan: _Scan) -> list[dict[str, Any]]:
+    index = scan.eval_index
+    if index is None:
+        return []
+    facts = []
+    for path in recipe.decontamination.eval_files:
+        name = Path(path).name
+        facts.append({"path": path, "sha256": file_sha256(path),
+                      "items_indexed": sum(1 for i in index.item_ids if i.startswith(name + "#")),
+                      "items_too_short": sum(1 for i in index.too_short if i.startswith(name + "#"))})
+    return facts
+
+
+def build_mixture(recipe: MixRecipe, out: Path) -> dict[str, Any]:
+    """Build the mixture described by `recipe` into folder `out`; return the manifest.
+
+    Same recipe + seed + inputs => byte-identical files (no timestamps or output paths inside).
+    """
+    from collectivesft.mix.diversity import diversity_summary
+    from collectivesft.mix.report import write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = prepare_sources(recipe, out)
+    ledger = L.Ledger()
+    scan = scan_sources(recipe, sources, ledger)
+    near_info = mark_near_duplicates(recipe, scan, ledger)
+    sampling = choose(recipe, sources, ledger)
+    written = write_outputs(recipe, sources, ledger, out)
+
+    per_source = []
+    for src in sources:
+        counts = ledger.counts(src.lo, src.hi)
+        contaminated = [i for i in range(src.lo, src.hi) if i in ledger.contaminated_by]
+        entry = {"name": src.spec.name, "origin": src.origin, "checksums": src.checksums,
+                 "counts": counts, "identity_holds": L.identity_holds(counts),
+                 "contamination_matches": len(contaminated), **sampling[src.spec.name]}
+        if src.convert_stats is not None:
+            entry["convert"] = src.convert_stats
+        per_source.append(entry)
+    totals = _sum_counts([s["counts"] for s in per_source])
+    _write_contamination(out, sources, ledger)
+    matched: dict[str, int] = {}
+    for item, _share in ledger.contaminated_by.values():
+        matched[item] = matched.get(item, 0) + 1
+    manifest: dict[str, Any] = {
+        "kind": "collectivesft.mix",
+        "recipe": recipe.model_dump(mode="json"),
+        "seed": recipe.seed,
+        "versions": _versions(recipe),
+        "identity": "input = train + val + sum(filtered) + contaminated + duplicate + near_duplicate + over_cap",
+        "identity_holds": L.identity_holds(totals) and all(s["identity_holds"] for s in per_source),
+        "totals": totals,
+        "sources": per_source,
+        "near_dedup": near_info,
+        "decontamination": {
+            "eval_files": _eval_files_facts(recipe, scan),
+            "action": recipe.decontamination.action,
+            "matches_per_source": {s["name"]: s["contamination_matches"] for s in per_source},
+            "matched_items": dict(sorted(matched.items())),
+        },
+        "diversity": diversity_summary(ledger, [s.spec.name for s in sources], written["distinct"]),
+    }
+    if recipe.report:
+        write_report(out, manifest, ledger, sources)
+    manifest["outputs"] = {p.relative_to(out).as_posix(): file_sha256(p) for p in sorted(out.rglob("*"))
+                           if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _sum_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {"input": 0, "filtered": {}}
+    for row in rows:
+        for key, value in row.items():
+            if key == "filtered":
+                for reason, n in value.items():
+                    total["filtered"][reason] = total["filtered"].get(reason, 0) + n
+            else:
+                total[key] = total.get(key, 0) + value
+    total["filtered"] = dict(sorted(total["filtered"].items()))
+    return total
+
+
+def _write_contamination(out: Path, sources: list[SourceInput], ledger: L.Ledger) -> None:
+    """contamination.jsonl: every training record that matched an eval item, with the overlap."""
+    with atomic_write(out / "contamination.jsonl") as fh:
+        for i in sorted(ledger.contaminated_by):
+            src = sources[ledger.entry[i]]
+            hit = ledger.contaminated_by[i]
+            fh.write(dumps({"source": src.spec.name, "id": ledger.ids[i], "eval_item": hit[0],
+                            "overlap": hit[1], "dropped": ledger.fate[i] == L.CONTAMINATED}) + "\n")
+

@@ -1,0 +1,162 @@
+"""Decontamination: find training records whose user text overlaps evaluation items.
+
+Two steps, as in datatrove: build an index of the character n-grams of every evaluation
+item (after the same normalisation dedup uses, so changed punctuation, spaces or
+full-width letters do not hide a copy), then look up each training record's n-grams.
+A record is contaminated by an item when at least `min_overlap` of the item's distinct
+n-grams occur in the record. Lookups are vectorised (sorted arrays + searchsorted); only
+records with a hit are examined one by one.
+
+Evaluation files are read in their official formats (FreedomIntelligence/CMB):
+- CMB-Exam question files: a JSON list of {question, option: {A..F} (or a string
+  holding that dict), id?, ...}; the item id is "<file name>#<id>" (or the 0-based index);
+- CMB-Clin-qa.json: a JSON list of {id, title, description, QA_pairs: [{question, answer}]};
+  one item for each case description ("#<id>") and each question ("#<id>/q<k>");
+- JSON lines of unified records (their user text) or of objects with "question".
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from collectivesft.errors import InputLayoutError
+from collectivesft.mix.text import ngram_hashes, normalize_text
+
+
+def _options_text(option: Any) -> str:
+    if isinstance(option, str):
+        # The hub copy of CMB stores the option dict as a string (JSON or a Python literal).
+        try:
+            option = json.loads(option)
+        except json.JSONDecodeError:
+            try:
+                option = ast.literal_eval(option)  # literal parsing only, never evaluated
+            except (ValueError, SyntaxError):
+                return option
+    if isinstance(option, dict):
+        return "\n".join(f"{k}. {v}" for k, v in sorted(option.items()) if v is not None and str(v).strip())
+    if isinstance(option, list):
+        return "\n".join(str(v) for v in option)
+    return ""
+
+
+def _load_objects(path: Path) -> list[Any]:
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        raise InputLayoutError(f"{path}: expected a JSON list of evaluation items, got an object")
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputLayoutError(f"{path}:{lineno}: not JSON or JSON lines ({exc.msg})") from None
+    return rows
+
+
+def iter_eval_items(path: str | Path) -> Iterator[tuple[str, str, str]]:
+    """Yield (item id, text, fallback text) for each evaluation item in an official-format file.
+
+    `fallback` (question plus options) is used when the text alone is shorter than one n-gram.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputLayoutError(f"evaluation file {path} does not exist")
+    for index, obj in enumerate(_load_objects(path)):
+        if not isinstance(obj, dict):
+            raise InputLayoutError(f"{path}: item {index} is not an object")
+        ident = obj.get("id", index)
+        if "QA_pairs" in obj:
+            description = str(obj.get("description") or "")
+            yield f"{path.name}#{ident}", description, description
+            for k, pair in enumerate(obj.get("QA_pairs") or []):
+                question = str((pair or {}).get("question") or "")
+                yield f"{path.name}#{ident}/q{k}", question, question
+        elif "question" in obj:
+            question = str(obj.get("question") or "")
+            yield f"{path.name}#{ident}", question, question + "\n" + _options_text(obj.get("option"))
+        elif "messages" in obj:
+            text = "\n".join(m.get("content", "") for m in obj["messages"] if m.get("role") == "user")
+            yield f"{path.name}#{obj.get('id', index)}", text, text
+        else:
+            raise InputLayoutError(
+                f"{path}: item {index} has none of question / QA_pairs / messages; expected a CMB-Exam "
+                "question file, CMB-Clin-qa.json, or unified records (an answer key has no question text)")
+
+
+@dataclass
+class EvalIndex:
+    """Sorted n-gram hashes of all evaluation items and, per hash, the items holding it."""
+
+    ngram: int
+    item_ids: list[str]
+    item_sizes: np.ndarray  # distinct n-grams per item
+    hashes: np.ndarray  # sorted unique n-gram hashes
+    starts: np.ndarray  # items of hashes[k] are owners[starts[k]:starts[k+1]]
+    owners: np.ndarray
+    too_short: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
+    """Index the n-grams of every item in `files`; items shorter than one n-gram are listed, not indexed."""
+    ids: list[str] = []
+    texts: list[str] = []
+    too_short: list[str] = []
+    for file in files:
+        for ident, text, fallback in iter_eval_items(file):
+            norm = normalize_text(text)
+            if len(norm) < ngram:
+                norm = normalize_text(fallback)
+            if len(norm) < ngram:
+                too_short.append(ident)
+                continue
+            ids.append(ident)
+            texts.append(norm)
+    hashes, counts = ngram_hashes(texts, ngram)
+    item_of = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    pairs = np.unique(np.stack([hashes, item_of.astype(np.uint64)], axis=1), axis=0) if len(hashes) else \
+        np.zeros((0, 2), dtype=np.uint64)
+    uniq, starts = np.unique(pairs[:, 0], return_index=True)
+    sizes = np.bincount(pairs[:, 1].astype(np.int64), minlength=len(texts))
+    return EvalIndex(ngram, ids, sizes, uniq, np.append(starts, len(pairs)), pairs[:, 1].astype(np.int64),
+                     too_short, [str(f) for f in files])
+
+
+def contaminations(index: EvalIndex, norm_texts: Sequence[str], min_overlap: float) -> list[tuple[str, float] | None]:
+    """For each normalised text: (best matching eval item id, overlap share) or None."""
+    result: list[tuple[str, float] | None] = [None] * len(norm_texts)
+    if len(index.hashes) == 0 or not norm_texts:
+        return result
+    hashes, counts = ngram_hashes(norm_texts, index.ngram)
+    pos = np.searchsorted(index.hashes, hashes)
+    pos[pos == len(index.hashes)] = 0
+    hit = index.hashes[pos] == hashes
+    if not hit.any():
+        return result
+    hit_at = np.flatnonzero(hit)
+    hit_rows = np.repeat(np.arange(len(norm_texts)), counts)[hit_at]  # sorted: texts are contiguous
+    rows, first = np.unique(hit_rows, return_index=True)
+    bounds = np.append(first, len(hit_at))
+    for k, row in enumerate(rows.tolist()):
+        slots = np.unique(pos[hit_at[bounds[k] : bounds[k + 1]]])
+        owners = np.concatenate([index.owners[index.starts[s] : index.starts[s + 1]] for s in slots])
+        items, found = np.unique(owners, return_counts=True)
+        share = found / index.item_sizes[items]
+        # Best item: highest overlap, then the earliest item, so the answer is stable.
+        best = int(np.lexsort((items, -share))[0])
+        if share[best] >= min_overlap:
+            result[row] = (index.item_ids[int(items[best])], round(float(share[best]), 4))
+    return result

@@ -1,0 +1,213 @@
+"""The mix recipe: a typed, validated description of the mixture to build.
+
+Loaded from YAML (a bare mix recipe, or a full run recipe whose `mix:` section is used).
+Every key has its default next to it; unknown keys are errors, and every validation error
+is re-raised as ConfigError naming the key path (e.g. `sources.2.cap`) and the file.
+docs/mix.md is the user-facing reference of these keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from collectivesft.errors import ConfigError
+
+STRATEGIES = ("cap", "proportional", "temperature", "uniform", "weights")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSpec(_Strict):
+    """One source of the mixture: converted records, or raw files converted on the fly."""
+
+    name: str = Field(min_length=1, description="label of this source in the mixture (unique)")
+    records: Optional[str] = Field(None, description="folder holding records.jsonl, or a .jsonl file")
+    input: Optional[str] = Field(None, description="raw files as downloaded; converted with `source`")
+    hub: Optional[str] = Field(None, description="hub id or local hub-layout folder; converted with `source`")
+    source: Optional[str] = Field(None, description="registered converter for input/hub (default: name)")
+    options: dict[str, str] = Field(default_factory=dict, description="converter options")
+    cap: Optional[int] = Field(None, ge=0, description="at most this many records (default: recipe cap)")
+    weight: Optional[float] = Field(None, ge=0, description="share under strategy `weights`")
+    stratify_by: list[str] = Field(default_factory=list, description="meta keys to sample evenly across")
+    val_fraction: Optional[float] = Field(None, ge=0, lt=1, description="validation share (default: recipe's)")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> "SourceSpec":
+        given = [k for k in ("records", "input", "hub") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of records, input or hub (got {given or 'none'})")
+        if self.records is not None and (self.source is not None or self.options):
+            raise ValueError("source/options only apply to input or hub (records are already converted)")
+        return self
+
+    @property
+    def converter(self) -> str:
+        return self.source or self.name
+
+
+class FilterSpec(_Strict):
+    """Row filters; a dropped record is counted under `filter:<name>`."""
+
+    drop_empty_turns: bool = True
+    min_chars: int = Field(0, ge=0, description="minimum characters over all turns")
+    max_chars: Optional[int] = Field(None, ge=1, description="maximum characters over all turns")
+    tokenizer: Optional[str] = Field(None, description="Hugging Face tokenizer path for token bounds")
+    min_tokens: int = Field(0, ge=0)
+    max_tokens: Optional[int] = Field(None, ge=1)
+    valid_mcq_answers: bool = True
+    langs: Optional[list[str]] = Field(None, description="keep only these `lang` values")
+
+    @model_validator(mode="after")
+    def _tokens_need_tokenizer(self) -> "FilterSpec":
+        if (self.min_tokens or self.max_tokens) and not self.tokenizer:
+            raise ValueError("min_tokens/max_tokens need `tokenizer` (a tokenizer folder or hub id)")
+        if self.max_chars is not None and self.max_chars < self.min_chars:
+            raise ValueError("max_chars must be >= min_chars")
+        return self
+
+
+class DedupSpec(_Strict):
+    """Exact and near-duplicate removal across all sources (earliest copy kept)."""
+
+    exact: bool = True
+    near: bool = True
+    threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity of n-gram sets")
+    ngram: int = Field(5, ge=1, le=64, description="characters per shingle")
+    num_perm: int = Field(128, ge=16, le=1024)
+    text: Literal["user", "all"] = Field("user", description="compare user turns only, or all turns")
+    workers: int = Field(1, ge=0, description="processes for MinHash; 0 = one per CPU core")
+
+
+class DecontaminationSpec(_Strict):
+    """Drop (or only report) training records overlapping evaluation files."""
+
+    eval_files: list[str] = Field(default_factory=list, description="CMB-Exam question files, CMB-Clin-qa.json")
+    ngram: int = Field(10, ge=3, le=64, description="characters per n-gram")
+    min_overlap: float = Field(0.5, gt=0, le=1, description="share of an eval item's n-grams found in the record")
+    action: Literal["drop", "report"] = "drop"
+
+
+class ExportSpec(_Strict):
+    llamafactory: bool = True
+    sharegpt: bool = True
+    parquet: bool = True
+    accounting: bool = Field(True, description="accounting.jsonl: one line per input record")
+
+
+class MixRecipe(_Strict):
+    """A whole mixture: sources, how much to take from each, and how to clean it."""
+
+    seed: int = 0
+    strategy: Literal["cap", "proportional", "temperature", "uniform", "weights"] = "cap"
+    cap: Optional[int] = Field(None, ge=0, description="default per-source cap (none = no cap)")
+    total: Optional[int] = Field(None, ge=0, description="mixture size before the validation split")
+    alpha: float = Field(0.5, ge=0, le=1, description="temperature exponent: share ~ n**alpha")
+    selection: Literal["random", "first"] = "random"
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    sources: list[SourceSpec] = Field(min_length=1)
+    filters: FilterSpec = Field(default_factory=FilterSpec)
+    dedup: DedupSpec = Field(default_factory=DedupSpec)
+    decontamination: DecontaminationSpec = Field(default_factory=DecontaminationSpec)
+    exports: ExportSpec = Field(default_factory=ExportSpec)
+    report: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "MixRecipe":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        if self.strategy == "cap" and self.total is not None:
+            raise ValueError("`total` needs a sharing strategy (proportional, temperature, uniform, weights); "
+                             "strategy cap takes min(cap, available) from each source")
+        if self.strategy != "weights":
+            weighted = [s.name for s in self.sources if s.weight is not None]
+            if weighted:
+                raise ValueError(f"`weight` is only used by strategy weights (set on: {', '.join(weighted)})")
+        if self.selection == "first":
+            stratified = [s.name for s in self.sources if s.stratify_by]
+            if stratified:
+                raise ValueError("selection first takes rows in file order and cannot stratify "
+                                 f"(stratify_by set on: {', '.join(stratified)})")
+        return self
+
+    def cap_of(self, spec: SourceSpec) -> int | None:
+        return spec.cap if spec.cap is not None else self.cap
+
+    def val_fraction_of(self, spec: SourceSpec) -> float:
+        return spec.val_fraction if spec.val_fraction is not None else self.val_fraction
+
+
+def _format_errors(exc: ValidationError, where: str) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{key}: {msg}")
+    return f"{where}: invalid mix recipe: " + "; ".join(parts)
+
+
+def recipe_from_dict(data: Any, where: str = "<recipe>") -> MixRecipe:
+    """Validate a dict as a MixRecipe; errors become ConfigError naming key and `where`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a mix recipe must be a mapping, got {type(data).__name__}")
+    try:
+        return MixRecipe.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, where)) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key.sub=value` overrides (value parsed as YAML; list items by index: sources.0.cap=5)."""
+    import yaml
+
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like key=value (e.g. dedup.threshold=0.9)")
+        node: Any = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"override {key!r}: no list item {part!r}")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+        last = parts[-1]
+        value = yaml.safe_load(raw) if raw else None
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"override {key!r}: no list item {last!r}")
+            node[int(last)] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ConfigError(f"override {key!r}: {'.'.join(parts[:-1])} is not a mapping")
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> MixRecipe:
+    """Load a mix recipe YAML, or a full run recipe's `mix:` section; validate with overrides."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    where = str(path)
+    if isinstance(data, dict) and "mix" in data:
+        data, where = data["mix"], f"{path} (section mix)"
+    if isinstance(data, dict) and overrides:
+        data = apply_overrides(data, overrides)
+    return recipe_from_dict(data, where)
