@@ -117,7 +117,6 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
 def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
     """Check the mix, train and eval sections with their stages' own config types before anything
     runs, so a typo fails in a second, not after an hour of conversion."""
-    from collectivesft.eval.cmb import config_from_dict as eval_config
     from collectivesft.mix.recipe import recipe_from_dict
     from collectivesft.train.config import config_from_dict as train_config
 
@@ -125,7 +124,13 @@ def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
     recipe_from_dict(mix_recipe_for_run(recipe.mix, placeholder, []), f"{where} (mix:)")
     train_config(dict(recipe.train, model="<base model>"), f"{where} (train:)")
     settings = {k: v for k, v in recipe.eval.items() if k != "compare_base"}
-    eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"), f"{where} (eval:)")
+    _eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"), f"{where} (eval:)")
+
+
+def _eval_config(values: dict[str, Any], where: str):
+    from collectivesft.eval.config import CMBEvalConfig, build_config
+
+    return build_config(CMBEvalConfig, values, where)
 
 
 def _fixtures_stage(runner: Runner, recipe: RunRecipe) -> dict | None:
@@ -247,7 +252,7 @@ def _train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -
 
 
 def _eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, trained: dict) -> dict[str, dict]:
-    from collectivesft.eval.cmb import config_from_dict as eval_config, evaluate_cmb
+    from collectivesft.eval.cmb import evaluate_cmb
 
     settings = dict(recipe.eval)
     compare_base = settings.pop("compare_base", recipe.fixtures is not None)
@@ -259,7 +264,7 @@ def _eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict,
         targets = {"base": (base["path"], base["digest"]), **targets}
     results = {}
     for label, (model, model_digest) in targets.items():
-        config = eval_config(dict(settings, model=model), f"recipe eval: ({label})")
+        config = _eval_config(dict(settings, model=model), f"recipe eval: ({label})")
 
         def body(stage_dir: Path, resume: bool, config=config) -> dict:
             scores = evaluate_cmb(config, stage_dir)
