@@ -1,0 +1,1 @@
+"""Inference back-ends for evaluation (hf, vllm, openai), registered by name in registry.py."""

@@ -1,0 +1,194 @@
+"""Run a model on CMB-Exam: resumable, batched, through any registered back-end.
+
+Every answer is appended to OUT/predictions.partial.jsonl as soon as it exists (flushed and
+fsynced), so a run killed at any point, even by SIGKILL, restarts where it stopped: done ids
+are skipped, a torn last line is dropped. The final files are written atomically at the end:
+predictions.jsonl, submission.json (every id), scores.json / scores.md / chart when the key is
+known, run.json (settings, timings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from collectivesft.errors import ConfigError
+from collectivesft.eval.cmb.data import (KeyRow, Question, id_key, key_from_questions, load_key, load_questions,
+                                         locate_key)
+from collectivesft.eval.cmb.extraction import extract_answer
+from collectivesft.eval.cmb.prompts import ANSWER_PREFIX, answer_candidates, build_chat, pick_shots
+from collectivesft.eval.config import CMBEvalConfig
+from collectivesft.records import dumps, write_json
+
+PARTIAL = "predictions.partial.jsonl"
+# Settings that change the answers: a resumed run must match them.
+_FINGERPRINT = ("model", "backend", "data", "split", "method", "shots", "cot", "system", "max_new_tokens", "temperature")
+
+__all__ = ["CMBEvalConfig", "evaluate_cmb"]
+
+
+def read_partial(path: Path) -> dict[str, dict[str, Any]]:
+    """Rows already answered, by id. A torn last line (killed mid-write) is cut off the file."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    good_end = 0
+    with open(path, "rb") as fh:
+        data = fh.read()
+    pos = 0
+    for line in data.splitlines(keepends=True):
+        pos += len(line)
+        if not line.endswith(b"\n"):
+            break  # the last write never completed
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            break
+        done[id_key(row["id"])] = row
+        good_end = pos
+    if good_end != len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(good_end)
+    return done
+
+
+class PartialWriter:
+    """Append-only JSONL where each row is on disk (fsync) before the next question starts."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "a", encoding="utf-8")
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.fh.write(dumps(row) + "\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def check_fingerprint(out: Path, config: CMBEvalConfig) -> None:
+    """Refuse to resume a run folder whose answers came from different settings."""
+    fingerprint = {k: getattr(config, k) for k in _FINGERPRINT}
+    run_file = out / "run.json"
+    if (out / PARTIAL).exists() and run_file.exists():
+        previous = json.loads(run_file.read_text(encoding="utf-8")).get("fingerprint", {})
+        changed = [k for k in _FINGERPRINT if k in previous and previous[k] != fingerprint[k]]
+        if changed:
+            raise ConfigError(f"{out} holds a run with different settings ({', '.join(changed)}); "
+                              "use another --out or delete the folder")
+    write_json(run_file, {"fingerprint": fingerprint, "status": "running"})
+
+
+def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
+                 pool: list[Question]) -> list[dict[str, Any]]:
+    """Prediction rows for a batch of questions with the configured method."""
+    from collectivesft.eval.backends.registry import ScoreRequest
+
+    chats = [build_chat(q, pick_shots(q, pool, config.shots), config.cot, config.system) for q in batch]
+    if config.method == "generate":
+        outputs = backend.generate(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
+        return [{"id": q.id, "model_answer": extract_answer(o, q.question_type, q.options), "output": o}
+                for q, o in zip(batch, outputs)]
+    requests = []
+    for q, chat in zip(batch, chats):
+        cands = answer_candidates(q)
+        requests.append(ScoreRequest(chat, [ANSWER_PREFIX + c for c in cands], end_term=q.multi))
+    rows = []
+    for q, req, scores in zip(batch, requests, backend.score(requests)):
+        ranked = sorted(zip(req.continuations, scores), key=lambda kv: -kv[1])
+        best = ranked[0][0][len(ANSWER_PREFIX):]
+        rows.append({"id": q.id, "model_answer": best,
+                     "logprobs": {c[len(ANSWER_PREFIX):]: round(s, 4) for c, s in ranked[:6]}})
+    return rows
+
+
+def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow] | None:
+    """The answer key: --key, else the key shipped in a local release (test), else val's own answers."""
+    if config.key:
+        return load_key(config.key)
+    if config.split == "val":
+        return key_from_questions(questions) or None
+    shipped = locate_key(config.data)
+    return load_key(shipped) if shipped else None
+
+
+def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
+    """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key)."""
+    from tqdm import tqdm
+
+    from collectivesft.eval.backends.registry import get_backend
+    from collectivesft.eval.cmb.scoring import score_answers
+    from collectivesft.eval.cmb.summary import write_score_files
+
+    if config.cot and config.method == "loglik":
+        raise ConfigError("cot needs method=generate (loglik reads the answer letter directly)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    questions = load_questions(config.data, config.split)
+    if config.limit:
+        questions = questions[: config.limit]
+    pool = load_questions(config.data, "val") if config.shots else []
+    key = resolve_key(config, questions)
+    check_fingerprint(out, config)
+    done = read_partial(out / PARTIAL)
+    pending = [q for q in questions if id_key(q.id) not in done]
+    started = time.perf_counter()
+    if pending:
+        backend = get_backend(config)
+        writer = PartialWriter(out / PARTIAL)
+        try:
+            with tqdm(total=len(questions), initial=len(questions) - len(pending), desc=f"CMB {config.method}",
+                      unit="q", disable=None) as bar:
+                for batch in batches(pending, config.batch_size):
+                    for row in answer_batch(backend, config, batch, pool):
+                        writer.append(row)
+                        done[id_key(row["id"])] = row
+                    bar.update(len(batch))
+        finally:
+            writer.close()
+            backend.close()
+    elapsed = time.perf_counter() - started
+    answers = {}
+    for q in questions:
+        row = done.get(id_key(q.id), {})
+        if "output" in row:  # re-extract: extraction may have improved since the row was written
+            answers[id_key(q.id)] = {"model_answer": extract_answer(row["output"], q.question_type, q.options),
+                                     "output": row["output"]}
+        else:
+            answers[id_key(q.id)] = {"model_answer": row.get("model_answer", "")}
+    write_json(out / "submission.json", [{"id": q.id, "model_answer": answers[id_key(q.id)]["model_answer"]}
+                                         for q in questions])
+    result: dict[str, Any]
+    if key:
+        wanted = {id_key(q.id) for q in questions}
+        scores, predictions = score_answers(answers, [k for k in key if id_key(k.id) in wanted])
+        for pred in predictions:
+            if "logprobs" in done.get(id_key(pred["id"]), {}):
+                pred["logprobs"] = done[id_key(pred["id"])]["logprobs"]
+        write_score_files(out, scores, predictions)
+        result = scores
+    else:
+        from collectivesft.records import write_jsonl
+
+        write_jsonl(out / "predictions.jsonl", [{"id": q.id, **answers[id_key(q.id)],
+                                                 **({"logprobs": done[id_key(q.id)]["logprobs"]}
+                                                    if "logprobs" in done.get(id_key(q.id), {}) else {})}
+                                                for q in questions])
+        result = {"n": len(questions), "n_answered": sum(1 for a in answers.values() if a["model_answer"])}
+    write_json(out / "run.json", {
+        "fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
+        "config": config.model_dump(), "status": "done", "n_questions": len(questions),
+        "n_answered_this_session": len(pending), "seconds_this_session": round(elapsed, 3),
+        "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
+    })
+    return result

@@ -1,0 +1,89 @@
+"""Typed evaluation settings shared by the CMB-Exam and CMB-Clin runners and the back-ends.
+
+Loaded from a bare YAML config or a full recipe's `eval:` section; unknown keys and bad
+values raise ConfigError naming the key and the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from collectivesft.errors import ConfigError
+
+
+class InferenceConfig(BaseModel):
+    """Which model, through which back-end, with which decoding settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(..., description="Model folder or hub id (hf/vllm); model name for openai.")
+    backend: str = Field("hf", description="Inference back-end: hf | vllm | openai.")
+    batch_size: int = Field(8, ge=1, description="Questions per batch (hf/vllm rows per forward pass).")
+    max_new_tokens: int = Field(512, ge=1, description="Generation budget (the official CMB setting is 512).")
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy, as the official evaluation.")
+    system: Optional[str] = Field(None, description="Optional system prompt.")
+    device: str = Field("auto", description="hf: cpu, cuda, cuda:1 or auto.")
+    dtype: str = Field("auto", description="hf/vllm: auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.")
+    base_url: Optional[str] = Field(None, description="openai: endpoint base URL (default $OPENAI_BASE_URL).")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: environment variable holding the key.")
+    concurrency: int = Field(8, ge=1, description="openai: parallel requests.")
+    max_retries: int = Field(5, ge=0, description="openai: retries with exponential back-off.")
+    timeout_s: float = Field(120.0, gt=0, description="openai: per-request timeout.")
+    tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model.")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm: fraction of GPU memory.")
+
+
+class CMBEvalConfig(InferenceConfig):
+    """`collectivesft eval cmb`: CMB-Exam on one split."""
+
+    data: str = Field("FreedomIntelligence/CMB", description="Hub id, or a local folder/zip with the official files.")
+    split: Literal["test", "val"] = "test"
+    key: Optional[str] = Field(None, description="Answer key JSON; default: the key inside `data` (test) or val's answers.")
+    method: Literal["generate", "loglik"] = "generate"
+    shots: int = Field(0, ge=0, description="Few-shot examples from val, same exam class.")
+    cot: bool = Field(False, description="Ask for an analysis before the answer (generate only).")
+    limit: Optional[int] = Field(None, ge=1, description="Only the first N questions.")
+
+
+class ClinEvalConfig(InferenceConfig):
+    """`collectivesft eval cmb-clin`: CMB-Clin cases as multi-turn conversations."""
+
+    data: str = Field("FreedomIntelligence/CMB", description="CMB-Clin-qa.json, a release folder/zip, or the hub id.")
+    limit: Optional[int] = Field(None, ge=1, description="Only the first N cases.")
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def build_config(cls: type[C], values: dict[str, Any], where: str = "command line") -> C:
+    """Validate `values` into `cls`; errors name the key and where it came from."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '?'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}: invalid {cls.__name__}: {problems}") from None
+
+
+def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any], section: str = "eval") -> C:
+    """A config from YAML (bare, or a full recipe whose `section` is used) with overrides on top."""
+    values: dict[str, Any] = {}
+    where = "command line"
+    if path is not None:
+        import yaml
+
+        where = str(path)
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read YAML ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        if any(k in data for k in ("sources", "mix", "train", section)):
+            data = data.get(section) or {}
+            where = f"{path} [{section}]"
+        values.update(data)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return build_config(cls, values, where)
