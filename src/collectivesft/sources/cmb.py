@@ -13,9 +13,12 @@ import ast
 import json
 import random
 import re
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import (
     EXAM_TYPE_OF_CLASS,
     FACTS,
@@ -30,6 +33,7 @@ from collectivesft.sources.registry import register
 
 ANSWER_RE = re.compile(r"^[A-F]+$")
 OPTION_LETTERS = "ABCDEF"
+LETTER_SET = frozenset(OPTION_LETTERS)
 TRAIN_FILE = "CMB-train-merge.json"
 
 
@@ -51,13 +55,18 @@ def parse_options(value: Any) -> dict[str, str]:
         raise ValueError(f"option is {type(value).__name__}, expected a dict of letters")
     options: dict[str, str] = {}
     for key, text in value.items():
-        letter = str(key).strip().upper()
-        if letter not in OPTION_LETTERS or len(letter) != 1:
-            raise ValueError(f"option key {key!r} is not a letter A-F")
-        text = "" if text is None else str(text).strip()
+        if key not in LETTER_SET:  # tolerate " a" style keys; the release uses "A".."F"
+            letter = str(key).strip().upper()
+            if letter not in LETTER_SET:
+                raise ValueError(f"option key {key!r} is not a letter A-F")
+            key = letter
+        if text is None:
+            continue
+        text = (text if isinstance(text, str) else str(text)).strip()
         if text:  # the release pads some questions with empty E/F options
-            options[letter] = text
-    return dict(sorted(options.items()))
+            options[key] = text
+    keys = list(options)
+    return options if keys == sorted(keys) else dict(sorted(options.items()))
 
 
 @register
@@ -76,8 +85,11 @@ class CMB(Source):
     )
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
-            yield from iter_json_list(name, fh)
+        try:
+            for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
+                yield from iter_json_list(name, fh)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # CMB.zip damaged in download
+            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         from collectivesft.sources.readers import iter_hub_rows
@@ -136,7 +148,7 @@ class CMB(Source):
                             {"role": "assistant", "content": reply}], meta)
 
     def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """CMB-Exam/CMB-train/CMB-train-merge.json as unzipped from CMB.zip (indented JSON list).
+        """CMB-Exam/CMB-train/CMB-train-merge.json as unzipped from CMB.zip (a JSON list, one item per line).
 
         Quirks: a tenth of the rows carry `option` as a string (JSON or Python repr, as on the
         hub), some pad an empty E option, one in eight is a multi-answer question. Broken:
@@ -181,10 +193,11 @@ class CMB(Source):
                   dict(item(rows + 2), answer="F")]
         for k, b in enumerate(broken):
             items.insert((k + 1) * len(items) // 4, b)
-        text = json.dumps(items, ensure_ascii=False, indent=4)
-        tail = json.dumps([item(rows + 3)], ensure_ascii=False, indent=4)
-        # Truncated download: the last item is cut mid-way and the list never closes.
-        text = text[:-2] + ",\n" + tail[2:len(tail) // 2]
+        # One item per line, indented like the release's list (json's C encoder; indent= is slow).
+        lines = ["    " + json.dumps(x, ensure_ascii=False) for x in items]
+        cut = json.dumps(item(rows + 3), ensure_ascii=False)
+        lines.append("    " + cut[:len(cut) // 2])  # truncated download: the list never closes
+        text = "[\n" + ",\n".join(lines)
         folder = out_dir / "CMB-Exam" / "CMB-train"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / TRAIN_FILE).write_text(text, encoding="utf-8")

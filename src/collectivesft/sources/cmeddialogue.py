@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import random
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
@@ -65,12 +68,15 @@ class CMedDialogue(Source):
     )
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        for name, fh in iter_members(path, ["*.csv"], self.info.layout):
-            section = section_of(name)
-            for row in iter_csv(name, fh, encoding=ENCODING, required=COLUMNS):
-                if isinstance(row, RawRow) and section:
-                    row.data["_section"] = section
-                yield row
+        try:
+            for name, fh in iter_members(path, ["*.csv"], self.info.layout):
+                section = section_of(name)
+                for row in iter_csv(name, fh, encoding=ENCODING, required=COLUMNS):
+                    if isinstance(row, RawRow) and section:
+                        row.data["_section"] = section
+                    yield row
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import random
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
@@ -72,8 +75,11 @@ class CMID(Source):
     )
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        for name, fh in iter_members(path, ["CMID.json", "cmid.json"], self.info.layout):
-            yield from iter_json_list(name, fh)
+        try:
+            for name, fh in iter_members(path, ["CMID.json", "cmid.json"], self.info.layout):
+                yield from iter_json_list(name, fh)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
@@ -116,7 +122,7 @@ class CMID(Source):
                            [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}], meta)
 
     def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """CMID.json as released: one pretty-printed JSON list.
+        """CMID.json as released: one JSON list.
 
         Quirks: half the rows quote their labels inside the string (["'病症'"]), entity spans
         end-exclusive, an out-of-range entity span, queries of class 其他 without entities,
@@ -146,7 +152,7 @@ class CMID(Source):
                 entities.append({"label_type": "药物", "start_pos": len(text) + 2, "end_pos": len(text) + 6})
             quote = "'" if i % 2 else ""
             labels4, labels36 = [f"{quote}{major}{quote}"], [f"{quote}{minor}{quote}"]
-            if i % 17 == 9 and entities:
+            if i % 17 == 9 and slot:
                 labels4, labels36 = [], []  # unlabelled but with an entity: an entity-only record
             return {"originalText": text, "entities": entities, "seg_result": list(text),
                     "label_4class": labels4, "label_36class": labels36}
@@ -158,7 +164,8 @@ class CMID(Source):
                       "label_4class": [""], "label_36class": []}
         items.insert(len(items) // 3, no_text)
         items.insert(2 * len(items) // 3, unlabelled)
-        text = json.dumps(items, ensure_ascii=False, indent=2)
-        tail = json.dumps([item(rows + 1)], ensure_ascii=False, indent=2)
-        text = text[:-2] + ",\n" + tail[2:len(tail) // 2]  # download cut off mid-item
-        (out_dir / "CMID.json").write_text(text, encoding="utf-8")
+        # One item per line (json's C encoder; indent= would fall back to the slow Python one).
+        lines = [json.dumps(x, ensure_ascii=False) for x in items]
+        cut = json.dumps(item(rows + 1), ensure_ascii=False)
+        lines.append(cut[:len(cut) // 2])  # download cut off mid-item: the list never closes
+        (out_dir / "CMID.json").write_text("[\n" + ",\n".join(lines), encoding="utf-8")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import random
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
@@ -50,8 +53,20 @@ class DISCMedSFT(Source):
     )
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        for name, fh in iter_members(path, ["*.jsonl"], self.info.layout):
-            yield from iter_jsonl(name, fh)
+        try:
+            for name, fh in iter_members(path, ["*.jsonl"], self.info.layout):
+                first = True
+                for row in iter_jsonl(name, fh):
+                    # "*.jsonl" also matches other datasets' files: a first row without a
+                    # conversation means the wrong input, not a file of broken rows.
+                    if first and isinstance(row, RawRow):
+                        first = False
+                        if not (isinstance(row.data, dict) and "conversation" in row.data):
+                            raise InputLayoutError(f"{name}: first row has no 'conversation' field, "
+                                                   f"not DISC-Med-SFT; expected {self.info.layout}")
+                    yield row
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
