@@ -35,7 +35,7 @@ def _bars(ax: Any, labels: list[str], series: dict[str, list[float]], title: str
     ax.set_yticklabels(labels)
     ax.invert_yaxis()
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
 
 
 def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]:
@@ -43,6 +43,7 @@ def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     import matplotlib.pyplot as plt
 
     folder = out / "report"
@@ -56,7 +57,7 @@ def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]
     written = []
     height = 1.5 + 0.45 * len(names)
 
-    fig, ax = plt.subplots(figsize=(8, height))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8, height))
     _bars(ax, names, {"input": [c["input"] for c in counts], "in mixture": [c["train"] + c["val"] for c in counts]},
           "Records per source: input vs mixture")
     ax.set_xlabel("records")
@@ -65,7 +66,7 @@ def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]
     plt.close(fig)
 
     task_names = [t for i, t in enumerate(TASKS) if (tasks == i).any()]
-    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.45 * max(len(task_names), 1)))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8, 1.5 + 0.45 * max(len(task_names), 1)))
     _bars(ax, task_names, {"input": [int((tasks == TASKS.index(t)).sum()) for t in task_names],
                            "in mixture": [int(((tasks == TASKS.index(t)) & in_mix).sum()) for t in task_names]},
           "Records per task: input vs mixture")
@@ -74,7 +75,7 @@ def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]
     written.append("report/composition_tasks.png")
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(8, height))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8, height))
     left = np.zeros(len(names))
     for kind in DROP_KINDS:
         values = np.array([sum(c[kind].values()) if kind == "filtered" else c[kind] for c in counts], dtype=float)
@@ -85,20 +86,24 @@ def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]
     ax.invert_yaxis()
     ax.set_xlabel("records dropped")
     ax.set_title("Dropped records by reason")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     _save(fig, folder / "drops.png")
     written.append("report/drops.png")
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(11, height), sharey=True)
     for ax, mask, title in ((axes[0], np.ones(len(fates), dtype=bool), "input"), (axes[1], in_mix, "mixture")):
         data = [np.maximum(chars[(entries == e) & mask], 1) for e in range(len(names))]
         present = [i for i, d in enumerate(data) if len(d)]
         if present:
-            ax.boxplot([data[i] for i in present], positions=present, vert=False, widths=0.6)
+            # `orientation` replaced `vert` in matplotlib 3.10.
+            new_api = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
+            direction = {"orientation": "horizontal"} if new_api else {"vert": False}
+            ax.boxplot([data[i] for i in present], positions=present, widths=0.6, **direction)
         ax.set_yticks(np.arange(len(names)))
         ax.set_yticklabels(names)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("characters per record (all turns)")
         ax.set_title(f"Length per source: {title}")
     axes[0].invert_yaxis()
