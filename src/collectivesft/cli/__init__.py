@@ -35,6 +35,9 @@ def _register_all() -> None:
     from collectivesft.cli import run as run_cli
 
     run_cli.register(app)
+    from collectivesft.cli import eval as eval_cli
+
+    eval_cli.register(app)
 
 
 _register_all()

@@ -30,9 +30,9 @@ _FINGERPRINT = ("model", "backend", "data", "split", "method", "shots", "cot", "
 __all__ = ["CMBEvalConfig", "evaluate_cmb"]
 
 
-def read_partial(path: Path) -> dict[str, dict[str, Any]]:
-    """Rows already answered, by id. A torn last line (killed mid-write) is cut off the file."""
-    done: dict[str, dict[str, Any]] = {}
+def read_partial(path: Path) -> list[dict[str, Any]]:
+    """Rows already written, in order. A torn last line (killed mid-write) is cut off the file."""
+    done: list[dict[str, Any]] = []
     if not path.exists():
         return done
     good_end = 0
@@ -47,7 +47,7 @@ def read_partial(path: Path) -> dict[str, dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError:
             break
-        done[id_key(row["id"])] = row
+        done.append(row)
         good_end = pos
     if good_end != len(data):
         with open(path, "r+b") as fh:
@@ -140,7 +140,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     pool = load_questions(config.data, "val") if config.shots else []
     key = resolve_key(config, questions)
     check_fingerprint(out, config)
-    done = read_partial(out / PARTIAL)
+    done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
     started = time.perf_counter()
     if pending:

@@ -1,0 +1,75 @@
+"""The `vllm` back-end (GPU; optional extra `pip install collectivesft[gpu]`).
+
+Generation through `LLM.chat` with greedy sampling. Loglik uses prompt log-probabilities of
+each candidate row (the same definition as the hf back-end); the end term of multi-answer
+sets is read from the top-20 log-probabilities of the next token.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from collectivesft.errors import ConfigError
+from collectivesft.eval.backends.registry import Backend, ScoreRequest, register_backend
+
+
+def _require_vllm():
+    try:
+        import vllm
+    except ImportError:
+        raise ConfigError("the vllm back-end needs the optional package vllm (GPU only): "
+                          "pip install 'collectivesft[gpu]' or pip install vllm; "
+                          "on CPU use --backend hf") from None
+    return vllm
+
+
+@register_backend("vllm")
+class VLLMBackend(Backend):
+    supports_loglik = True
+
+    def __init__(self, config: Any):
+        super().__init__(config)
+        vllm = _require_vllm()
+        dtype = "auto" if config.dtype == "auto" else config.dtype
+        self.llm = vllm.LLM(model=config.model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
+                            gpu_memory_utilization=config.gpu_memory_utilization)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.vllm = vllm
+
+    def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
+                 temperature: float = 0.0) -> list[str]:
+        params = self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens)
+        outs = self.llm.chat(chats, params, use_tqdm=False)
+        return [o.outputs[0].text for o in outs]
+
+    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        from collectivesft.eval.cmb.prompts import render_chat
+
+        prompts, spans = [], []
+        for req in requests:
+            context = self.tokenizer(render_chat(self.tokenizer, req.chat), add_special_tokens=False).input_ids
+            for cont in req.continuations:
+                ids = self.tokenizer(cont, add_special_tokens=False).input_ids
+                prompts.append({"prompt_token_ids": context + ids})
+                spans.append(len(ids))
+        params = self.vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, logprobs=20, temperature=0.0)
+        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        flat = []
+        for out, n, prompt in zip(outs, spans, prompts):
+            tokens = prompt["prompt_token_ids"][-n:]
+            lps = out.prompt_logprobs[-n:]
+            flat.append((sum(lp[t].logprob for lp, t in zip(lps, tokens)), out.outputs[0].logprobs[0]))
+        results, i = [], 0
+        for req in requests:
+            row = []
+            for _ in req.continuations:
+                base, top = flat[i]
+                i += 1
+                if req.end_term:
+                    letters = sum(math.exp(v.logprob) for v in top.values()
+                                  if (v.decoded_token or "").strip()[:1] in "ABCDEF" and (v.decoded_token or "").strip())
+                    base += math.log(max(1e-9, 1.0 - letters))
+                row.append(base)
+            results.append(row)
+        return results
