@@ -13,3 +13,25 @@ def tiny_model(tmp_path_factory) -> Path:
     from collectivesft.train.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", arch="qwen2", size="tiny")
+
+
+@pytest.fixture(scope="session")
+def fixture_mixture(raw_fixtures, tmp_path_factory) -> Path:
+    """A small mixture folder (train.jsonl / val.jsonl) of every source's converted fixture
+    records, split 90/10 with a fixed seed (stands in for the mix stage's output)."""
+    import random
+
+    from collectivesft.records import read_records, write_jsonl
+    from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.registry import source_names
+
+    work = tmp_path_factory.mktemp("mixture")
+    records = []
+    for name in source_names():
+        convert_source(name, work / "converted" / name, input=raw_fixtures / name)
+        records += read_records(work / "converted" / name / "records.jsonl")
+    random.Random(0).shuffle(records)
+    n_val = len(records) // 10
+    write_jsonl(work / "mix" / "val.jsonl", records[:n_val])
+    write_jsonl(work / "mix" / "train.jsonl", records[n_val:])
+    return work / "mix"

@@ -27,6 +27,39 @@ def tiny_command(
     typer.echo(f"wrote {arch}/{size} tiny model to {out}")
 
 
+def train_command(
+    recipe: Optional[Path] = typer.Argument(None, help="Train config YAML, bare or a run recipe with a train: "
+                                            "section. May be omitted when overrides name the model."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. lr=1e-4 epochs=1 "
+                                                    "lora.r=8 (values parsed as YAML)."),
+    mixture: Optional[Path] = typer.Option(None, "--mixture", help="Mixture folder with train.jsonl and val.jsonl "
+                                           "(default: the recipe's mixture key)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: the recipe's output_dir key)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT/checkpoints."),
+) -> None:
+    """Fine-tune a model on a mixture (full, LoRA or QLoRA), loss on assistant turns only."""
+    import json
+
+    from collectivesft.errors import ConfigError
+    from collectivesft.train import load_config, run_training
+
+    # A recipe-less call passes overrides only; typer puts the first of them in `recipe`.
+    if recipe is not None and "=" in str(recipe) and not recipe.exists():
+        overrides = [str(recipe), *(overrides or [])]
+        recipe = None
+    config = load_config(recipe, overrides)
+    mixture = mixture or (Path(config.mixture) if config.mixture else None)
+    out = out or (Path(config.output_dir) if config.output_dir else None)
+    if mixture is None or out is None:
+        raise ConfigError("name the mixture folder and the run folder: --mixture DIR --out DIR "
+                          "(or mixture: / output_dir: in the recipe)")
+    metrics = run_training(config, mixture, out, resume=resume)
+    final = metrics["final"]
+    typer.echo(json.dumps({k: final[k] for k in ("global_step", "epochs", "train_loss", "eval_loss")}))
+    typer.echo(f"run folder: {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach `train` and `model` to the root app."""
+    app.command("train")(train_command)
     app.add_typer(model_app, name="model")

@@ -102,3 +102,26 @@ def get_template(name: str) -> ChatTemplate:
 def template_names() -> list[str]:
     """All names (aliases included) a recipe may use for `chat_template`."""
     return sorted(TEMPLATES)
+
+
+def apply_template(tokenizer, name: str | None) -> list[str]:
+    """Give `tokenizer` the chat template to train with: its own (name None) or the named one.
+
+    Returns the special tokens that had to be added to the vocabulary (the model's
+    embeddings must then be resized). ConfigError when there is no template to use.
+    """
+    from collectivesft.errors import ConfigError
+
+    if name is None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ConfigError(
+                "the tokenizer has no chat template (a base model?); set chat_template: to one of "
+                f"{', '.join(template_names())} in the train recipe")
+        return []
+    template = get_template(name)
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in template.special_tokens if t not in vocab]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=True)
+    tokenizer.chat_template = template.jinja
+    return missing

@@ -1,0 +1,157 @@
+"""The training recipe: a typed TrainConfig loaded from YAML plus `key=value` overrides.
+
+Defaults are the CollectiveSFT paper's (full fine-tuning, lr 2e-5, 3 epochs, cosine,
+warm-up 5 %, per-device batch 16 x grad-accum 2, cutoff 1,024, bf16 where the hardware
+has it). A YAML file may be a bare TrainConfig or a full run recipe whose `train:`
+section is one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from collectivesft.errors import ConfigError
+
+
+class LoraSettings(BaseModel):
+    """LoRA adapter shape (used when finetuning is lora or qlora)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(16, gt=0, description="Adapter rank.")
+    alpha: int = Field(32, gt=0, description="Scaling numerator (lora_alpha).")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt, or all-linear (every linear layer but the head).")
+
+
+class TrainConfig(BaseModel):
+    """Everything `collectivesft train` needs besides the mixture and output folders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(..., description="Model folder or hub id (e.g. internlm/internlm2_5-7b).")
+    trust_remote_code: bool = Field(False, description="Allow the model's own code (InternLM2 needs it).")
+    chat_template: Optional[str] = Field(
+        None, description="Named template (chatml/qwen, intern2, llama3) to use instead of the tokenizer's own; "
+        "required for base models that ship without one.")
+    mixture: Optional[str] = Field(None, description="Mixture folder with train.jsonl / val.jsonl "
+                                   "(the CLI's --mixture wins).")
+    output_dir: Optional[str] = Field(None, description="Run folder (the CLI's --out wins).")
+
+    finetuning: Literal["full", "lora", "qlora"] = "full"
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    merge_lora: bool = Field(False, description="Save the final model with LoRA weights merged into the base.")
+
+    lr: float = Field(2e-5, gt=0, description="Peak learning rate.")
+    epochs: float = Field(3.0, gt=0)
+    max_steps: Optional[int] = Field(None, gt=0, description="Stop after this many optimizer steps (wins over epochs).")
+    scheduler: str = Field("cosine", description="transformers lr_scheduler_type.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    batch_size: int = Field(16, gt=0, description="Per-device micro-batch size (records, or packed rows).")
+    grad_accum: int = Field(2, gt=0, description="Gradient-accumulation steps per optimizer step.")
+    cutoff: int = Field(1024, gt=1, description="Maximum tokens per record (and per packed row).")
+    packing: Optional[bool] = Field(
+        None, description="Pack records padding-free with per-record position ids (no attention across "
+        "records). None: on when a GPU is present.")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, else fp32.")
+    gradient_checkpointing: bool = False
+    attn_implementation: Optional[str] = Field(None, description="e.g. sdpa, flash_attention_2, eager.")
+    seed: int = 42
+
+    validation: bool = Field(True, description="Compute validation loss on the mixture's val.jsonl.")
+    eval_steps: Optional[int] = Field(None, gt=0, description="Evaluate every N steps (None: once per epoch).")
+    save_steps: Optional[int] = Field(None, gt=0, description="Checkpoint every N steps (None: once per epoch).")
+    save_total_limit: Optional[int] = Field(2, gt=0, description="Keep at most this many checkpoints.")
+    logging_steps: int = Field(5, gt=0)
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    max_records: Optional[int] = Field(None, gt=0, description="Use only the first N training records (smoke runs).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.finetuning == "full" and self.merge_lora:
+            raise ValueError("merge_lora applies to finetuning: lora or qlora only")
+        return self
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """['lr=1e-4', 'lora.r=8'] -> {'lr': 1e-4, 'lora': {'r': 8}}; values are YAML scalars."""
+    import yaml
+
+    result: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override must be key=value, got {pair!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {pair!r}: value is not valid YAML ({exc})") from None
+        node = result
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {pair!r} conflicts with another override of {part!r}")
+        node[leaf] = value
+    return result
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_from_dict(data: dict[str, Any], where: str = "<config>") -> TrainConfig:
+    """Validate `data` as a TrainConfig; ConfigError naming every bad key and `where` otherwise."""
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{where}: invalid train config: {problems}") from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> TrainConfig:
+    """Read a TrainConfig from YAML (bare, or the `train:` section of a run recipe), apply
+    overrides, validate. `path` None means overrides only (they must then name the model)."""
+    import yaml
+
+    data: dict[str, Any] = {}
+    where = "<overrides>"
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        if not path.is_file():
+            raise ConfigError(f"train recipe not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+        # A full run recipe has sections; a bare train config never has a `train` key.
+        if "train" not in loaded and {"sources", "mix", "eval"} & set(loaded):
+            raise ConfigError(f"{path}: run recipe has no train: section")
+        if "train" in loaded:
+            section = loaded["train"]
+            if not isinstance(section, dict):
+                raise ConfigError(f"{path}: the train: section must be a mapping")
+            data, where = section, f"{path} (train:)"
+        else:
+            data = loaded
+    extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+    if extra:
+        where = f"{where} with overrides" if path is not None else "overrides"
+    return config_from_dict(_merge(data, extra), where)

@@ -1,0 +1,100 @@
+"""What a training run leaves behind: final model, resolved config, metrics JSON, loss curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from collectivesft.records import atomic_write, write_json
+
+
+def loss_curves(log_history: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Split the Trainer's log history into (train curve, validation curve) points."""
+    train = [{"step": e["step"], "epoch": e.get("epoch"), "loss": e["loss"],
+              "learning_rate": e.get("learning_rate")} for e in log_history if "loss" in e]
+    val = [{"step": e["step"], "epoch": e.get("epoch"), "loss": e["eval_loss"]}
+           for e in log_history if "eval_loss" in e]
+    return train, val
+
+
+def summarize(trainer, result, final_eval: dict, train_stats, val_stats, elapsed: float,
+              packing: bool, precision: str) -> dict[str, Any]:
+    """The metrics.json document of a finished run."""
+    args, state = trainer.args, trainer.state
+    train_curve, val_curve = loss_curves(state.log_history)
+    epochs_done = float(state.epoch or 0.0)
+    return {
+        "final": {
+            "global_step": state.global_step,
+            "epochs": round(epochs_done, 4),
+            "train_loss": result.training_loss,  # mean over this invocation's steps
+            "first_logged_loss": train_curve[0]["loss"] if train_curve else None,
+            "last_logged_loss": train_curve[-1]["loss"] if train_curve else None,
+            "eval_loss": final_eval.get("eval_loss"),
+            "runtime_s": round(elapsed, 2),
+            # Encoded tokens x epochs over wall time: an estimate that ignores resume offsets.
+            "tokens_per_s": round(train_stats.tokens * epochs_done / elapsed, 1) if elapsed else None,
+        },
+        "setup": {
+            "world_size": args.world_size,
+            "per_device_batch_size": args.per_device_train_batch_size,
+            "grad_accum": args.gradient_accumulation_steps,
+            "effective_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps
+            * args.world_size,
+            "packing": packing,
+            "precision": precision,
+            "max_steps": state.max_steps,
+        },
+        "data": {"train": train_stats.as_dict(), "val": val_stats.as_dict() if val_stats else None},
+        "train_curve": train_curve,
+        "val_curve": val_curve,
+    }
+
+
+def save_final_model(trainer, tokenizer, out: Path, merge: bool) -> None:
+    """Save the trained model (a LoRA adapter, or merged weights when `merge`) and tokenizer."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model.config.use_cache = True  # training switched it off; inference wants it back
+    if not merge:
+        trainer.save_model(str(out))  # handles DeepSpeed / FSDP gathering; saves the tokenizer too
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(out)
+        return
+    if trainer.is_world_process_zero():
+        merged = model.merge_and_unload()
+        merged.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+
+def plot_loss(path: Path, train_curve: list[dict], val_curve: list[dict], title: str) -> None:
+    """Training (and validation) loss by optimizer step as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    if train_curve:
+        ax.plot([p["step"] for p in train_curve], [p["loss"] for p in train_curve], label="train")
+    if val_curve:
+        ax.plot([p["step"] for p in val_curve], [p["loss"] for p in val_curve], marker="o", label="validation")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_write(path, mode="wb") as fh:
+        fig.savefig(fh, format="png")
+    plt.close(fig)
+
+
+def write_run_folder(out: Path, resolved_config: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Write config.yaml, metrics.json and loss_curve.png into the run folder."""
+    import yaml
+
+    with atomic_write(out / "config.yaml") as fh:
+        yaml.safe_dump(resolved_config, fh, allow_unicode=True, sort_keys=False)
+    write_json(out / "metrics.json", metrics)
+    plot_loss(out / "loss_curve.png", metrics["train_curve"], metrics["val_curve"],
+              f"{Path(str(resolved_config.get('model'))).name} on {Path(str(resolved_config.get('mixture'))).name}")

@@ -1,0 +1,216 @@
+"""Supervised fine-tuning of one model on one mixture with TRL's SFTTrainer.
+
+run_training() reads MIXTURE/train.jsonl (and val.jsonl), encodes records with loss on
+assistant turns only (masking.py), trains full / LoRA / QLoRA, and fills the run folder:
+
+OUT/config.yaml        the resolved TrainConfig (plus mixture and output paths)
+OUT/metrics.json       data counts, loss curves, final train/val loss, throughput
+OUT/loss_curve.png     training and validation loss by optimizer step
+OUT/checkpoints/       Trainer checkpoints (what --resume continues from)
+OUT/model/             the final model (or LoRA adapter; merged when merge_lora)
+
+The same code runs on one CPU, one GPU, or many processes under `accelerate launch`
+(DeepSpeed / FSDP come from the Accelerate config, not from this module).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from collectivesft.errors import CollectiveSFTError, ConfigError, InputLayoutError
+from collectivesft.train.config import TrainConfig
+
+OOM_ADVICE = (
+    "out of GPU memory. Try, roughly in this order: a smaller batch_size with a larger grad_accum (same "
+    "effective batch), gradient_checkpointing: true, a smaller cutoff, finetuning: lora (or qlora), and for "
+    "full fine-tuning of 7B models several GPUs with DeepSpeed ZeRO-2/ZeRO-3 (accelerate launch --config_file "
+    "src/collectivesft/train/accelerate_configs/zero3.yaml ...; see docs/train.md)."
+)
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+
+
+def _precision(config: TrainConfig, cuda: bool) -> str:
+    import torch
+
+    if config.precision == "auto":
+        return "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    if config.precision == "fp16" and not cuda:
+        raise ConfigError("precision: fp16 needs a CUDA GPU; use fp32 or bf16 on CPU")
+    return config.precision
+
+
+def _load_model(config: TrainConfig, precision: str, cuda: bool):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
+    if config.attn_implementation:
+        kwargs["attn_implementation"] = config.attn_implementation
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    # Full fine-tuning keeps fp32 master weights (autocast does the half-precision math, or
+    # DeepSpeed keeps its own fp32 copy); adapters train on a frozen half-precision base.
+    kwargs["dtype"] = half if (config.finetuning != "full" and half is not None) else torch.float32
+    if config.finetuning == "qlora":
+        if not cuda:
+            raise ConfigError("finetuning: qlora needs a CUDA GPU (bitsandbytes 4-bit); use finetuning: lora on CPU")
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise ConfigError("finetuning: qlora needs bitsandbytes: pip install 'collectivesft[gpu]'") from None
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=half or torch.bfloat16)
+    try:
+        return AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+    except OSError as exc:
+        raise InputLayoutError(f"cannot load model {config.model!r}: {exc}") from None
+
+
+def _peft_config(config: TrainConfig):
+    if config.finetuning == "full":
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+
+
+def _encode_split(path: Path, tokenizer, config: TrainConfig, limit: int | None):
+    from datasets import Dataset
+
+    from collectivesft.records import read_records
+    from collectivesft.train.masking import check_encoded, encode_records
+
+    def records():
+        for n, rec in enumerate(read_records(path)):
+            if limit is not None and n >= limit:
+                return
+            yield rec
+
+    columns, stats = encode_records(records(), tokenizer, config.cutoff,
+                                    progress=f"encoding {path.name}" if _is_main_process() else None)
+    check_encoded(stats, config.cutoff, str(path))
+    return Dataset.from_dict(columns), stats
+
+
+def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing: bool, has_val: bool):
+    from trl import SFTConfig
+
+    per_epoch = "steps" if config.eval_steps else "epoch"
+    return SFTConfig(
+        output_dir=str(checkpoints),
+        learning_rate=config.lr,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        gradient_checkpointing=config.gradient_checkpointing,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy=per_epoch if has_val else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps" if config.save_steps else "epoch",
+        save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
+        dataloader_num_workers=config.num_workers,
+        report_to="none",
+        max_length=config.cutoff,
+        packing=packing,
+        packing_strategy="bfd",
+        padding_free=packing,
+        eval_packing=packing,
+        assistant_only_loss=False,  # labels already carry the assistant-only mask
+        completion_only_loss=False,
+        dataset_num_proc=None,
+    )
+
+
+def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:
+    """Fine-tune `config.model` on the mixture in `mixture_dir`; write the run folder `out_dir`
+    and return its metrics (also written to OUT/metrics.json)."""
+    mixture_dir, out_dir = Path(mixture_dir), Path(out_dir)
+    train_path, val_path = mixture_dir / "train.jsonl", mixture_dir / "val.jsonl"
+    if not train_path.is_file():
+        raise InputLayoutError(f"mixture file not found: {train_path} (build it with `collectivesft mix`)")
+    if config.validation and not val_path.is_file():
+        raise InputLayoutError(f"mixture file not found: {val_path} (or set validation: false)")
+    checkpoints = out_dir / "checkpoints"
+    last = _last_checkpoint(checkpoints) if checkpoints.is_dir() else None
+    if resume and last is None:
+        raise ConfigError(f"--resume: no checkpoint-* folder under {checkpoints}")
+    if not resume and last is not None:
+        raise ConfigError(f"{out_dir} already holds checkpoints ({last.name}); pass --resume to continue "
+                          "or choose another output folder")
+
+    import torch
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    from collectivesft.train.templates import apply_template, get_template
+
+    cuda = torch.cuda.is_available()
+    precision = _precision(config, cuda)
+    packing = cuda if config.packing is None else config.packing
+    peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
+
+    tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+    added = apply_template(tokenizer, config.chat_template)
+    train_ds, train_stats = _encode_split(train_path, tokenizer, config, config.max_records)
+    val_ds, val_stats = (_encode_split(val_path, tokenizer, config, None) if config.validation else (None, None))
+
+    model = _load_model(config, precision, cuda)
+    if added or len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
+    if config.chat_template:
+        end = tokenizer.convert_tokens_to_ids(get_template(config.chat_template).end_of_turn)
+        eos = model.generation_config.eos_token_id
+        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        model.generation_config.eos_token_id = eos + [end] if end not in eos else eos
+    model.config.use_cache = False  # a KV cache would hide packed-sequence boundaries from the mask
+
+    trainer = SFTTrainer(
+        model=model,
+        args=_sft_config(config, checkpoints, precision, packing, val_ds is not None),
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    started = time.perf_counter()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(last) if resume else None)
+    except torch.OutOfMemoryError as exc:
+        raise CollectiveSFTError(f"{OOM_ADVICE} ({str(exc).splitlines()[0]})") from None
+    elapsed = time.perf_counter() - started
+    final_eval = trainer.evaluate() if val_ds is not None else {}
+
+    from collectivesft.train.run_folder import save_final_model, summarize, write_run_folder
+
+    metrics = summarize(trainer, result, final_eval, train_stats, val_stats, elapsed, packing, precision)
+    save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora)
+    if trainer.is_world_process_zero():
+        resolved = config.model_dump(mode="json") | {"mixture": str(mixture_dir), "output_dir": str(out_dir)}
+        write_run_folder(out_dir, resolved, metrics)
+    return metrics
