@@ -35,7 +35,8 @@ DEPARTMENTS = ("内科", "外科", "妇产科", "儿科", "皮肤性病科", "�
 def iter_tsv(name: str, fh: IO[bytes], columns: tuple[str, ...]) -> Iterator[RawRow | BadRow]:
     """One RawRow (a dict) per tab-separated line; extra tabs stay in the last column."""
     last = len(columns) - 1
-    for lineno, raw in enumerate(fh, 1):
+    # Zip members read line by line are slow; a large buffer in front makes it ~3x faster.
+    for lineno, raw in enumerate(io.BufferedReader(fh, 1 << 20) if isinstance(fh, zipfile.ZipExtFile) else fh, 1):
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue
@@ -80,11 +81,15 @@ class WebMedQA(Source):
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
-        if not isinstance(d, dict) or any(k not in d for k in COLUMNS):
-            raise Reject(f"row must have the columns {list(COLUMNS)}")
-        flag = str(d["is_answer"]).strip()
+        try:
+            flag = str(d["is_answer"]).strip()
+        except (KeyError, TypeError):
+            raise Reject(f"row must have the columns {list(COLUMNS)}") from None
+        # Four of every five lines are negatives: decide on them before anything else.
         if flag == "0":
             raise Skip("negative answer candidate (is_answer=0)")
+        if any(k not in d for k in COLUMNS):
+            raise Reject(f"row must have the columns {list(COLUMNS)}")
         if flag != "1":
             raise Reject(f"is_answer {flag!r} is not 1 or 0")
         question = str(d["question"] or "").strip()
