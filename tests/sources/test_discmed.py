@@ -96,6 +96,15 @@ def test_notes_count_what_was_changed():
     assert source.notes == {"consecutive same-role turns merged": 1, "trailing user turn dropped": 1}
 
 
+def test_repeated_ids_stay_unique():
+    source = get_source("discmed")
+    conv = turns(("user", "a"), ("assistant", "b"))
+    first = source.convert(RawRow("f.jsonl:1", {"_id": "x", "conversation": conv}))
+    second = source.convert(RawRow("f.jsonl:9", {"_id": "x", "conversation": conv}))
+    assert (first["id"], second["id"]) == ("discmed/x", "discmed/x@f.jsonl:9")
+    assert source.notes["repeated _id (made unique with the line)"] == 1
+
+
 def test_merge_turns_keeps_inputs_untouched():
     given = turns(("user", "a"), ("user", "b"))
     assert merge_turns(given) == turns(("user", "a\nb")) and given == turns(("user", "a"), ("user", "b"))

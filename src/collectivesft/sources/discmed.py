@@ -52,6 +52,10 @@ class DISCMedSFT(Source):
                "or a folder/zip holding *.jsonl",
     )
 
+    def __init__(self, **options: str):
+        super().__init__(**options)
+        self._seen_ids: set[str] = set()  # record ids must stay unique even if an _id repeats
+
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         try:
             for name, fh in iter_members(path, ["*.jsonl"], self.info.layout):
@@ -112,6 +116,10 @@ class DISCMedSFT(Source):
             meta["origin"] = str(d["source"])
         rid = d.get("_id")
         rid = str(rid) if rid not in (None, "") else row.where
+        if rid in self._seen_ids:
+            self.notes["repeated _id (made unique with the line)"] += 1
+            rid = f"{rid}@{row.where}"
+        self._seen_ids.add(rid)
         return make_record(f"discmed/{rid}", "discmed", "dialogue", "zh", system + merged, meta)
 
     def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
