@@ -207,7 +207,36 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> MixReci
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     where = str(path)
     if isinstance(data, dict) and "mix" in data:
-        data, where = data["mix"], f"{path} (section mix)"
+        data, where = _mix_section(data, path), f"{path} (section mix)"
     if isinstance(data, dict) and overrides:
         data = apply_overrides(data, overrides)
     return recipe_from_dict(data, where)
+
+
+def _mix_section(run: dict[str, Any], path: Path) -> Any:
+    """A run recipe's `mix:` section; when its sources carry no records/input/hub, the run's
+    top-level `sources:` (name, input or hub, options) are converted on the fly and the
+    `mix.sources` entries, matched by name, only add per-source settings."""
+    section = run["mix"]
+    if not isinstance(section, dict):
+        return section
+    entries = section.get("sources") or []
+    origins = ("records", "input", "hub")
+    if any(isinstance(e, dict) and any(k in e for k in origins) for e in entries):
+        return section
+    top = run.get("sources")
+    if not isinstance(top, list):
+        return section
+    settings = {e.get("name"): {k: v for k, v in e.items() if k != "name"} for e in entries if isinstance(e, dict)}
+    unknown = sorted(set(settings) - {t.get("name") for t in top if isinstance(t, dict)})
+    if unknown:
+        raise ConfigError(f"{path}: mix.sources: {unknown[0]!r} is not in the recipe's sources")
+    merged = []
+    for i, entry in enumerate(top):
+        if not isinstance(entry, dict) or not any(entry.get(k) for k in ("input", "hub")):
+            name = entry.get("name") if isinstance(entry, dict) else i
+            raise ConfigError(f"{path}: sources.{i} ({name}) has no input or hub (fixture data); "
+                              "`collectivesft run` fills those in, `data mix` needs real paths")
+        merged.append({"name": entry["name"], **{k: entry[k] for k in ("input", "hub", "options") if entry.get(k)},
+                       **settings.get(entry["name"], {})})
+    return dict(section, sources=merged)
