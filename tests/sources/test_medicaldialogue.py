@@ -97,3 +97,31 @@ def test_wrong_files_are_a_layout_error(raw_fixtures, tmp_path):
         convert_source("medicaldialogue", tmp_path / "out", input=raw_fixtures / "mlecqa")
     with pytest.raises(InputLayoutError, match="train_data.json"):
         convert_source("medicaldialogue", tmp_path / "out", input=raw_fixtures / "medqa")
+
+
+def test_hub_layout_folder(cli, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hub = tmp_path / "medical_dialog" / "processed.zh"
+    hub.mkdir(parents=True)
+    rows = [{"utterances": ["病人：发热三天", "医生：先查血常规。", "病人：好的"]},
+            {"utterances": ["病人：咳嗽", "医生：多喝水"]}]
+    pq.write_table(pa.Table.from_pylist(rows), hub / "train-00000-of-00001.parquet")
+    pq.write_table(pa.Table.from_pylist(rows[:1]), hub / "test-00000-of-00001.parquet")
+    out = tmp_path / "out"
+    result = cli(["data", "convert", "medicaldialogue", "--hub", hub, "--out", out])
+    assert result.exit_code == 0, result.output
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    assert (stats["read"], stats["kept"]) == (2, 2)  # the default split is train
+    assert stats["notes"] == {"trailing patient turn dropped": 1}
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert records[0]["messages"] == [{"role": "user", "content": "发热三天"},
+                                      {"role": "assistant", "content": "先查血常规。"}]
+    assert records[0]["meta"]["split"] == "train"
+
+
+def test_bigbio_speaker_labels(tmp_path):
+    folder = write_train(tmp_path, [{"utterances": {"speaker": [0, 1], "utterance": ["头痛", "量血压"]}}])
+    stats, records, _ = convert(tmp_path, folder)
+    assert stats["kept"] == 1 and [m["content"] for m in records[0]["messages"]] == ["头痛", "量血压"]

@@ -66,7 +66,9 @@ class MedicalDialogue(Source):
             department = d.get("department")
             d = d.get("utterances", d.get("dialogue"))
             if isinstance(d, dict) and "utterance" in d:  # bigbio shape {speaker: [...], utterance: [...]}
-                d = [f"{s}：{u}" for s, u in zip(d.get("speaker", []), d["utterance"])]
+                # speakers are class labels there: 0 = 病人, 1 = 医生 (or already the names)
+                names = {0: "病人", 1: "医生"}
+                d = [f"{names.get(s, s)}：{u}" for s, u in zip(d.get("speaker", []), d["utterance"])]
         if not isinstance(d, list):
             raise Reject("dialogue is not a list of utterance strings")
         turns: list[dict[str, str]] = []
