@@ -48,10 +48,12 @@ def write_records(tmp_path) -> Callable[..., Path]:
 
 @pytest.fixture()
 def mix(tmp_path) -> Callable[..., dict[str, Any]]:
-    """mix(recipe_dict, out_name="out") -> manifest; writes the recipe YAML and builds via the Python API."""
+    """mix(recipe_dict, out_name="out") -> manifest: writes the recipe YAML, builds via the Python API (no report unless asked)."""
     from collectivesft.mix import build_mixture, load_recipe
 
     def run(recipe: dict[str, Any], out_name: str = "out") -> dict[str, Any]:
+        # Plots cost a second per build; tests about the report ask for it explicitly.
+        recipe = {"report": False, **recipe}
         path = tmp_path / f"{out_name}.yaml"
         path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
         return build_mixture(load_recipe(path), tmp_path / out_name)

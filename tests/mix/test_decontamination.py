@@ -70,7 +70,7 @@ def contaminated_source(write_records):
 
 
 def test_perturbed_copies_of_eval_items_are_removed(eval_files, contaminated_source, mix, jsonl, tmp_path):
-    manifest = mix({"val_fraction": 0.0, "decontamination": {"eval_files": eval_files},
+    manifest = mix({"val_fraction": 0.0, "report": True, "decontamination": {"eval_files": eval_files},
                     "sources": [{"name": "train", "records": str(contaminated_source)}]})
     counts = manifest["sources"][0]["counts"]
     assert counts["contaminated"] == 3 and counts["train"] == 9
