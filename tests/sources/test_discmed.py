@@ -115,7 +115,19 @@ def test_other_jsonl_is_unusable_input(tmp_path):
     folder.mkdir()
     (folder / "train.jsonl").write_text(json.dumps({"question": "q", "options": {"A": "a"}, "answer_idx": "A"}) + "\n")
     with pytest.raises(InputLayoutError, match="conversation"):
+        convert_source("discmed", tmp_path / "out", input=folder / "train.jsonl")
+    with pytest.raises(InputLayoutError, match="DISC-Med-SFT"):
         convert_source("discmed", tmp_path / "out", input=folder)
+
+
+def test_output_inside_the_input_folder_is_not_read_back(raw_fixtures, tmp_path):
+    import shutil
+
+    folder = tmp_path / "disc"
+    shutil.copytree(raw_fixtures / "discmed", folder)
+    first, _, _ = convert(folder, input=folder)  # writes folder/out/records.jsonl
+    again, _, _ = convert(folder, input=folder)
+    assert first["read"] == again["read"]
 
 
 def test_hub_path_with_a_local_folder(raw_fixtures, tmp_path):

@@ -49,7 +49,7 @@ class DISCMedSFT(Source):
         homepage="https://github.com/FudanDISC/DISC-MedLLM",
         hub_id="Flmc/DISC-Med-SFT",
         layout="DISC-Med-SFT_released.jsonl (JSON lines with _id, source, conversation [{role, content}]), "
-               "or a folder/zip holding *.jsonl",
+               "or a folder/zip holding DISC-Med-SFT*.jsonl",
     )
 
     def __init__(self, **options: str):
@@ -58,7 +58,10 @@ class DISCMedSFT(Source):
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         try:
-            for name, fh in iter_members(path, ["*.jsonl"], self.info.layout):
+            # A folder is searched for the release's file name only, so a converted output
+            # (records.jsonl) left inside it is never read back as input.
+            patterns = ["*.jsonl"] if Path(path).is_file() else ["DISC-Med-SFT*.jsonl"]
+            for name, fh in iter_members(path, patterns, self.info.layout):
                 first = True
                 for row in iter_jsonl(name, fh):
                     # "*.jsonl" also matches other datasets' files: a first row without a

@@ -50,9 +50,10 @@ def iter_exam_file(name: str, fh: IO[bytes], lang: str, split: str | None) -> It
                 continue
             facts = {k: str(exam.get(k) or "").strip() for k in ("name", "year", "category")}
             facts["name"] = facts["name"] or str(exam_name)
+            facts["lang"], facts["split"] = lang, split
             for index, question in enumerate(exam["data"]):
                 if isinstance(question, dict):
-                    question = {**question, **facts, "lang": lang, "split": split}
+                    question.update(facts)  # the parsed dict is ours: no copy needed
                 yield RawRow(f"{name}#{exam_name}/{index}", question)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         after = f"after exam {exam_name!r}" if exam_name else "before the first exam"
