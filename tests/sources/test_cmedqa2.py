@@ -110,6 +110,8 @@ def test_missing_files_are_layout_errors(raw_fixtures, tmp_path):
     (folder / "answer.zip").unlink()
     with pytest.raises(InputLayoutError, match="answer.csv"):
         convert_source("cmedqa2", tmp_path / "o", input=folder)
+    with pytest.raises(InputLayoutError, match="no hub dataset"):
+        convert_source("cmedqa2", tmp_path / "o", hub=str(folder))
 
 
 def test_cli_split_option(cli, raw_fixtures, tmp_path):

@@ -132,6 +132,11 @@ class CMedQA2(Source):
         if outside:
             self.notes[f"answers outside split {wanted!r} (not read)"] += outside
 
+    def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
+        """The pairs only exist after joining two files, and no hub copy keeps them apart."""
+        raise InputLayoutError(f"cMedQA2 has no hub dataset in its released layout ({hub_id!r} not loaded); "
+                               f"use --input with {self.info.layout}")
+
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
         qid, aid = d["question_id"].strip(), d["ans_id"].strip()
