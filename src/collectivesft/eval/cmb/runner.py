@@ -142,9 +142,10 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     check_fingerprint(out, config)
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
-    started = time.perf_counter()
+    elapsed = 0.0
     if pending:
         backend = get_backend(config)
+        started = time.perf_counter()  # answering time only: model loading is reported apart
         writer = PartialWriter(out / PARTIAL)
         try:
             with tqdm(total=len(questions), initial=len(questions) - len(pending), desc=f"CMB {config.method}",
@@ -155,9 +156,9 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
                         done[id_key(row["id"])] = row
                     bar.update(len(batch))
         finally:
+            elapsed = time.perf_counter() - started
             writer.close()
             backend.close()
-    elapsed = time.perf_counter() - started
     answers = {}
     for q in questions:
         row = done.get(id_key(q.id), {})
