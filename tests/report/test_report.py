@@ -13,7 +13,7 @@ def _run_folder(root: Path, name: str, acc: float) -> Path:
     (run / "convert" / "cmb" / "stats.json").write_text(json.dumps(
         {"read": 12, "kept": 10, "quarantined": 1, "skipped": {"empty answer": 1}}))
     (run / "mix").mkdir()
-    (run / "mix" / "manifest.json").write_text(json.dumps({"sources": {"cmb": {"counts": {"train": 9, "val": 1}}}}))
+    (run / "mix" / "manifest.json").write_text(json.dumps({"sources": [{"name": "cmb", "counts": {"train": 9, "val": 1}}]}))
     (run / "train").mkdir()
     (run / "train" / "metrics.json").write_text(json.dumps({
         "final": {"global_step": 10, "train_loss": 1.5, "eval_loss": 1.2},

@@ -59,7 +59,9 @@ def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
     doc.heading("Data: sources and mixture", 3)
     mix = mixture_counts(run.mix) if run.mix else {}
     names = sorted(set(run.convert) | set(mix))
-    keys = sorted({k for c in mix.values() for k in c})
+    order = ["input", "train", "val", "over_cap", "duplicate", "near_duplicate", "contaminated", "filtered"]
+    present = {k for c in mix.values() for k in c}
+    keys = [k for k in order if k in present] + sorted(present - set(order))
     rows = []
     for name in names:
         st = run.convert.get(name, {})

@@ -70,7 +70,10 @@ def loss_history(metrics: dict[str, Any]) -> tuple[list[tuple[int, float]], list
 def mixture_counts(manifest: dict[str, Any]) -> dict[str, dict[str, int]]:
     """Per source: records in (input) and kept in train/val, from a mix manifest."""
     out: dict[str, dict[str, int]] = {}
-    for name, entry in (manifest.get("sources") or {}).items():
-        counts = entry.get("counts", entry) if isinstance(entry, dict) else {}
-        out[name] = {k: v for k, v in counts.items() if isinstance(v, int)}
+    for entry in manifest.get("sources") or []:
+        counts = entry.get("counts", {})
+        row = {k: v for k, v in counts.items() if isinstance(v, int)}
+        if isinstance(counts.get("filtered"), dict):
+            row["filtered"] = sum(counts["filtered"].values())
+        out[entry["name"]] = row
     return out
