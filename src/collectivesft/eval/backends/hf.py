@@ -3,13 +3,15 @@
 Loglik scores a continuation c (e.g. "答案是AC") as log P(c | prompt), tokenising the prompt
 and c separately, as the model would generate them. When every candidate of a request is
 the same token prefix plus one different last token (single-answer letters, usually), one
-row per question gives all of them from the last position's distribution; otherwise each
-candidate is its own row. Only the last few positions' logits are computed
-(`logits_to_keep`), so long prompts with large vocabularies stay cheap.
+row per question gives all of them from the last position's distribution, and questions are
+batched. Otherwise (multi-answer letter sets) the prompt runs once and its KV cache is
+repeated for the candidate rows, so only the few candidate tokens are computed per set.
+Only the last few positions' logits are computed (`logits_to_keep`).
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -50,6 +52,8 @@ class HFBackend(Backend):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.has_template = bool(getattr(self.tokenizer, "chat_template", None))
         self._letter_mask = None
+        # transformers 5 names the KV-cache argument `cache`; remote-code models still use past_key_values.
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
     # -- shared helpers -------------------------------------------------------------
 
@@ -105,46 +109,79 @@ class HFBackend(Backend):
             self._letter_mask = mask.to(self.device)
         return self._letter_mask
 
-    def _plan(self, request: ScoreRequest) -> list[tuple[list[int], int, Any]]:
-        """Rows for one request: (tokens, n scored tokens at the end, tail) where tail is
-        ("choices", [token per candidate]) for the one-row case, or ("end", k) / ("none", k)."""
-        context = self._ids(render_chat(self.tokenizer, request.chat), not self.has_template)
-        conts = [self._ids(c, False) for c in request.continuations]
+    def _one_row(self, context: list[int], conts: list[list[int]], end_term: bool):
+        """(row tokens, shared prefix length, last tokens) when one row scores every candidate."""
         shared = conts[0][:-1] if conts and conts[0] else None
-        one_row = (not request.end_term and shared is not None and
-                   all(len(c) == len(shared) + 1 and c[:-1] == shared for c in conts) and
-                   len({c[-1] for c in conts}) == len(conts))
-        if one_row:
-            return [(context + shared, len(shared), ("choices", [c[-1] for c in conts]))]
-        return [(context + c, len(c), ("end" if request.end_term else "none", k)) for k, c in enumerate(conts)]
+        if (end_term or shared is None or len({c[-1] for c in conts}) != len(conts)
+                or not all(len(c) == len(shared) + 1 and c[:-1] == shared for c in conts)):
+            return None
+        return context + shared, len(shared), [c[-1] for c in conts]
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         import torch
 
-        plans = [self._plan(r) for r in requests]
-        flat = [(qi, row) for qi, rows in enumerate(plans) for row in rows]
-        results: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
+        results: list[list[float]] = [[] for _ in requests]
+        batched = []  # (request index, row, n scored, candidate tokens)
+        for qi, req in enumerate(requests):
+            context = self._ids(render_chat(self.tokenizer, req.chat), not self.has_template)
+            conts = [self._ids(c, False) for c in req.continuations]
+            plan = self._one_row(context, conts, req.end_term)
+            if plan is None:
+                results[qi] = self._score_shared(context, conts, req.end_term)
+            else:
+                batched.append((qi, *plan))
         step = self.config.batch_size
-        for start in range(0, len(flat), step):
-            chunk = flat[start:start + step]
-            ids, mask, positions = self._batch([row[0] for _, row in chunk])
-            keep = max(row[1] for _, row in chunk) + 1
+        for start in range(0, len(batched), step):
+            chunk = batched[start:start + step]
+            ids, mask, positions = self._batch([row for _, row, _, _ in chunk])
+            keep = max(n for _, _, n, _ in chunk) + 1
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                     logits_to_keep=keep).logits.float()
-            logprobs = torch.log_softmax(logits, dim=-1)  # [rows, keep, vocab]: positions width-keep .. width-1
-            for b, (qi, (tokens, n_scored, tail)) in enumerate(chunk):
-                # Token t at index width-n_scored+j is predicted by the logits one position earlier.
-                scored = torch.tensor(tokens[len(tokens) - n_scored:], dtype=torch.long, device=logprobs.device)
-                rows_lp = logprobs[b, keep - 1 - n_scored: keep - 1]
-                base = rows_lp.gather(-1, scored[:, None]).sum().item() if n_scored else 0.0
-                last = logprobs[b, keep - 1]
-                kind, arg = tail
-                if kind == "choices":
-                    results[qi] = [base + last[t].item() for t in arg]
-                elif kind == "end":
-                    letter_lp = torch.logsumexp(last[self.letter_mask(last.shape[0])], dim=0).clamp(max=-1e-6)
-                    results[qi][arg] = base + torch.log1p(-letter_lp.exp()).item()
-                else:
-                    results[qi][arg] = base
+            logprobs = torch.log_softmax(logits, dim=-1)  # [rows, keep, vocab]: the last `keep` positions
+            for b, (qi, row, n, last_tokens) in enumerate(chunk):
+                # The shared tokens sit at the end of the row; each is predicted one position earlier.
+                scored = torch.tensor(row[len(row) - n:], dtype=torch.long, device=logprobs.device)
+                base = logprobs[b, keep - 1 - n: keep - 1].gather(-1, scored[:, None]).sum().item() if n else 0.0
+                results[qi] = [base + logprobs[b, keep - 1, t].item() for t in last_tokens]
         return results
+
+    def _score_shared(self, context: list[int], conts: list[list[int]], end_term: bool) -> list[float]:
+        """Score candidates of different token lengths: the prompt runs once, its KV cache is
+        repeated for the candidate rows, and only the few candidate tokens are computed again."""
+        import copy
+
+        import torch
+
+        with torch.inference_mode():
+            first = self.model(input_ids=torch.tensor([context], device=self.device), use_cache=True)
+            cache = getattr(first, "cache", None) or first.past_key_values
+            first_lp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+            scores: list[float] = []
+            step = max(self.config.batch_size, 1)
+            for start in range(0, len(conts), step):
+                chunk = conts[start:start + step]
+                width = max(len(c) for c in chunk)
+                ids = torch.full((len(chunk), width), self.tokenizer.pad_token_id, dtype=torch.long)
+                cont_mask = torch.zeros((len(chunk), width), dtype=torch.long)
+                for i, c in enumerate(chunk):  # right-padded: pads come after every scored position
+                    ids[i, :len(c)] = torch.tensor(c, dtype=torch.long)
+                    cont_mask[i, :len(c)] = 1
+                mask = torch.cat([torch.ones((len(chunk), len(context)), dtype=torch.long), cont_mask], dim=1)
+                positions = (len(context) + torch.arange(width)).expand(len(chunk), width)
+                rows_cache = copy.deepcopy(cache)
+                rows_cache.batch_repeat_interleave(len(chunk))
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=positions.to(self.device), **{self._cache_arg: rows_cache}).logits.float()
+                logprobs = torch.log_softmax(logits, dim=-1)
+                for i, c in enumerate(chunk):
+                    total = first_lp[c[0]].item()
+                    if len(c) > 1:
+                        nxt = torch.tensor(c[1:], dtype=torch.long, device=logprobs.device)
+                        total += logprobs[i, : len(c) - 1].gather(-1, nxt[:, None]).sum().item()
+                    if end_term:
+                        last = logprobs[i, len(c) - 1]
+                        letters = torch.logsumexp(last[self.letter_mask(last.shape[0])], dim=0).clamp(max=-1e-6)
+                        total += torch.log1p(-letters.exp()).item()
+                    scores.append(total)
+        return scores
