@@ -244,6 +244,8 @@ def _train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -
     config = config_from_dict(settings, "recipe train:")
 
     def body(stage_dir: Path, resume: bool) -> dict:
+        # Resume only when the killed attempt got as far as a checkpoint.
+        resume = resume and any((stage_dir / "checkpoints").glob("checkpoint-*"))
         metrics = run_training(config, Path(mixture["dir"]), stage_dir, resume=resume)
         model_dir = Path(metrics.get("model_dir") or stage_dir / "model")
         return {"metrics": metrics, "model": str(model_dir), "digest": _files_digest([model_dir])}
