@@ -8,6 +8,8 @@ All three are written atomically; read = kept + quarantined + sum(skipped).
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -64,13 +66,31 @@ def convert_source(
     rows = source.read_raw(Path(input)) if input is not None else source.read_hub(hub)
     out = Path(out)
     stats = ConvertStats()
-    with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
-        for kind, obj in iter_converted(source, rows, stats):
-            (rec_fh if kind == "record" else q_fh).write(dumps(obj) + "\n")
-            if progress is not None and stats.read % 1000 == 0:
-                progress(stats.read)
+    incomplete = None
+    try:
+        with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
+            try:
+                for kind, obj in iter_converted(source, rows, stats):
+                    (rec_fh if kind == "record" else q_fh).write(dumps(obj) + "\n")
+                    if progress is not None and stats.read % 1000 == 0:
+                        progress(stats.read)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                # A zip member that breaks while being read (bad CRC, truncated data): keep the rows
+                # read so far, quarantine the break, and say loudly that the input is incomplete.
+                incomplete = f"archive data broke after {stats.read} rows ({type(exc).__name__}: {exc})"
+                stats.read += 1
+                stats.quarantined += 1
+                q_fh.write(dumps({"where": str(input or hub), "reason": "corrupt archive: " + incomplete,
+                                  "snippet": ""}) + "\n")
+    finally:
+        # Close the reader chain now (a streaming hub dataset left open aborts the interpreter at exit).
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
     stats.notes.update(source.notes)
     result = stats.as_dict()
+    if incomplete:
+        result["incomplete"] = incomplete
     result["source"] = name
     result["input"] = str(input) if input is not None else f"hub:{hub}"
     result["options"] = source.opts
