@@ -11,8 +11,10 @@ Memory grows with the ledger and the signatures, not with the text.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
+import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -26,7 +28,7 @@ from collectivesft.mix.filters import TokenCounter, make_filter, token_problem
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import select, source_quotas, split_validation
 from collectivesft.mix.text import normalize_text, text_key
-from collectivesft.records import atomic_write, dumps, file_sha256, read_jsonl, read_records, user_text, write_json
+from collectivesft.records import atomic_write, dumps, file_sha256, read_records, user_text, write_json
 
 CHUNK = 4096
 
@@ -272,21 +274,30 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
         with MixtureWriter(out, recipe.exports) as writer, _progress(len(ledger), "mix: write") as bar:
             for src in sources:
                 idx = src.lo
-                for rec in read_jsonl(src.records):
-                    if idx >= src.hi or rec.get("id") != ledger.ids[idx]:
-                        raise InputLayoutError(f"{src.records} changed while the mixture was being built "
-                                               f"(record {idx - src.lo + 1}); rerun")
-                    fate, reason = ledger.reason(idx)
-                    if idx % stride == 0:
-                        distinct_before.add(rec)
-                    if fate in ("train", "val"):
-                        writer.write(fate, rec)
-                        distinct.add(rec)
-                    if acc_fh is not None:
-                        row = {"source": src.spec.name, "id": rec["id"], "fate": fate, "reason": reason}
-                        acc_fh.write(dumps(row) + "\n")
-                    idx += 1
-                    bar.update(1)
+                with open(src.records, encoding="utf-8") as fh:
+                    for line in fh:
+                        if not line.strip():
+                            continue  # read_records skips blank lines too
+                        if idx >= src.hi:
+                            raise InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
+                        fate, reason = ledger.reason(idx)
+                        # Only records that are written (or sampled for distinct-n) need parsing.
+                        if fate in ("train", "val") or idx % stride == 0:
+                            rec = json.loads(line)
+                            if rec.get("id") != ledger.ids[idx]:
+                                raise InputLayoutError(f"{src.records} changed while the mixture was being built "
+                                                       f"(record {idx - src.lo + 1}); rerun")
+                            if idx % stride == 0:
+                                distinct_before.add(rec)
+                            if fate in ("train", "val"):
+                                writer.write(fate, rec)
+                                distinct.add(rec)
+                        if acc_fh is not None:
+                            row = {"source": src.spec.name, "id": ledger.ids[idx], "fate": fate, "reason": reason}
+                            acc_fh.write(dumps(row) + "\n")
+                        idx += 1
+                        if idx % 1000 == 0:
+                            bar.update(1000)
                 if idx != src.hi:
                     raise InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
     except BaseException:
@@ -326,22 +337,37 @@ def _eval_files_facts(recipe: MixRecipe, scan: _Scan) -> list[dict[str, Any]]:
     return facts
 
 
-def build_mixture(recipe: MixRecipe, out: Path) -> dict[str, Any]:
+def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None = None) -> dict[str, Any]:
     """Build the mixture described by `recipe` into folder `out`; return the manifest.
 
     Same recipe + seed + inputs => byte-identical files (no timestamps or output paths inside).
+    `timings`, if given, receives seconds per step (for bench/mix.py; never written to files).
     """
     from collectivesft.mix.diversity import diversity_summary
     from collectivesft.mix.report import write_report
 
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = round(now - clock, 3)
+        clock = now
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sources = prepare_sources(recipe, out)
+    lap("prepare_sources")
     ledger = L.Ledger()
     scan = scan_sources(recipe, sources, ledger)
+    lap("scan_filter_decontaminate_exact_minhash")
     near_info = mark_near_duplicates(recipe, scan, ledger)
+    lap("near_duplicate_clusters")
     sampling = choose(recipe, sources, ledger)
+    lap("sample_and_split")
     written = write_outputs(recipe, sources, ledger, out)
+    lap("write_exports_and_accounting")
 
     per_source = []
     for src in sources:
@@ -378,9 +404,11 @@ def build_mixture(recipe: MixRecipe, out: Path) -> dict[str, Any]:
     }
     if recipe.report:
         write_report(out, manifest, ledger, sources)
+    lap("report")
     manifest["outputs"] = {p.relative_to(out).as_posix(): file_sha256(p) for p in sorted(out.rglob("*"))
                            if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
     write_json(out / "manifest.json", manifest)
+    lap("manifest")
     return manifest
 
 

@@ -146,17 +146,25 @@ def contaminations(index: EvalIndex, norm_texts: Sequence[str], min_overlap: flo
     hit = index.hashes[pos] == hashes
     if not hit.any():
         return result
-    hit_at = np.flatnonzero(hit)
-    hit_rows = np.repeat(np.arange(len(norm_texts)), counts)[hit_at]  # sorted: texts are contiguous
-    rows, first = np.unique(hit_rows, return_index=True)
-    bounds = np.append(first, len(hit_at))
-    for k, row in enumerate(rows.tolist()):
-        slots = np.unique(pos[hit_at[bounds[k] : bounds[k + 1]]])
-        owners = np.concatenate([index.owners[index.starts[s] : index.starts[s + 1]] for s in slots])
-        items, found = np.unique(owners, return_counts=True)
-        share = found / index.item_sizes[items]
-        # Best item: highest overlap, then the earliest item, so the answer is stable.
-        best = int(np.lexsort((items, -share))[0])
-        if share[best] >= min_overlap:
-            result[row] = (index.item_ids[int(items[best])], round(float(share[best]), 4))
+    # Distinct (text, n-gram slot) hits, expanded to (text, item) pairs: one row per distinct
+    # shared n-gram. Counting those per pair gives each item's overlap with each text.
+    rows_of = np.repeat(np.arange(len(norm_texts), dtype=np.int64), counts)
+    slots = np.unique(rows_of[hit] * len(index.hashes) + pos[hit])
+    hit_rows, hit_slots = slots // len(index.hashes), slots % len(index.hashes)
+    spans = index.starts[hit_slots + 1] - index.starts[hit_slots]
+    pair_rows = np.repeat(hit_rows, spans)
+    within = np.arange(len(pair_rows)) - np.repeat(np.cumsum(spans) - spans, spans)
+    pair_items = index.owners[np.repeat(index.starts[hit_slots], spans) + within]
+    n_items = len(index.item_ids)
+    keys, found = np.unique(pair_rows * n_items + pair_items, return_counts=True)
+    rows, items = keys // n_items, keys % n_items
+    share = found / index.item_sizes[items]
+    # Best item per text: highest overlap, then the earliest item, so the answer is stable.
+    order = np.lexsort((items, -share, rows))
+    rows, items, share = rows[order], items[order], share[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    for row, item, value in zip(rows[first].tolist(), items[first].tolist(), share[first].tolist()):
+        if value >= min_overlap:
+            result[row] = (index.item_ids[item], round(value, 4))
     return result

@@ -33,7 +33,7 @@ def entropy(counts: Iterable[int]) -> dict[str, float]:
 class DistinctCounter:
     """Collects n-gram hashes of up to `max_records` records for distinct-n."""
 
-    max_records = 20000
+    max_records = 10000
 
     def __init__(self) -> None:
         self.texts: list[str] = []
