@@ -6,7 +6,8 @@
 Builds the tiny model and the CMB eval fixture locally, then times `evaluate_cmb` with each
 method on the same questions (model loading excluded: the timed part is the run.json
 "seconds_this_session"). The official approach is greedy generation with max_new_tokens 512.
-A random tiny model rarely emits its end token, so generation runs the full budget, as a
+Wall-clock numbers swing on a shared machine; the
+CPU-time ratio (`speedup_cpu_time`) is steadier there. A random tiny model rarely emits its end token, so generation runs the full budget, as a
 chatty real model often does. On a GPU the same is measured for hf on cuda (and vllm when it
 is installed); without a GPU those fields are null and `gpu_note` says why.
 Prints one JSON document.
@@ -33,8 +34,10 @@ def timed_run(model: Path, data: Path, out: Path, **settings) -> dict:
     evaluate_cmb(config, out)
     wall = time.perf_counter() - start
     run = json.loads((out / "run.json").read_text())
-    return {"questions": run["n_answered_this_session"], "seconds": run["seconds_this_session"],
-            "seconds_with_model_load": round(wall, 3), "questions_per_s": run["questions_per_second"]}
+    n, cpu = run["n_answered_this_session"], run["cpu_seconds_this_session"]
+    return {"questions": n, "seconds": run["seconds_this_session"], "cpu_seconds": cpu,
+            "seconds_with_model_load": round(wall, 3), "questions_per_s": run["questions_per_second"],
+            "questions_per_cpu_s": round(n / cpu, 3) if cpu else None}
 
 
 def measure(model: Path, data: Path, work: Path, device: str, backend: str, args) -> dict:
@@ -44,7 +47,10 @@ def measure(model: Path, data: Path, work: Path, device: str, backend: str, args
     generate = timed_run(model, data, work / f"{backend}-{device}-generate", method="generate",
                          limit=args.generate_questions, max_new_tokens=args.max_new_tokens, **common)
     speedup = loglik["questions_per_s"] / generate["questions_per_s"] if generate["questions_per_s"] else None
-    return {"loglik": loglik, "generate": generate, "speedup": round(speedup, 1) if speedup else None}
+    cpu_speedup = (loglik["questions_per_cpu_s"] / generate["questions_per_cpu_s"]
+                   if loglik["questions_per_cpu_s"] and generate["questions_per_cpu_s"] else None)
+    return {"loglik": loglik, "generate": generate, "speedup": round(speedup, 1) if speedup else None,
+            "speedup_cpu_time": round(cpu_speedup, 1) if cpu_speedup else None}
 
 
 def main() -> None:
@@ -55,10 +61,13 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from collectivesft.fixtures.cmb_eval import write_cmb_eval
     from collectivesft.train.tiny import build_tiny_model
 

@@ -142,10 +142,11 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     check_fingerprint(out, config)
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     if pending:
         backend = get_backend(config)
         started = time.perf_counter()  # answering time only: model loading is reported apart
+        cpu_started = time.process_time()
         writer = PartialWriter(out / PARTIAL)
         try:
             with tqdm(total=len(questions), initial=len(questions) - len(pending), desc=f"CMB {config.method}",
@@ -157,6 +158,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
                     bar.update(len(batch))
         finally:
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             writer.close()
             backend.close()
     answers = {}
@@ -191,5 +193,6 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         "config": config.model_dump(), "status": "done", "n_questions": len(questions),
         "n_answered_this_session": len(pending), "seconds_this_session": round(elapsed, 3),
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
+        "cpu_seconds_this_session": round(cpu, 3),
     })
     return result
