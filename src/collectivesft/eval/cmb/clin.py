@@ -13,12 +13,13 @@ from typing import Any
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.eval.cmb.data import ClinCase, id_key, load_clin
-from collectivesft.eval.cmb.runner import PartialWriter, read_partial
+from collectivesft.eval.cmb.runner import PartialWriter, check_fingerprint, read_partial
 from collectivesft.eval.config import ClinEvalConfig, InferenceConfig
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu
 from collectivesft.records import atomic_write, read_jsonl, write_json, write_jsonl
 
 PARTIAL = "outputs.partial.jsonl"
+_FINGERPRINT = ("model", "backend", "data", "system", "max_new_tokens", "temperature")
 
 __all__ = ["ClinEvalConfig", "evaluate_clin", "score_clin", "case_chat"]
 
@@ -50,6 +51,7 @@ def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfi
     out.mkdir(parents=True, exist_ok=True)
     cases = load_clin(config.data)[: config.limit or None]
     partial = out / PARTIAL
+    check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {_row_key(r["id"], r["question_index"]): r for r in read_partial(partial)}
     total = sum(len(c.qa) for c in cases)
     backend = None
@@ -85,6 +87,8 @@ def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfi
             backend.close()
     rows = [done[_row_key(c.id, k)] for c in cases for k in range(len(c.qa))]
     write_jsonl(out / "outputs.jsonl", rows)
+    write_json(out / "run.json", {"fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
+                                  "config": config.model_dump(), "status": "done", "n_answers": len(rows)})
     return score_clin(out / "outputs.jsonl", config.data, out, judge=judge, cases=cases)
 
 

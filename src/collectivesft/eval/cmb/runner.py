@@ -71,13 +71,13 @@ class PartialWriter:
         self.fh.close()
 
 
-def check_fingerprint(out: Path, config: CMBEvalConfig) -> None:
+def check_fingerprint(out: Path, config: Any, keys: tuple[str, ...] = _FINGERPRINT, partial: str = PARTIAL) -> None:
     """Refuse to resume a run folder whose answers came from different settings."""
-    fingerprint = {k: getattr(config, k) for k in _FINGERPRINT}
+    fingerprint = {k: getattr(config, k) for k in keys}
     run_file = out / "run.json"
-    if (out / PARTIAL).exists() and run_file.exists():
+    if (out / partial).exists() and run_file.exists():
         previous = json.loads(run_file.read_text(encoding="utf-8")).get("fingerprint", {})
-        changed = [k for k in _FINGERPRINT if k in previous and previous[k] != fingerprint[k]]
+        changed = [k for k in keys if k in previous and previous[k] != fingerprint[k]]
         if changed:
             raise ConfigError(f"{out} holds a run with different settings ({', '.join(changed)}); "
                               "use another --out or delete the folder")
