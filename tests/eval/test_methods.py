@@ -65,7 +65,6 @@ def test_loglik_run_answers_every_question_deterministically(cmb_data, tiny_mode
                                batch_size=3, device="cpu"), tmp_path / "b")
     again = [json.loads(line)["model_answer"] for line in (tmp_path / "b/predictions.jsonl").read_text().splitlines()]
     assert again == [p["model_answer"] for p in preds]  # batch size does not change answers
-    qfile = cmb_data / "CMB-Exam/CMB-test/CMB-test-choice-question-merge.json"
     sub = json.loads((tmp_path / "a/submission.json").read_text())
     assert [r["id"] for r in sub] == list(range(1, 15))
 
@@ -89,7 +88,7 @@ def test_val_split_is_scored_from_its_own_answers(cmb_data, tiny_model, tmp_path
     assert scores["n"] == 7 and scores["key_invalid"] == 0
 
 
-def test_cot_with_loglik_is_refused(cmb_data, tiny_model, tmp_path, cli):
+def test_cot_with_loglik_is_refused(cmb_data, tiny_model, tmp_path):
     from collectivesft.errors import ConfigError
 
     with pytest.raises(ConfigError, match="cot needs method=generate"):
