@@ -109,3 +109,18 @@ def test_fixture_data_dedup_is_consistent(raw_fixtures, mix, jsonl, tmp_path):
     c = manifest["sources"][0]["counts"]
     assert c["input"] == manifest["sources"][0]["convert"]["kept"]
     assert c["train"] + c["duplicate"] + c["near_duplicate"] + sum(c["filtered"].values()) == c["input"]
+
+
+def test_parallel_minhash_gives_the_same_mixture(write_records, mix, tmp_path, monkeypatch):
+    from collectivesft.mix import builder
+
+    monkeypatch.setattr(builder, "CHUNK", 50)  # many chunks, so the worker pool really interleaves
+    rng = random.Random(6)
+    texts = [random_text(rng, 120) for _ in range(150)]
+    folder = write_records("s", 400, user=lambda i: texts[i % 150] if i % 3 else _near_copy(texts[i % 150], rng))
+    recipe = {"val_fraction": 0.1, "cap": 100, "sources": [{"name": "s", "records": str(folder)}]}
+    one = mix(dict(recipe, dedup={"workers": 1}), "one")
+    two = mix(dict(recipe, dedup={"workers": 2}), "two")
+    assert one["totals"] == two["totals"] and one["totals"]["near_duplicate"] > 0
+    for name in ("train.jsonl", "val.jsonl", "accounting.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()

@@ -47,7 +47,8 @@ def plot_all(out: Path, manifest: dict[str, Any], ledger: L.Ledger) -> list[str]
     import matplotlib.pyplot as plt
 
     folder = out / "report"
-    names = [s["name"] for s in manifest["sources"]]
+    # No CJK font is assumed: non-ASCII characters in source names become "?" on the plots.
+    names = [s["name"].encode("ascii", "replace").decode("ascii") for s in manifest["sources"]]
     counts = [s["counts"] for s in manifest["sources"]]
     fates = np.frombuffer(bytes(ledger.fate), dtype=np.uint8)
     in_mix = (fates == L.TRAIN) | (fates == L.VAL)
