@@ -106,7 +106,7 @@ def _encode_split(path: Path, tokenizer, config: TrainConfig, limit: int | None)
     return Dataset.from_dict(columns), stats
 
 
-def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing: bool, has_val: bool):
+def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing: bool, has_val: bool, cuda: bool):
     from trl import SFTConfig
 
     per_epoch = "steps" if config.eval_steps else "epoch"
@@ -136,6 +136,8 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         save_total_limit=config.save_total_limit,
         dataloader_num_workers=config.num_workers,
         report_to="none",
+        # On CPU this also makes torchrun / accelerate processes join one gloo group (multi-CPU DDP).
+        use_cpu=not cuda,
         max_length=config.cutoff,
         packing=packing,
         packing_strategy="bfd",
@@ -192,7 +194,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
 
     trainer = SFTTrainer(
         model=model,
-        args=_sft_config(config, checkpoints, precision, packing, val_ds is not None),
+        args=_sft_config(config, checkpoints, precision, packing, val_ds is not None, cuda),
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=tokenizer,

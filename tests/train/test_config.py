@@ -1,0 +1,46 @@
+"""TrainConfig: paper defaults, bare or run-recipe YAML, key=value overrides, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectivesft.errors import ConfigError
+from collectivesft.train import load_config
+
+
+def test_defaults_are_the_papers(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("model: internlm/internlm2_5-7b\nchat_template: intern2\ntrust_remote_code: true\n")
+    c = load_config(path)
+    assert (c.finetuning, c.lr, c.epochs, c.scheduler, c.warmup_ratio) == ("full", 2e-5, 3.0, "cosine", 0.05)
+    assert (c.batch_size, c.grad_accum, c.cutoff, c.precision) == (16, 2, 1024, "auto")
+
+
+def test_run_recipe_train_section_and_nested_overrides(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("mix: {seed: 1}\ntrain:\n  model: m\n  finetuning: lora\n  lora: {r: 4}\n")
+    c = load_config(path, ["lr=1e-4", "epochs=1", "lora.alpha=8", "packing=true", "chat_template=chatml"])
+    assert (c.model, c.lr, c.epochs, c.lora.r, c.lora.alpha, c.packing) == ("m", 1e-4, 1.0, 4, 8, True)
+    assert load_config(None, ["model=x"]).model == "x"
+
+
+@pytest.mark.parametrize("text,overrides,match", [
+    ("model: m\nlearning_rate: 1e-4\n", [], r"train.yaml: invalid train config: learning_rate: Extra inputs"),
+    ("model: m\n", ["lr=fast"], r"with overrides: invalid train config: lr:"),
+    ("model: m\n", ["cutoff=0"], r"cutoff: Input should be greater than 1"),
+    ("model: m\nmerge_lora: true\n", [], r"merge_lora applies to finetuning: lora or qlora"),
+    ("lr: 1e-4\n", [], r"model: Field required"),
+    ("model: m\n", ["lr"], r"override must be key=value"),
+    ("- model\n", [], r"expected a mapping"),
+    ("sources: {}\nmix: {}\n", [], r"run recipe has no train: section"),
+])
+def test_config_errors_name_the_key_and_file(tmp_path, text, overrides, match):
+    path = tmp_path / "train.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path, overrides)
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,149 @@
+"""Training runs on the tiny model and a fixture mixture: full and LoRA runs learn, the run
+folder is complete, resume continues the step count, 2 CPU processes match 1 with the
+doubled batch, packing keeps records apart, and bad inputs stop with clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collectivesft.errors import ConfigError, InputLayoutError
+from collectivesft.train import load_config, run_training
+
+# Small and fast: a few optimizer steps on short records with a high learning rate.
+QUICK = ["cutoff=256", "batch_size=8", "grad_accum=1", "logging_steps=1", "warmup_ratio=0.0"]
+
+
+def quick_config(model: Path, *overrides: str):
+    return load_config(None, [f"model={model}", *QUICK, *overrides])
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_model, fixture_mixture, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "run"
+    config = quick_config(tiny_model, "lr=3e-3", "max_steps=12", "eval_steps=6", "packing=false")
+    return out, run_training(config, fixture_mixture, out)
+
+
+def test_full_run_reduces_loss_and_fills_the_run_folder(full_run):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out, metrics = full_run
+    final = metrics["final"]
+    assert final["global_step"] == 12
+    assert final["eval_loss"] < metrics["val_curve"][0]["loss"] < final["first_logged_loss"]
+    assert final["last_logged_loss"] < final["first_logged_loss"] - 0.5
+    assert {p.name for p in out.iterdir()} >= {"config.yaml", "metrics.json", "loss_curve.png", "model",
+                                                "checkpoints"}
+    assert json.loads((out / "metrics.json").read_text())["final"]["global_step"] == 12
+    assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "lr: 0.003" in (out / "config.yaml").read_text()
+    data = metrics["data"]["train"]
+    assert data["kept"] + sum(data["dropped"].values()) == data["records"] > 0
+    model = AutoModelForCausalLM.from_pretrained(out / "model")
+    tok = AutoTokenizer.from_pretrained(out / "model")
+    assert model.config.use_cache is True
+    prompt = tok.apply_chat_template([{"role": "user", "content": "治疗高血压的首选药物是"}],
+                                     add_generation_prompt=True, return_dict=True, return_tensors="pt")
+    assert model.generate(**prompt, max_new_tokens=4).shape[1] > prompt["input_ids"].shape[1]
+
+
+def test_lora_run_reduces_loss_and_merges(tiny_model, fixture_mixture, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = quick_config(tiny_model, "finetuning=lora", "lora.r=8", "lora.alpha=16", "lr=1e-2",
+                          "max_steps=12", "merge_lora=true", "validation=false", "packing=true")
+    metrics = run_training(config, fixture_mixture, tmp_path / "run")
+    final = metrics["final"]
+    assert final["last_logged_loss"] < final["first_logged_loss"] - 0.2
+    assert metrics["setup"]["packing"] is True
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "model")  # a plain model, no adapter
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(merged.state_dict()[name], base.state_dict()[name])
+
+
+def test_resume_continues_the_step_count(tiny_model, fixture_mixture, tmp_path):
+    out = tmp_path / "run"
+    first = run_training(quick_config(tiny_model, "max_steps=4", "save_steps=2", "validation=false"),
+                         fixture_mixture, out)
+    assert first["final"]["global_step"] == 4
+    with pytest.raises(ConfigError, match="--resume"):
+        run_training(quick_config(tiny_model, "max_steps=6", "validation=false"), fixture_mixture, out)
+    second = run_training(quick_config(tiny_model, "max_steps=6", "save_steps=2", "validation=false"),
+                          fixture_mixture, out, resume=True)
+    assert second["final"]["global_step"] == 6
+    steps = [p["step"] for p in second["train_curve"]]
+    assert steps == sorted(set(steps)) and steps[-1] == 6  # history carried over, no step repeated
+    assert (out / "checkpoints" / "checkpoint-6").is_dir()
+
+
+def test_two_cpu_processes_take_the_steps_of_one_with_the_doubled_batch(tiny_model, fixture_mixture, tmp_path):
+    common = ["max_records=48", "epochs=1", "validation=false", "packing=false"]
+    single = run_training(quick_config(tiny_model, *common, "batch_size=8"), fixture_mixture, tmp_path / "one")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "collectivesft", "train", f"model={tiny_model}", *QUICK, *common, "batch_size=4",
+           "--mixture", str(fixture_mixture), "--out", str(tmp_path / "two")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    double = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert double["setup"]["world_size"] == 2
+    assert double["setup"]["effective_batch"] == single["setup"]["effective_batch"] == 8
+    assert double["final"]["global_step"] == single["final"]["global_step"] == 6
+
+
+def test_packed_records_do_not_attend_to_each_other(tiny_model):
+    """Padding-free packing (TRL's collator + position ids) gives each record the loss it has alone."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    model.config.use_cache = False
+    gen = torch.Generator().manual_seed(0)
+    records = [torch.randint(10, 1000, (n,), generator=gen).tolist() for n in (7, 12, 5)]
+    examples = [{"input_ids": r, "labels": r} for r in records]
+    packed = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)(examples)
+    assert packed["input_ids"].shape == (1, 24)
+    with torch.no_grad():
+        logits = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"]).logits[0]
+        start = 0
+        for r in records:
+            alone = model(input_ids=torch.tensor([r])).logits[0]
+            assert torch.allclose(logits[start:start + len(r)], alone, atol=1e-4)
+            start += len(r)
+
+
+def test_missing_mixture_files_and_cpu_qlora_are_clear_errors(tiny_model, fixture_mixture, tmp_path):
+    with pytest.raises(InputLayoutError, match="train.jsonl"):
+        run_training(quick_config(tiny_model), tmp_path / "nowhere", tmp_path / "run")
+    (tmp_path / "mix").mkdir()
+    (tmp_path / "mix" / "train.jsonl").write_bytes((fixture_mixture / "train.jsonl").read_bytes())
+    with pytest.raises(InputLayoutError, match="val.jsonl.*validation: false"):
+        run_training(quick_config(tiny_model), tmp_path / "mix", tmp_path / "run")
+    with pytest.raises(ConfigError, match="cutoff 8 is shorter than the prompt"):
+        run_training(quick_config(tiny_model, "cutoff=8", "validation=false"), tmp_path / "mix", tmp_path / "run")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="qlora needs a CUDA GPU"):
+            run_training(quick_config(tiny_model, "finetuning=qlora", "validation=false"),
+                         tmp_path / "mix", tmp_path / "run")
+
+
+def test_train_cli_runs_a_recipe_with_overrides(cli, tiny_model, fixture_mixture, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"mix: {{}}\ntrain:\n  model: {tiny_model}\n  mixture: {fixture_mixture}\n")
+    result = cli(["train", recipe, *QUICK, "max_steps=2", "validation=false", "--out", tmp_path / "run"])
+    assert result.exit_code == 0, result.output
+    summary = next(line for line in result.output.splitlines() if line.startswith('{"global_step"'))
+    assert json.loads(summary)["global_step"] == 2
+    with pytest.raises(ConfigError, match="--mixture DIR --out DIR"):
+        cli(["train", f"model={tiny_model}"])
