@@ -158,7 +158,8 @@ class HFBackend(Backend):
             cache = getattr(first, "cache", None) or first.past_key_values
             first_lp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
             scores: list[float] = []
-            step = max(self.config.batch_size, 1)
+            # Candidate rows are a few tokens each; all 63 sets of a six-option question fit one pass.
+            step = max(self.config.batch_size, 64)
             for start in range(0, len(conts), step):
                 chunk = conts[start:start + step]
                 width = max(len(c) for c in chunk)
