@@ -143,7 +143,8 @@ def test_train_cli_runs_a_recipe_with_overrides(cli, tiny_model, fixture_mixture
     recipe.write_text(f"mix: {{}}\ntrain:\n  model: {tiny_model}\n  mixture: {fixture_mixture}\n")
     result = cli(["train", recipe, *QUICK, "max_steps=2", "validation=false", "--out", tmp_path / "run"])
     assert result.exit_code == 0, result.output
-    summary = next(line for line in result.output.splitlines() if line.startswith('{"global_step"'))
+    # Progress bars share the captured stream; the summary is the JSON object on its own.
+    summary = result.output[result.output.index('{"global_step"'):].splitlines()[0]
     assert json.loads(summary)["global_step"] == 2
     with pytest.raises(ConfigError, match="--mixture DIR --out DIR"):
         cli(["train", f"model={tiny_model}"])

@@ -124,7 +124,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         gradient_accumulation_steps=config.grad_accum,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
         seed=config.seed,
         data_seed=config.seed,
         logging_steps=config.logging_steps,
