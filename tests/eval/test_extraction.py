@@ -63,6 +63,14 @@ CASES = [
     ("B-ultrasound is not option B", "B超提示胆囊结石，故选A", S, None, "A"),
     ("short answer marker", "答：B", S, None, "B"),
     ("space before letter", "答案是 B。", S, None, "B"),
+    ("bracketed answer label", "【答案】C", S, None, "C"),
+    ("bare choose", "选B。", S, None, "B"),
+    ("I choose", "我选择C", S, None, "C"),
+    ("not this one but that one", "不选A，选C", S, None, "C"),
+    ("the correct ones are", "正确的是A和C", M, None, "AC"),
+    ("the incorrect one is not a statement", "不正确的是A，答案是B", S, None, "B"),
+    ("option discussed as correct", "根据题意，选项C是正确的。", S, None, "C"),
+    ("multi choose list", "故本题选A、C、E。", M, FIVE, "ACE"),
     ("empty output", "", S, None, ""),
 ]
 
