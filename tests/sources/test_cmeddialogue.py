@@ -94,7 +94,7 @@ def test_other_csv_layout_is_unusable_input(tmp_path):
     ("no title", "", "烧心，打嗝，四年多", "烧心，打嗝，四年多"),
 ])
 def test_question_text_table(name, title, ask, expect):
-    data = {"department": "消化科", "title": title, "ask": ask, "answer": "建议用奥美拉唑。", "_section": "内科"}
+    data = {"department": "消化科", "title": title, "ask": ask, "answer": "建议用奥美拉唑。"}
     rec = get_source("cmeddialogue").convert(RawRow("Data_数据/IM_内科/内科.csv:7", data))
     assert rec["messages"][0]["content"] == expect
     assert rec["id"] == "cmeddialogue/IM_内科/内科.csv:7"

@@ -70,11 +70,7 @@ class CMedDialogue(Source):
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         try:
             for name, fh in iter_members(path, ["*.csv"], self.info.layout):
-                section = section_of(name)
-                for row in iter_csv(name, fh, encoding=ENCODING, required=COLUMNS):
-                    if isinstance(row, RawRow) and section:
-                        row.data["_section"] = section
-                    yield row
+                yield from iter_csv(name, fh, encoding=ENCODING, required=COLUMNS)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
 
@@ -98,9 +94,10 @@ class CMedDialogue(Source):
         meta: dict[str, Any] = {}
         if d.get("department", "").strip():
             meta["department"] = d["department"].strip()
-        if d.get("_section"):
-            meta["section"] = d["_section"]
         file, _, line = row.where.rpartition(":")
+        section = section_of(file)  # the release folder (内科, 外科...) the CSV sits in
+        if section:
+            meta["section"] = section
         short = "/".join(file.replace("!", "/").split("/")[-2:])
         return make_record(f"cmeddialogue/{short}:{line}", "cmeddialogue", "qa", "zh",
                            [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], meta)
