@@ -102,6 +102,13 @@ def test_convert_row_table(name, data, expect):
     assert rec["id"] == "cmid/4"
 
 
+def test_spans_follow_the_stripped_text():
+    rec = get_source("cmid").convert(RawRow("CMID.json#2", item(originalText="  高血压吃什么药好 ",
+                                     entities=[{"label_type": "疾病和诊断", "start_pos": 2, "end_pos": 5}])))
+    assert rec["meta"]["entities"] == [{"text": "高血压", "type": "疾病和诊断", "start": 0, "end": 3}]
+    assert rec["messages"][0]["content"].endswith("提问：高血压吃什么药好")
+
+
 def test_unknown_label_is_kept_and_counted():
     source = get_source("cmid")
     rec = source.convert(RawRow("CMID.json#1", item(label_36class=["新类别"])))

@@ -94,8 +94,13 @@ class CMID(Source):
         major, minor = normalise_label(d.get("label_4class")), normalise_label(d.get("label_36class"))
         if (major and major not in LABELS_4) or (minor and minor not in LABELS_36):
             self.notes["label outside the documented 4/36 classes (kept)"] += 1
-        # Spans index the text as published, so they are checked against the unstripped text.
+        # Spans index the text as published; shift them past any stripped leading spaces.
+        lead = len(d["originalText"]) - len(d["originalText"].lstrip())
         entities, dropped = usable_entities(d["originalText"], d.get("entities"))
+        if lead:
+            shifted = [dict(e, start=e["start"] - lead, end=e["end"] - lead) for e in entities]
+            entities = [e for e in shifted if 0 <= e["start"] and e["end"] <= len(text)]
+            dropped += len(shifted) - len(entities)
         if dropped:
             self.notes["entity spans dropped (outside the text or malformed)"] += dropped
         if not (major or minor) and not entities:
