@@ -44,3 +44,21 @@ def test_config_errors_name_the_key_and_file(tmp_path, text, overrides, match):
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("name,kind", [("zero2", "DEEPSPEED"), ("zero3", "DEEPSPEED"), ("fsdp", "FSDP")])
+def test_shipped_accelerate_configs_load(name, kind):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from collectivesft.train.config import accelerate_config_path
+
+    config = load_config_from_file(str(accelerate_config_path(name)))
+    assert config.distributed_type.name == kind
+    assert config.mixed_precision == "bf16"
+
+
+def test_accelerate_config_path_rejects_unknown_names():
+    from collectivesft.train.config import accelerate_config_path
+
+    with pytest.raises(ConfigError, match="zero2"):
+        accelerate_config_path("zero1")

@@ -80,6 +80,16 @@ class TrainConfig(BaseModel):
         return self
 
 
+ACCELERATE_CONFIGS = ("zero2", "zero3", "fsdp")
+
+
+def accelerate_config_path(name: str) -> Path:
+    """The shipped Accelerate config `name` (zero2 = the paper's DeepSpeed ZeRO-2, zero3, fsdp)."""
+    if name not in ACCELERATE_CONFIGS:
+        raise ConfigError(f"unknown accelerate config {name!r}; shipped: {', '.join(ACCELERATE_CONFIGS)}")
+    return Path(__file__).with_name("accelerate_configs") / f"{name}.yaml"
+
+
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     """['lr=1e-4', 'lora.r=8'] -> {'lr': 1e-4, 'lora': {'r': 8}}; values are YAML scalars."""
     import yaml
