@@ -76,3 +76,43 @@ def test_vllm_missing_gives_a_clear_message(tmp_path):
 def test_unknown_backend_lists_known_ones():
     with pytest.raises(ConfigError, match="known: hf, openai, vllm"):
         get_backend(InferenceConfig(model="m", backend="tgi"))
+
+
+def test_openai_backend_retries_busy_answers_then_succeeds():
+    """A server that answers 503 twice, then a completion: the client backs off and gets the text."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.headers.get("Authorization"))
+            if len(calls) <= 2:
+                body, status = b'{"error": "busy"}', 503
+            else:
+                body, status = json.dumps({"choices": [{"message": {"content": "答案是B"}}]}).encode(), 200
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        import os
+
+        os.environ["CSFT_TEST_KEY"] = "secret"
+        backend = get_backend(InferenceConfig(model="m", backend="openai", api_key_env="CSFT_TEST_KEY",
+                                              base_url=f"http://127.0.0.1:{server.server_address[1]}/v1"))
+        backend.backoff_s = 0.01
+        assert backend.generate([[{"role": "user", "content": "题"}]], max_new_tokens=4) == ["答案是B"]
+        assert calls == ["Bearer secret"] * 3
+    finally:
+        os.environ.pop("CSFT_TEST_KEY", None)
+        server.shutdown()
+        server.server_close()
