@@ -66,6 +66,11 @@ def test_cli_mix_accounts_for_every_record_and_is_reproducible(fixture_recipe, c
     assert all(len(v) == 64 for s in manifest["sources"] for v in s["checksums"].values())
     assert manifest["outputs"]["train.jsonl"] == hashlib.sha256((out / "train.jsonl").read_bytes()).hexdigest()
     assert manifest["sources"][0]["strata"]
+    for src in manifest["sources"]:
+        st, c = src["stages"], src["counts"]
+        assert st["input"] >= st["after_filters"] >= st["after_decontamination"] >= st["after_exact_dedup"] \
+            >= st["after_near_dedup"] >= st["selected"] == st["train"] + st["val"]
+        assert st["after_near_dedup"] - st["selected"] == c["over_cap"]
 
     # Same recipe + seed + inputs => byte-identical outputs, whatever the output folder.
     assert cli(["data", "mix", fixture_recipe, "--out", tmp_path / "b"]).exit_code == 0

@@ -124,3 +124,17 @@ def test_parallel_minhash_gives_the_same_mixture(write_records, mix, tmp_path, m
     assert one["totals"] == two["totals"] and one["totals"]["near_duplicate"] > 0
     for name in ("train.jsonl", "val.jsonl", "accounting.jsonl"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+@pytest.mark.parametrize("changes", [0, 3, 10, 30, 80])
+def test_minhash_estimates_jaccard(changes):
+    from collectivesft.mix.minhash import signatures
+
+    rng = random.Random(changes)
+    base = random_text(rng, 300)
+    other = _near_copy(base, rng, changes) if changes else base
+    grams = [{t[i : i + 5] for i in range(len(t) - 4)} for t in (base, other)]
+    true = len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+    sig = signatures([base, other], ngram=5, num_perm=256)
+    estimate = float((sig[0] == sig[1]).mean())
+    assert abs(estimate - true) < 0.1, (estimate, true)

@@ -15,6 +15,7 @@ import json
 import random
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.mix import ledger as L
+from collectivesft.mix.decontamination import build_eval_index, contaminations
 from collectivesft.mix.filters import TokenCounter, make_filter, token_problem
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import select, source_quotas, split_validation
@@ -116,90 +118,112 @@ class _Scan:
     eval_index: Any = None
 
 
+class _Scanner:
+    """Pass 1 over chunks of records: filters -> decontamination -> exact dedup -> MinHash queue."""
+
+    def __init__(self, recipe: MixRecipe, ledger: L.Ledger, scan: _Scan, sig_workers: Any):
+        self.recipe = recipe
+        self.ledger = ledger
+        self.scan = scan
+        self.sig_workers = sig_workers
+        self.check = make_filter(recipe.filters)
+        self.tokens = TokenCounter(recipe.filters.tokenizer) if recipe.filters.tokenizer else None
+        self.seen: dict[int, int] = {}  # exact-dedup key -> ledger index of the kept copy
+        self.queue_rows: list[int] = []
+        self.queue_texts: list[str] = []
+
+    def chunk(self, entry: int, spec: SourceSpec, recs: list[dict[str, Any]]) -> None:
+        alive = self.filter(entry, spec, recs)
+        norms = [normalize_text(user_text(rec)) for _, rec in alive]
+        survivors = self.decontaminate(alive, norms)
+        self.deduplicate(survivors)
+
+    def filter(self, entry: int, spec: SourceSpec, recs: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+        """Register every record in the ledger; return (index, record) of those passing the filters."""
+        alive = []
+        for rec in recs:
+            idx = self.ledger.add(entry, rec, sum(len(m["content"]) for m in rec["messages"]),
+                                  _stratum(rec, spec.stratify_by))
+            reason = self.check(rec)
+            if reason:
+                self.ledger.drop(idx, L.FILTERED, reason)
+            else:
+                alive.append((idx, rec))
+        if self.tokens is None or not alive:
+            return alive
+        kept = []
+        for (idx, rec), n in zip(alive, self.tokens.count([rec for _, rec in alive])):
+            reason = token_problem(n, self.recipe.filters)
+            if reason:
+                self.ledger.drop(idx, L.FILTERED, reason)
+            else:
+                kept.append((idx, rec))
+        return kept
+
+    def decontaminate(self, alive: list[tuple[int, dict[str, Any]]], norms: list[str]) -> list[tuple[int, str, dict]]:
+        """Note every match with an eval item (dropping it unless action=report); return the rest."""
+        if self.scan.eval_index is None:
+            return [(idx, norm, rec) for (idx, rec), norm in zip(alive, norms)]
+        decon = self.recipe.decontamination
+        survivors = []
+        for (idx, rec), norm, hit in zip(alive, norms, contaminations(self.scan.eval_index, norms, decon.min_overlap)):
+            if hit is not None:
+                self.ledger.contaminated_by[idx] = hit
+                if decon.action == "drop":
+                    self.ledger.drop(idx, L.CONTAMINATED)
+                    continue
+            survivors.append((idx, norm, rec))
+        return survivors
+
+    def deduplicate(self, survivors: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Drop exact duplicates of earlier records; queue the rest for MinHash."""
+        dd = self.recipe.dedup
+        for idx, norm, rec in survivors:
+            if dd.text == "all":
+                norm = normalize_text("\n".join(m["content"] for m in rec["messages"]))
+            if not norm:
+                continue  # nothing comparable (e.g. only punctuation): never a duplicate
+            if dd.exact:
+                key = text_key(norm)
+                first = self.seen.get(key)
+                if first is not None:
+                    self.ledger.drop(idx, L.DUPLICATE, first)
+                    continue
+                self.seen[key] = idx
+            if dd.near:
+                self.queue_rows.append(idx)
+                self.queue_texts.append(norm)
+        if len(self.queue_texts) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the queued texts to the MinHash workers (signatures come back in order)."""
+        if self.queue_texts:
+            self.scan.signatures.extend(self.sig_workers.submit(self.queue_texts))
+            self.scan.signature_rows.extend(self.queue_rows)
+            self.queue_rows, self.queue_texts = [], []
+
+
 def scan_sources(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> _Scan:
     """Pass 1: filters, decontamination, exact dedup and MinHash signatures, recorded in `ledger`."""
-    from collectivesft.mix.decontamination import build_eval_index, contaminations
     from collectivesft.mix.minhash import SignatureWorkers
 
     scan = _Scan()
-    check = make_filter(recipe.filters)
-    tokens = TokenCounter(recipe.filters.tokenizer) if recipe.filters.tokenizer else None
     decon = recipe.decontamination
     if decon.eval_files:
         scan.eval_index = build_eval_index(decon.eval_files, decon.ngram)
     dd = recipe.dedup
-    seen: dict[int, int] = {}
-    workers = dd.workers or _cpu_count()
-    buffer_rows: list[int] = []
-    buffer_texts: list[str] = []
-
-    with SignatureWorkers(dd.ngram, dd.num_perm, workers) as sig_workers, _progress(None, "mix: scan") as bar:
-
-        def collect(done: list[np.ndarray]) -> None:
-            scan.signatures.extend(done)
-
+    with SignatureWorkers(dd.ngram, dd.num_perm, dd.workers or _cpu_count()) as sig_workers, \
+            _progress(None, "mix: scan") as bar:
+        scanner = _Scanner(recipe, ledger, scan, sig_workers)
         for entry, src in enumerate(sources):
             src.lo = len(ledger)
             for chunk in _chunks(read_records(src.records), CHUNK):
-                alive = []
-                for rec in chunk:
-                    idx = ledger.add(entry, rec, sum(len(m["content"]) for m in rec["messages"]),
-                                     _stratum(rec, src.spec.stratify_by))
-                    reason = check(rec)
-                    if reason:
-                        ledger.drop(idx, L.FILTERED, reason)
-                    else:
-                        alive.append((idx, rec))
-                if tokens is not None and alive:
-                    counted = tokens.count([rec for _, rec in alive])
-                    kept = []
-                    for (idx, rec), n in zip(alive, counted):
-                        reason = token_problem(n, recipe.filters)
-                        if reason:
-                            ledger.drop(idx, L.FILTERED, reason)
-                        else:
-                            kept.append((idx, rec))
-                    alive = kept
-                user_norms = [normalize_text(user_text(rec)) for _, rec in alive]
-                if scan.eval_index is not None:
-                    hits = contaminations(scan.eval_index, user_norms, decon.min_overlap)
-                    survivors = []
-                    for (idx, rec), norm, hit in zip(alive, user_norms, hits):
-                        if hit is None:
-                            survivors.append((idx, norm, rec))
-                            continue
-                        ledger.contaminated_by[idx] = hit
-                        if decon.action == "drop":
-                            ledger.drop(idx, L.CONTAMINATED)
-                        else:
-                            survivors.append((idx, norm, rec))
-                else:
-                    survivors = [(idx, norm, rec) for (idx, rec), norm in zip(alive, user_norms)]
-                for idx, norm, rec in survivors:
-                    if dd.text == "all":
-                        norm = normalize_text("\n".join(m["content"] for m in rec["messages"]))
-                    if not norm:
-                        continue  # nothing comparable (e.g. only punctuation): never a duplicate
-                    if dd.exact:
-                        key = text_key(norm)
-                        first = seen.get(key)
-                        if first is not None:
-                            ledger.drop(idx, L.DUPLICATE, first)
-                            continue
-                        seen[key] = idx
-                    if dd.near:
-                        buffer_rows.append(idx)
-                        buffer_texts.append(norm)
-                if len(buffer_texts) >= CHUNK:
-                    collect(sig_workers.submit(buffer_texts))
-                    scan.signature_rows.extend(buffer_rows)
-                    buffer_rows, buffer_texts = [], []
+                scanner.chunk(entry, src.spec, chunk)
                 bar.update(len(chunk))
             src.hi = len(ledger)
-        if buffer_texts:
-            collect(sig_workers.submit(buffer_texts))
-            scan.signature_rows.extend(buffer_rows)
-        collect(sig_workers.finish())
+        scanner.flush()
+        scan.signatures.extend(sig_workers.finish())
     return scan
 
 
@@ -260,6 +284,22 @@ def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> d
     return facts
 
 
+def _lines(src: SourceInput) -> Iterator[tuple[int, str]]:
+    """(ledger index, raw JSON line) of a source's records, checking the file has not changed size."""
+    changed = InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
+    idx = src.lo
+    with open(src.records, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue  # read_records skips blank lines too
+            if idx >= src.hi:
+                raise changed
+            yield idx, line
+            idx += 1
+    if idx != src.hi:
+        raise changed
+
+
 def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, out: Path) -> dict[str, Any]:
     """Pass 2: write the chosen records to every export and one accounting line per input record."""
     from collectivesft.mix.diversity import DistinctCounter
@@ -268,44 +308,29 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
     distinct = DistinctCounter()
     distinct_before = DistinctCounter()
     stride = max(1, -(-len(ledger) // distinct_before.max_records))
-    accounting = atomic_write(out / "accounting.jsonl") if recipe.exports.accounting else None
-    acc_fh = accounting.__enter__() if accounting else None
-    try:
-        with MixtureWriter(out, recipe.exports) as writer, _progress(len(ledger), "mix: write") as bar:
-            for src in sources:
-                idx = src.lo
-                with open(src.records, encoding="utf-8") as fh:
-                    for line in fh:
-                        if not line.strip():
-                            continue  # read_records skips blank lines too
-                        if idx >= src.hi:
-                            raise InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
-                        fate, reason = ledger.reason(idx)
-                        # Only records that are written (or sampled for distinct-n) need parsing.
-                        if fate in ("train", "val") or idx % stride == 0:
-                            rec = json.loads(line)
-                            if rec.get("id") != ledger.ids[idx]:
-                                raise InputLayoutError(f"{src.records} changed while the mixture was being built "
-                                                       f"(record {idx - src.lo + 1}); rerun")
-                            if idx % stride == 0:
-                                distinct_before.add(rec)
-                            if fate in ("train", "val"):
-                                writer.write(fate, rec)
-                                distinct.add(rec)
-                        if acc_fh is not None:
-                            row = {"source": src.spec.name, "id": ledger.ids[idx], "fate": fate, "reason": reason}
-                            acc_fh.write(dumps(row) + "\n")
-                        idx += 1
-                        if idx % 1000 == 0:
-                            bar.update(1000)
-                if idx != src.hi:
-                    raise InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
-    except BaseException:
-        if accounting:
-            accounting.__exit__(*sys.exc_info())
-        raise
-    if accounting:
-        accounting.__exit__(None, None, None)
+    with ExitStack() as stack:
+        writer = stack.enter_context(MixtureWriter(out, recipe.exports))
+        accounting = stack.enter_context(atomic_write(out / "accounting.jsonl")) if recipe.exports.accounting else None
+        bar = stack.enter_context(_progress(len(ledger), "mix: write"))
+        for src in sources:
+            for idx, line in _lines(src):
+                fate, reason = ledger.reason(idx)
+                # Only records that are written (or sampled for distinct-n) need parsing.
+                if fate in ("train", "val") or idx % stride == 0:
+                    rec = json.loads(line)
+                    if rec.get("id") != ledger.ids[idx]:
+                        raise InputLayoutError(f"{src.records} changed while the mixture was being built "
+                                               f"(record {idx - src.lo + 1}); rerun")
+                    if idx % stride == 0:
+                        distinct_before.add(rec)
+                    if fate in ("train", "val"):
+                        writer.write(fate, rec)
+                        distinct.add(rec)
+                if accounting is not None:
+                    row = {"source": src.spec.name, "id": ledger.ids[idx], "fate": fate, "reason": reason}
+                    accounting.write(dumps(row) + "\n")
+                if idx % 1000 == 999:
+                    bar.update(1000)
     return {"distinct": {"before": distinct_before.result(), "after": distinct.result()}}
 
 
@@ -374,7 +399,7 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
         counts = ledger.counts(src.lo, src.hi)
         contaminated = [i for i in range(src.lo, src.hi) if i in ledger.contaminated_by]
         entry = {"name": src.spec.name, "origin": src.origin, "checksums": src.checksums,
-                 "counts": counts, "identity_holds": L.identity_holds(counts),
+                 "counts": counts, "stages": L.stage_counts(counts), "identity_holds": L.identity_holds(counts),
                  "contamination_matches": len(contaminated), **sampling[src.spec.name]}
         if src.convert_stats is not None:
             entry["convert"] = src.convert_stats
@@ -392,6 +417,7 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
         "identity": "input = train + val + sum(filtered) + contaminated + duplicate + near_duplicate + over_cap",
         "identity_holds": L.identity_holds(totals) and all(s["identity_holds"] for s in per_source),
         "totals": totals,
+        "stages": L.stage_counts(totals),
         "sources": per_source,
         "near_dedup": near_info,
         "decontamination": {

@@ -93,3 +93,19 @@ def identity_holds(counts: dict[str, Any]) -> bool:
     dropped = sum(counts["filtered"].values()) + sum(counts[k] for k in
                                                       ("contaminated", "duplicate", "near_duplicate", "over_cap"))
     return counts["input"] == counts["train"] + counts["val"] + dropped
+
+
+def stage_counts(counts: dict[str, Any]) -> dict[str, int]:
+    """Records left after each stage, in pipeline order (derived from the fate counts)."""
+    left = counts["input"] - sum(counts["filtered"].values())
+    stages = {"input": counts["input"], "after_filters": left}
+    left -= counts["contaminated"]
+    stages["after_decontamination"] = left
+    left -= counts["duplicate"]
+    stages["after_exact_dedup"] = left
+    left -= counts["near_duplicate"]
+    stages["after_near_dedup"] = left
+    stages["selected"] = counts["train"] + counts["val"]
+    stages["train"] = counts["train"]
+    stages["val"] = counts["val"]
+    return stages
