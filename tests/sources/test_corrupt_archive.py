@@ -1,12 +1,12 @@
-"""A zip whose member data breaks mid-way: rows before the break are kept, the break is quarantined."""
+"""A zip whose member data breaks while being read is an unreadable archive: exit 2, nothing written."""
 
 import json
+import subprocess
+import sys
 import zipfile
 
-from collectivesft.sources.convert import convert_source
 
-
-def test_member_with_bad_crc_keeps_earlier_rows_and_says_input_is_incomplete(tmp_path, cli):
+def test_member_with_bad_crc_is_an_unusable_input_and_writes_nothing(tmp_path, cli):
     rows = [json.dumps({"question": f"q{i}", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 1,
                         "id": f"x{i}"}) for i in range(2000)]
     archive = tmp_path / "medmcqa.zip"
@@ -17,13 +17,8 @@ def test_member_with_bad_crc_keeps_earlier_rows_and_says_input_is_incomplete(tmp
     data[middle + 8] ^= 0x01  # flip one byte inside the stored member: its CRC no longer matches
     archive.write_bytes(bytes(data))
 
-    stats = convert_source("medmcqa", tmp_path / "out", input=archive)
-    assert stats["incomplete"].startswith("archive data broke")
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert stats["kept"] >= 1  # the rows that decoded before the bad CRC was detected are kept
-    quarantine = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
-    assert quarantine[-1]["reason"].startswith("corrupt archive")
-
-    result = cli(["data", "convert", "medmcqa", "--input", archive, "--out", tmp_path / "cli"])
-    assert result.exit_code == 0
-    assert "input incomplete" in result.output
+    proc = subprocess.run([sys.executable, "-m", "collectivesft", "data", "convert", "medmcqa", "--input",
+                           str(archive), "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "corrupt or truncated archive data after" in proc.stderr and "train.json" in proc.stderr
+    assert not (tmp_path / "out" / "records.jsonl").exists()

@@ -76,8 +76,6 @@ def convert_command(
     skipped = sum(stats["skipped"].values())
     print_table(["source", "read", "kept", "quarantined", "skipped"],
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])
-    if stats.get("incomplete"):
-        typer.secho(f"warning: input incomplete: {stats['incomplete']}", fg="yellow", err=True)
     for reason, n in stats["skipped"].items():
         typer.echo(f"  skipped {n}: {reason}")
     typer.echo(f"wrote {out}/records.jsonl, quarantine.jsonl, stats.json")

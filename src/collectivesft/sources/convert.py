@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.records import atomic_write, dumps, record_problems, write_json
 from collectivesft.sources.base import BadRow, ConvertStats, RawRow, Reject, Skip, Source
 from collectivesft.sources.readers import snippet
@@ -66,22 +67,17 @@ def convert_source(
     rows = source.read_raw(Path(input)) if input is not None else source.read_hub(hub)
     out = Path(out)
     stats = ConvertStats()
-    incomplete = None
     try:
         with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
-            try:
-                for kind, obj in iter_converted(source, rows, stats):
-                    (rec_fh if kind == "record" else q_fh).write(dumps(obj) + "\n")
-                    if progress is not None and stats.read % 1000 == 0:
-                        progress(stats.read)
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                # A zip member that breaks while being read (bad CRC, truncated data): keep the rows
-                # read so far, quarantine the break, and say loudly that the input is incomplete.
-                incomplete = f"archive data broke after {stats.read} rows ({type(exc).__name__}: {exc})"
-                stats.read += 1
-                stats.quarantined += 1
-                q_fh.write(dumps({"where": str(input or hub), "reason": "corrupt archive: " + incomplete,
-                                  "snippet": ""}) + "\n")
+            for kind, obj in iter_converted(source, rows, stats):
+                (rec_fh if kind == "record" else q_fh).write(dumps(obj) + "\n")
+                if progress is not None and stats.read % 1000 == 0:
+                    progress(stats.read)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        # A zip member that breaks while being read (bad CRC, truncated data) is an unreadable
+        # archive: nothing is written (outputs are atomic) and the user is told where it broke.
+        raise InputLayoutError(f"{input or hub}: corrupt or truncated archive data after {stats.read} rows "
+                               f"({type(exc).__name__}: {exc}); expected {source.info.layout}") from None
     finally:
         # Close the reader chain now (a streaming hub dataset left open aborts the interpreter at exit).
         close = getattr(rows, "close", None)
@@ -89,8 +85,6 @@ def convert_source(
             close()
     stats.notes.update(source.notes)
     result = stats.as_dict()
-    if incomplete:
-        result["incomplete"] = incomplete
     result["source"] = name
     result["input"] = str(input) if input is not None else f"hub:{hub}"
     result["options"] = source.opts

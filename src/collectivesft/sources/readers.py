@@ -104,7 +104,8 @@ def iter_json_list(name: str, fh: IO[bytes]) -> Iterator[RawRow | BadRow]:
         for index, item in enumerate(ijson.items(stream, "item", use_float=True)):
             yield RawRow(f"{name}#{index}", item)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-        yield BadRow(f"{name}#{index + 1}", f"invalid JSON: file breaks after item {index} ({exc})", "")
+        detail = " ".join(str(exc).split())[:160]  # yajl's message spans lines with a caret drawing
+        yield BadRow(f"{name}#{index + 1}", f"invalid JSON: file breaks after item {index} ({detail})", "")
 
 
 class _Prefixed(io.RawIOBase):
