@@ -172,3 +172,13 @@ def test_token_bounds_use_the_named_tokenizer(write_records, mix, tmp_path):
                     "sources": [{"name": "s", "records": str(folder)}]})
     assert manifest["sources"][0]["counts"]["filtered"] == {"too-long-tokens": 1, "too-short-tokens": 1}
     assert "transformers" in manifest["versions"]
+
+
+def test_manifest_lists_exactly_the_files_written(write_records, mix, tmp_path):
+    folder = write_records("s", 20)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.txt").write_text("from an earlier run")
+    manifest = mix({"sources": [{"name": "s", "records": str(folder)}], "exports": {"parquet": False}})
+    on_disk = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert set(manifest["outputs"]) == on_disk - {"stale.txt", "manifest.json"}
+    assert not any(name.startswith("parquet/") for name in manifest["outputs"])

@@ -369,6 +369,7 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
     `timings`, if given, receives seconds per step (for bench/mix.py; never written to files).
     """
     from collectivesft.mix.diversity import diversity_summary
+    from collectivesft.mix.exports import export_paths
     from collectivesft.mix.report import write_report
 
     timings = {} if timings is None else timings
@@ -428,11 +429,17 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
         },
         "diversity": diversity_summary(ledger, [s.spec.name for s in sources], written["distinct"]),
     }
+    written_files = export_paths(recipe.exports) + ["contamination.jsonl"]
+    if recipe.exports.accounting:
+        written_files.append("accounting.jsonl")
+    for src in sources:
+        if src.convert_stats is not None:
+            written_files += [f"sources/{src.spec.name}/{f}" for f in ("records.jsonl", "quarantine.jsonl", "stats.json")]
     if recipe.report:
-        write_report(out, manifest, ledger, sources)
+        written_files += write_report(out, manifest, ledger, sources)
     lap("report")
-    manifest["outputs"] = {p.relative_to(out).as_posix(): file_sha256(p) for p in sorted(out.rglob("*"))
-                           if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
+    # Only what this run wrote: files left in `out` by an earlier run are not vouched for.
+    manifest["outputs"] = {p: file_sha256(out / p) for p in sorted(written_files)}
     write_json(out / "manifest.json", manifest)
     lap("manifest")
     return manifest

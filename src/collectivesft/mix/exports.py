@@ -133,6 +133,18 @@ class MixtureWriter:
         write_json(folder / "dataset_info.json", info)
 
 
+def export_paths(exports: ExportSpec) -> list[str]:
+    """The files MixtureWriter writes for these settings, relative to the output folder."""
+    paths = [f"{split}.jsonl" for split in SPLITS]
+    if exports.llamafactory:
+        paths += [f"llamafactory/{split}.json" for split in SPLITS] + ["llamafactory/dataset_info.json"]
+    if exports.sharegpt:
+        paths += ["sharegpt.jsonl", "sharegpt_val.jsonl"]
+    if exports.parquet:
+        paths += [f"parquet/{split}.parquet" for split in SPLITS]
+    return paths
+
+
 def _parquet_schema():
     import pyarrow as pa
 

@@ -120,8 +120,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources: list[Any]) -> None:
-    """Write out/report.md (and out/report/*.png) from the manifest and the ledger."""
+def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources: list[Any]) -> list[str]:
+    """Write out/report.md (and out/report/*.png) from the manifest and the ledger; return their paths."""
     plots = plot_all(out, manifest, ledger)
     recipe = manifest["recipe"]
     totals = manifest["totals"]
@@ -181,6 +181,7 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
               "are in `manifest.json`.", ""]
     with atomic_write(out / "report.md") as fh:
         fh.write("\n".join(parts))
+    return ["report.md", *plots]
 
 
 def _ent(e: dict[str, float]) -> str:
