@@ -60,6 +60,36 @@ def world_corpus() -> Iterator[str]:
         yield f"La respuesta es C. El tratamiento de {fact.disease_en} es {fact.drug_en}."
 
 
+def fixture_corpus(rows: int = 20) -> Iterator[str]:
+    """Message texts of every registered source's fixture records (raw fixtures written to a
+    temporary folder and converted), so the tokenizer knows each source's wording.
+
+    A source whose fixture fails to convert is left out with a warning naming it: the tiny
+    model must not depend on every converter being healthy.
+    """
+    import tempfile
+    import warnings
+
+    from collectivesft.fixtures.writer import write_fixtures
+    from collectivesft.records import read_jsonl
+    from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.registry import source_names
+
+    with tempfile.TemporaryDirectory(prefix="tiny-corpus-") as tmp:
+        failed = []
+        for name in source_names():
+            try:
+                raw = write_fixtures(Path(tmp) / "raw", rows=rows, seed=0, sources=[name])[name]
+                convert_source(name, Path(tmp) / "conv" / name, input=raw)
+            except Exception as exc:  # noqa: BLE001 - counted and reported below, never silent
+                failed.append(f"{name} ({type(exc).__name__}: {exc})")
+                continue
+            for rec in read_jsonl(Path(tmp) / "conv" / name / "records.jsonl"):
+                yield from (m["content"] for m in rec["messages"])
+        if failed:
+            warnings.warn(f"tiny-model corpus: {len(failed)} source fixture(s) left out: {'; '.join(failed)}")
+
+
 def corpus_from_file(path: Path) -> Iterator[str]:
     """Lines of text from `path`: for .jsonl, each record's message contents (or its "text");
     otherwise each non-empty line."""
@@ -137,7 +167,8 @@ def build_tiny_model(
     seed: int = 0,
 ) -> Path:
     """Build and save a randomly initialised `arch` causal LM of `size` with a tokenizer
-    trained on `corpus` (default: the fixture world) into `out`; return `out`.
+    trained on the fixture world, every source's fixture records, and `corpus` if given,
+    into `out`; return `out`.
 
     Deterministic for (corpus, arch, size, seed).
     """
@@ -149,7 +180,7 @@ def build_tiny_model(
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     out = Path(out)
-    texts = list(world_corpus()) + (list(corpus) if corpus is not None else [])
+    texts = list(world_corpus()) + list(fixture_corpus()) + (list(corpus) if corpus is not None else [])
     shape = dict(SIZES[size])
     tokenizer = train_tokenizer(texts, shape.pop("vocab_size"), arch)
     vocab = len(tokenizer)

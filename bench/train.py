@@ -1,0 +1,216 @@
+"""Training throughput with and without padding-free packing; prints one JSON document.
+
+CPU part: the tiny model on a fixture mixture (every source's converted fixture records),
+timing optimizer steps (forward + backward + AdamW) over the same records either as padded
+batches (pad to the longest record of each batch, the paper's LLaMA-Factory setup) or
+packed best-fit-decreasing into rows with per-record position ids (what `packing: true`
+trains with). "useful" tokens are non-pad tokens; the goal is >= 2x useful tokens/s.
+
+GPU part (when CUDA is present): a randomly initialised Qwen2.5-0.5B-shaped model in bf16,
+packed rows, tokens/s and MFU against the GPU's dense bf16 peak.
+
+    .venv/bin/python bench/train.py [--rows 60] [--size tiny] [--batch 16] [--pack-length 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Dense bf16 peak FLOP/s by GPU name fragment (vendor datasheets, no sparsity).
+BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12,
+             "L4": 121e12, "4090": 165e12, "3090": 71e12}
+
+
+def fixture_records(rows: int, work: Path) -> list[dict]:
+    from collectivesft.fixtures.writer import write_fixtures
+    from collectivesft.records import read_records
+    from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.registry import source_names
+
+    raw = write_fixtures(work / "raw", rows=rows, seed=0)
+    records: list[dict] = []
+    for name in source_names():
+        convert_source(name, work / "conv" / name, input=raw[name])
+        records += read_records(work / "conv" / name / "records.jsonl")
+    random.Random(0).shuffle(records)
+    return records
+
+
+def encode(records: list[dict], model_dir: Path, cutoff: int) -> list[dict]:
+    from transformers import AutoTokenizer
+
+    from collectivesft.train.masking import encode_records
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    columns, _ = encode_records(records, tok, cutoff)
+    return [{"input_ids": i, "labels": l} for i, l in zip(columns["input_ids"], columns["labels"])]
+
+
+def padded_batches(examples: list[dict], batch: int, pad_id: int) -> list[dict]:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    collate = DataCollatorForLanguageModeling(pad_token_id=pad_id)
+    return [collate(examples[i:i + batch]) for i in range(0, len(examples), batch)]
+
+
+def packed_batches(examples: list[dict], rows_per_batch: int, pack_length: int, pad_id: int) -> list[dict]:
+    from datasets import Dataset
+    from trl.data_utils import pack_dataset
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    ds = Dataset.from_list(examples)
+    packed = pack_dataset(ds, pack_length, "bfd", {}).to_list()
+    collate = DataCollatorForLanguageModeling(pad_token_id=pad_id, padding_free=True)
+    return [collate(packed[i:i + rows_per_batch]) for i in range(0, len(packed), rows_per_batch)]
+
+
+def batch_tokens(batch: dict) -> tuple[int, int]:
+    """(positions computed, non-pad positions) of one batch."""
+    ids = batch["input_ids"]
+    if "attention_mask" in batch:
+        return ids.numel(), int(batch["attention_mask"].sum())
+    return ids.numel(), ids.numel()  # padding-free: one row, no pad (pad_to_multiple_of unset)
+
+
+def time_steps(model, batches: list[dict], device: str, repeats: int) -> float:
+    """Best-of-`repeats` wall time of one pass over `batches` (one optimizer step per batch)."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    model.train()
+    keep = ("input_ids", "labels", "attention_mask", "position_ids")
+    moved = [{k: v.to(device) for k, v in b.items() if k in keep} for b in batches]
+    best = float("inf")
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for b in moved:
+            loss = model(**b, use_cache=False).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(model, batches: list[dict], device: str, repeats: int) -> dict:
+    total = sum(batch_tokens(b)[0] for b in batches)
+    useful = sum(batch_tokens(b)[1] for b in batches)
+    seconds = time_steps(model, batches, device, repeats)
+    return {"steps": len(batches), "positions": total, "nonpad_share": round(useful / total, 4),
+            "seconds": round(seconds, 3), "tokens_per_s": round(total / seconds, 1),
+            "useful_tokens_per_s": round(useful / seconds, 1)}
+
+
+def cpu_part(args, work: Path) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from collectivesft.train.tiny import build_tiny_model
+
+    records = fixture_records(args.rows, work)
+    model_dir = build_tiny_model(work / "tiny", size=args.size)
+    examples = encode(records, model_dir, args.cutoff)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    pad_id = model.config.pad_token_id
+    lengths = sorted(len(e["input_ids"]) for e in examples)
+    padded = padded_batches(examples, args.batch, pad_id)
+    # Same useful tokens per step as the padded run: as many packed rows as fill one batch's worth.
+    mean_batch_tokens = sum(lengths) / max(1, len(padded))
+    rows = max(1, round(mean_batch_tokens / args.pack_length))
+    packed = packed_batches(examples, rows, args.pack_length, pad_id)
+    torch.manual_seed(0)
+    result_padded = measure(model, padded, "cpu", args.repeats)
+    result_packed = measure(model, packed, "cpu", args.repeats)
+    return {
+        "model": f"qwen2 {args.size} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params)",
+        "records": len(examples),
+        "record_tokens": {"min": lengths[0], "median": lengths[len(lengths) // 2], "max": lengths[-1]},
+        "threads": torch.get_num_threads(),
+        "padded": {"batch_size": args.batch, **result_padded},
+        "packed": {"pack_length": args.pack_length, "rows_per_batch": rows, **result_packed},
+        "useful_speedup": round(result_packed["useful_tokens_per_s"] / result_padded["useful_tokens_per_s"], 2),
+    }
+
+
+def gpu_part(args, work: Path) -> dict:
+    """Qwen2.5-0.5B-shaped random model, bf16, packed rows: tokens/s and MFU."""
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    name = torch.cuda.get_device_name(0)
+    peak = next((v for k, v in BF16_PEAK.items() if k in name), None)
+    config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                         num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+                         tie_word_embeddings=True)
+    attn = "flash_attention_2"
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError:
+        attn = "sdpa"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation=attn).cuda()
+    n_params = sum(p.numel() for p in model.parameters())
+    seq, rows = args.pack_length, args.gpu_rows
+    gen = torch.Generator().manual_seed(0)
+    batches = []
+    for _ in range(args.gpu_steps):
+        # Records of 64-512 tokens packed back to back into one padding-free row of rows*seq.
+        lengths, total = [], 0
+        while total < rows * seq:
+            n = min(int(torch.randint(64, 512, (1,), generator=gen)), rows * seq - total)
+            lengths.append(n)
+            total += n
+        ids = torch.randint(0, config.vocab_size, (1, total), generator=gen)
+        pos = torch.cat([torch.arange(n) for n in lengths])[None]
+        batches.append({"input_ids": ids, "labels": ids.clone(), "position_ids": pos})
+    time_steps(model, batches[:2], "cuda", 1)  # warm-up (kernels, allocator)
+    seconds = time_steps(model, batches, "cuda", 1)
+    tokens = sum(b["input_ids"].numel() for b in batches)
+    # 6 N per token for the dense matmuls plus causal attention 6 * layers * hidden * mean record length.
+    mean_len = sum(b["position_ids"].numel() for b in batches) / sum(
+        int((b["position_ids"] == 0).sum()) for b in batches)
+    flops_per_token = 6 * n_params + 6 * config.num_hidden_layers * config.hidden_size * mean_len
+    achieved = tokens * flops_per_token / seconds
+    return {"device": name, "model": f"Qwen2.5-0.5B-shaped ({n_params / 1e6:.0f}M params), bf16, {attn}",
+            "tokens_per_step": rows * seq, "tokens_per_s": round(tokens / seconds, 1),
+            "mfu": round(achieved / peak, 4) if peak else None,
+            "bf16_peak_flops": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=60, help="fixture rows per source (12 sources)")
+    parser.add_argument("--size", default="tiny", help="tiny-model size")
+    parser.add_argument("--batch", type=int, default=16, help="records per padded batch (paper: 16)")
+    parser.add_argument("--cutoff", type=int, default=1024)
+    parser.add_argument("--pack-length", type=int, default=1024, help="tokens per packed row")
+    parser.add_argument("--repeats", type=int, default=2, help="passes per setting; the best is kept")
+    parser.add_argument("--gpu-rows", type=int, default=8)
+    parser.add_argument("--gpu-steps", type=int, default=10)
+    args = parser.parse_args()
+
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        out = {"cpu": cpu_part(args, work)}
+        if torch.cuda.is_available():
+            out["gpu"] = gpu_part(args, work)
+        else:
+            out["gpu"] = None
+            out["gpu_note"] = "no CUDA device on this machine: GPU tokens/s and MFU not measured"
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
