@@ -42,7 +42,8 @@ def test_tiny_tokenizer_round_trips_chinese_digits_and_letters(tiny_model):
     text = "答案是ACE。患者血压160/100 mmHg，首选氨氯地平 (amlodipine)."
     assert tok.decode(tok(text)["input_ids"]) == text
     # Option letters stay apart from the Chinese before them, so "答案是" + letter is learnable.
-    assert tok.tokenize("答案是AC")[-1] == "AC"
+    tokens = tok.tokenize("答案是AC")
+    assert any(tok.convert_tokens_to_string(tokens[i:]) == "AC" for i in range(len(tokens)))
 
 
 def test_tiny_chat_template_masks_every_assistant_turn_and_nothing_else(tiny_model):
