@@ -127,7 +127,8 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
     totals = manifest["totals"]
     parts = ["# Mixture report", ""]
     parts.append(f"Strategy `{recipe['strategy']}`, selection `{recipe['selection']}`, seed {recipe['seed']}, "
-                 f"default cap {recipe['cap']}, total {recipe['total']}, validation fraction {recipe['val_fraction']}.")
+                 f"default cap {_or_none(recipe['cap'])}, total {_or_none(recipe['total'])}, "
+                 f"validation fraction {recipe['val_fraction']} (per source).")
     parts.append("")
     parts.append(f"**{totals['train']} train + {totals['val']} validation records** from {totals['input']} input "
                  f"records of {len(manifest['sources'])} sources. Accounting identity "
@@ -159,7 +160,8 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
         parts.append(_table(["eval file", "items indexed", "too short to check", "sha256"],
                             [[f["path"], f["items_indexed"], f["items_too_short"], f["sha256"][:12]]
                              for f in decon["eval_files"]]))
-        parts += ["", f"Action: `{decon['action']}`. Matches per source: " +
+        kept = " (kept in the mixture: the counts above show 0 contaminated)" if decon["action"] == "report" else ""
+        parts += ["", f"Action: `{decon['action']}`{kept}. Matches per source: " +
                   ", ".join(f"{k} {v}" for k, v in decon["matches_per_source"].items()) + "."]
         top = sorted(decon["matched_items"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]
         if top:
@@ -182,6 +184,10 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
     with atomic_write(out / "report.md") as fh:
         fh.write("\n".join(parts))
     return ["report.md", *plots]
+
+
+def _or_none(value: Any) -> str:
+    return "none" if value is None else str(value)
 
 
 def _ent(e: dict[str, float]) -> str:
