@@ -6,6 +6,7 @@
     mix: {...}                          # the mix stage's recipe (source paths are filled in)
     model: {tiny: {arch: qwen2, size: small}}   # or {path: Qwen/Qwen2.5-7B}
     train: {...}                        # TrainConfig without `model` (filled in)
+    launch: {config_file: zero2.yaml, num_processes: 8}   # optional: train under accelerate launch
     eval: {...}                         # CMB evaluation; compare_base evaluates the base model too
 
 Each stage section is validated by that stage's own config type when the stage runs; this
@@ -68,6 +69,16 @@ class ModelEntry(BaseModel):
         return self
 
 
+class LaunchSettings(BaseModel):
+    """Run the train stage under `accelerate launch` (several GPUs or machines) instead of in-process."""
+
+    model_config = ConfigDict(extra="forbid")
+    config_file: Optional[str] = Field(None, description="Accelerate config, e.g. the shipped zero2.yaml.")
+    num_processes: int = Field(1, gt=0, description="Processes (GPUs) in total, over all machines.")
+    args: list[str] = Field(default_factory=list, description="More `accelerate launch` flags, e.g. "
+                            "[--num_machines, '2', --machine_rank, '0', --main_process_ip, 10.0.0.1].")
+
+
 class RunRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "run"
@@ -76,6 +87,7 @@ class RunRecipe(BaseModel):
     mix: dict[str, Any] = Field(default_factory=dict)
     model: ModelEntry
     train: dict[str, Any] = Field(default_factory=dict)
+    launch: Optional[LaunchSettings] = None
     eval: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

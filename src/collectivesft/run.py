@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collectivesft import __version__
-from collectivesft.errors import ConfigError
+from collectivesft.errors import CollectiveSFTError, ConfigError
 from collectivesft.records import file_sha256, write_json
 from collectivesft.recipe import RunRecipe, load_run_recipe
 
@@ -246,11 +246,35 @@ def _train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -
     def body(stage_dir: Path, resume: bool) -> dict:
         # Resume only when the killed attempt got as far as a checkpoint.
         resume = resume and any((stage_dir / "checkpoints").glob("checkpoint-*"))
-        metrics = run_training(config, Path(mixture["dir"]), stage_dir, resume=resume)
+        if recipe.launch is None:
+            metrics = run_training(config, Path(mixture["dir"]), stage_dir, resume=resume)
+        else:
+            metrics = _launch_training(recipe.launch, config, Path(mixture["dir"]), stage_dir, resume)
         model_dir = Path(metrics.get("model_dir") or stage_dir / "model")
         return {"metrics": metrics, "model": str(model_dir), "digest": _files_digest([model_dir])}
 
-    return runner.stage("train", recipe.train, {"mixture": mixture["digest"], "model": base["digest"]}, body)
+    settings = {"train": recipe.train, "launch": recipe.launch.model_dump() if recipe.launch else None}
+    return runner.stage("train", settings, {"mixture": mixture["digest"], "model": base["digest"]}, body)
+
+
+def _launch_training(launch, config, mixture_dir: Path, stage_dir: Path, resume: bool) -> dict:
+    """Train in `accelerate launch` worker processes (DeepSpeed/FSDP/multi-GPU); return metrics.json."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config_path = stage_dir / "train_config.yaml"
+    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True), encoding="utf-8")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch.num_processes)]
+    if launch.config_file:
+        cmd += ["--config_file", launch.config_file]
+    cmd += [*launch.args, "-m", "collectivesft", "train", str(config_path), "--mixture", str(mixture_dir),
+            "--out", str(stage_dir)] + (["--resume"] if resume else [])
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise CollectiveSFTError(f"training under accelerate launch failed (exit {proc.returncode}): {' '.join(cmd)}")
+    return json.loads((stage_dir / "metrics.json").read_text(encoding="utf-8"))
 
 
 def _eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, trained: dict) -> dict[str, dict]:

@@ -145,3 +145,21 @@ def test_every_shipped_recipe_validates():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if "sources" in data and "model" in data:
             load_run_recipe(path)
+
+
+def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
+    """`launch:` runs the train stage as `accelerate launch -m collectivesft train` worker processes."""
+    import shutil
+
+    from collectivesft.run import run_recipe
+
+    root, _, _ = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    recipe = _write(tmp_path / "launch.yaml", dict(SMALL_RECIPE, launch={"num_processes": 1, "args": ["--cpu"]}))
+    messages: list[str] = []
+    run_recipe(recipe, run, log=messages.append)
+    assert "[train] running" in messages and "[mix] unchanged, reused" in messages
+    metrics = json.loads((run / "train" / "metrics.json").read_text())
+    assert metrics["final"]["global_step"] == 3
+    assert (run / "train" / "train_config.yaml").is_file()
