@@ -140,11 +140,15 @@ def test_recipe_errors_name_the_key_and_nothing_runs(tmp_path, cli, change, mess
 
 def test_every_shipped_recipe_validates():
     from collectivesft.recipe import load_run_recipe
+    from collectivesft.run import validate_sections
 
+    checked = 0
     for path in sorted(Path(__file__).parents[2].joinpath("recipes").glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if "sources" in data and "model" in data:
-            load_run_recipe(path)
+            validate_sections(load_run_recipe(path), path)
+            checked += 1
+    assert checked >= 3
 
 
 def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
