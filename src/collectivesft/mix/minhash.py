@@ -83,8 +83,10 @@ class SignatureWorkers:
         if self.workers > 1:
             import multiprocessing as mp
 
-            # fork keeps start-up cheap on Linux; the jobs only touch numpy and their arguments.
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            # Not plain fork: the caller (e.g. `collectivesft run`) may already have threads
+            # (tokenizers, torch), and forking a threaded process can deadlock the child.
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            ctx = mp.get_context(method)
             self.pool = ctx.Pool(self.workers)
         return self
 
