@@ -81,8 +81,6 @@ def ngram_hashes(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     # Interleave long and short rows back into text order.
     out = np.empty(int(counts.sum()), dtype=np.uint64)
     offsets = np.cumsum(counts) - counts
-    is_short = np.zeros(len(texts), dtype=bool)
-    is_short[short_rows] = True
     out[offsets[short_rows]] = short_hashes
     long_positions = np.repeat(offsets[long_rows], counts[long_rows]) + within
     out[long_positions] = long_hashes
