@@ -182,3 +182,15 @@ def test_manifest_lists_exactly_the_files_written(write_records, mix, tmp_path):
     on_disk = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     assert set(manifest["outputs"]) == on_disk - {"stale.txt", "manifest.json"}
     assert not any(name.startswith("parquet/") for name in manifest["outputs"])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_invalid_record_names_file_and_line(write_records, mix, workers):
+    from collectivesft.errors import RecordError
+
+    folder = write_records("s", 5)
+    lines = (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace('"role":"assistant"', '"role":"robot"').replace('"role": "assistant"', '"role": "robot"')
+    (folder / "records.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"records\.jsonl:3: .*messages\[1\]"):
+        mix({"dedup": {"workers": workers}, "sources": [{"name": "s", "records": str(folder)}]})

@@ -112,9 +112,9 @@ def test_fixture_data_dedup_is_consistent(raw_fixtures, mix, jsonl, tmp_path):
 
 
 def test_parallel_minhash_gives_the_same_mixture(write_records, mix, tmp_path, monkeypatch):
-    from collectivesft.mix import builder
+    from collectivesft.mix import scan
 
-    monkeypatch.setattr(builder, "CHUNK", 50)  # many chunks, so the worker pool really interleaves
+    monkeypatch.setattr(scan, "CHUNK", 50)  # many chunks, so the worker pool really interleaves
     rng = random.Random(6)
     texts = [random_text(rng, 120) for _ in range(150)]
     folder = write_records("s", 400, user=lambda i: texts[i % 150] if i % 3 else _near_copy(texts[i % 150], rng))

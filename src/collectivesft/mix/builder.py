@@ -1,10 +1,10 @@
 """build_mixture: recipe in, mixture folder out, every input record accounted for.
 
 Two streaming passes over the sources, in recipe order then file order:
-1. read each record once: filters -> decontamination -> exact dedup -> MinHash signature
-   (chunks, optionally in worker processes); the ledger keeps a few numbers per record.
-   Then near-duplicate clusters over all signatures, then per-source quotas, sampling
-   and the validation split, decided on the ledger alone.
+1. (scan.py) read each record once: filters -> decontamination -> exact dedup -> MinHash
+   signature, in chunks and optionally in worker processes; the ledger keeps a few numbers
+   per record. Then near-duplicate clusters over all signatures, then per-source quotas,
+   sampling and the validation split, decided on the ledger alone.
 2. read again and write the chosen records to every export, plus accounting.jsonl.
 Memory grows with the ledger and the signatures, not with the text.
 """
@@ -17,7 +17,6 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,14 +24,11 @@ import numpy as np
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.mix import ledger as L
-from collectivesft.mix.decontamination import build_eval_index, contaminations
-from collectivesft.mix.filters import TokenCounter, make_filter, token_problem
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import select, source_quotas, split_validation
-from collectivesft.mix.text import normalize_text, text_key
-from collectivesft.records import atomic_write, dumps, file_sha256, read_records, user_text, write_json
+from collectivesft.mix.scan import Scan, scan_sources
+from collectivesft.records import atomic_write, dumps, file_sha256, write_json
 
-CHUNK = 4096
 
 
 @dataclass
@@ -91,149 +87,13 @@ def prepare_sources(recipe: MixRecipe, out: Path) -> list[SourceInput]:
     return prepared
 
 
-def _chunks(it: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
-def _stratum(rec: dict[str, Any], keys: list[str]) -> str:
-    if not keys:
-        return ""
-    meta = rec["meta"]
-    return " / ".join(str(meta[k]) if k in meta else "(missing)" for k in keys)
-
-
 def _progress(total: int | None, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="rec", disable=None, file=sys.stderr, leave=False)
 
 
-@dataclass
-class _Scan:
-    """Pass-1 results besides the ledger."""
-
-    signatures: list[np.ndarray] = field(default_factory=list)
-    signature_rows: list[int] = field(default_factory=list)  # ledger index of each signature row
-    eval_index: Any = None
-
-
-class _Scanner:
-    """Pass 1 over chunks of records: filters -> decontamination -> exact dedup -> MinHash queue."""
-
-    def __init__(self, recipe: MixRecipe, ledger: L.Ledger, scan: _Scan, sig_workers: Any):
-        self.recipe = recipe
-        self.ledger = ledger
-        self.scan = scan
-        self.sig_workers = sig_workers
-        self.check = make_filter(recipe.filters)
-        self.tokens = TokenCounter(recipe.filters.tokenizer) if recipe.filters.tokenizer else None
-        self.seen: dict[int, int] = {}  # exact-dedup key -> ledger index of the kept copy
-        self.queue_rows: list[int] = []
-        self.queue_texts: list[str] = []
-
-    def chunk(self, entry: int, spec: SourceSpec, recs: list[dict[str, Any]]) -> None:
-        alive = self.filter(entry, spec, recs)
-        norms = [normalize_text(user_text(rec)) for _, rec in alive]
-        survivors = self.decontaminate(alive, norms)
-        self.deduplicate(survivors)
-
-    def filter(self, entry: int, spec: SourceSpec, recs: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-        """Register every record in the ledger; return (index, record) of those passing the filters."""
-        alive = []
-        for rec in recs:
-            idx = self.ledger.add(entry, rec, sum(len(m["content"]) for m in rec["messages"]),
-                                  _stratum(rec, spec.stratify_by))
-            reason = self.check(rec)
-            if reason:
-                self.ledger.drop(idx, L.FILTERED, reason)
-            else:
-                alive.append((idx, rec))
-        if self.tokens is None or not alive:
-            return alive
-        kept = []
-        for (idx, rec), n in zip(alive, self.tokens.count([rec for _, rec in alive])):
-            reason = token_problem(n, self.recipe.filters)
-            if reason:
-                self.ledger.drop(idx, L.FILTERED, reason)
-            else:
-                kept.append((idx, rec))
-        return kept
-
-    def decontaminate(self, alive: list[tuple[int, dict[str, Any]]], norms: list[str]) -> list[tuple[int, str, dict]]:
-        """Note every match with an eval item (dropping it unless action=report); return the rest."""
-        if self.scan.eval_index is None:
-            return [(idx, norm, rec) for (idx, rec), norm in zip(alive, norms)]
-        decon = self.recipe.decontamination
-        survivors = []
-        for (idx, rec), norm, hit in zip(alive, norms, contaminations(self.scan.eval_index, norms, decon.min_overlap)):
-            if hit is not None:
-                self.ledger.contaminated_by[idx] = hit
-                if decon.action == "drop":
-                    self.ledger.drop(idx, L.CONTAMINATED)
-                    continue
-            survivors.append((idx, norm, rec))
-        return survivors
-
-    def deduplicate(self, survivors: list[tuple[int, str, dict[str, Any]]]) -> None:
-        """Drop exact duplicates of earlier records; queue the rest for MinHash."""
-        dd = self.recipe.dedup
-        for idx, norm, rec in survivors:
-            if dd.text == "all":
-                norm = normalize_text("\n".join(m["content"] for m in rec["messages"]))
-            if not norm:
-                continue  # nothing comparable (e.g. only punctuation): never a duplicate
-            if dd.exact:
-                key = text_key(norm)
-                first = self.seen.get(key)
-                if first is not None:
-                    self.ledger.drop(idx, L.DUPLICATE, first)
-                    continue
-                self.seen[key] = idx
-            if dd.near:
-                self.queue_rows.append(idx)
-                self.queue_texts.append(norm)
-        if len(self.queue_texts) >= CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        """Send the queued texts to the MinHash workers (signatures come back in order)."""
-        if self.queue_texts:
-            self.scan.signatures.extend(self.sig_workers.submit(self.queue_texts))
-            self.scan.signature_rows.extend(self.queue_rows)
-            self.queue_rows, self.queue_texts = [], []
-
-
-def scan_sources(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> _Scan:
-    """Pass 1: filters, decontamination, exact dedup and MinHash signatures, recorded in `ledger`."""
-    from collectivesft.mix.minhash import SignatureWorkers
-
-    scan = _Scan()
-    decon = recipe.decontamination
-    if decon.eval_files:
-        scan.eval_index = build_eval_index(decon.eval_files, decon.ngram)
-    dd = recipe.dedup
-    with SignatureWorkers(dd.ngram, dd.num_perm, dd.workers or _cpu_count()) as sig_workers, \
-            _progress(None, "mix: scan") as bar:
-        scanner = _Scanner(recipe, ledger, scan, sig_workers)
-        for entry, src in enumerate(sources):
-            src.lo = len(ledger)
-            for chunk in _chunks(read_records(src.records), CHUNK):
-                scanner.chunk(entry, src.spec, chunk)
-                bar.update(len(chunk))
-            src.hi = len(ledger)
-        scanner.flush()
-        scan.signatures.extend(sig_workers.finish())
-    return scan
-
-
-def _cpu_count() -> int:
-    import os
-
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
-def mark_near_duplicates(recipe: MixRecipe, scan: _Scan, ledger: L.Ledger) -> dict[str, Any]:
+def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dict[str, Any]:
     """Cluster the signatures; every record but the earliest of a cluster becomes a near duplicate."""
     from collectivesft.mix.minhash import lsh_params, near_duplicate_roots
 
@@ -349,7 +209,7 @@ def _versions(recipe: MixRecipe) -> dict[str, str]:
     return found
 
 
-def _eval_files_facts(recipe: MixRecipe, scan: _Scan) -> list[dict[str, Any]]:
+def _eval_files_facts(recipe: MixRecipe, scan: Scan) -> list[dict[str, Any]]:
     index = scan.eval_index
     if index is None:
         return []
@@ -386,7 +246,8 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
     sources = prepare_sources(recipe, out)
     lap("prepare_sources")
     ledger = L.Ledger()
-    scan = scan_sources(recipe, sources, ledger)
+    with _progress(None, "mix: scan") as bar:
+        scan = scan_sources(recipe, sources, ledger, bar)
     lap("scan_filter_decontaminate_exact_minhash")
     near_info = mark_near_duplicates(recipe, scan, ledger)
     lap("near_duplicate_clusters")

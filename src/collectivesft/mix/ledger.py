@@ -17,6 +17,7 @@ from collectivesft.records import TASKS
 CANDIDATE, FILTERED, CONTAMINATED, DUPLICATE, NEAR_DUPLICATE, OVER_CAP, TRAIN, VAL = range(8)
 FATES = {FILTERED: "filtered", CONTAMINATED: "contaminated", DUPLICATE: "duplicate",
          NEAR_DUPLICATE: "near_duplicate", OVER_CAP: "over_cap", TRAIN: "train", VAL: "val"}
+_TASK_CODES = {task: i for i, task in enumerate(TASKS)}
 REASONS = {FILTERED: "filter", CONTAMINATED: "contaminated-by", DUPLICATE: "duplicate-of",
            NEAR_DUPLICATE: "near-duplicate-of", OVER_CAP: "over-cap"}
 
@@ -40,16 +41,16 @@ class Ledger:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, entry: int, rec: dict[str, Any], chars: int, stratum: str) -> int:
+    def add(self, entry: int, rid: str, task: str, chars: int, stratum: str) -> int:
         """Register one input record; return its ledger index."""
         key = (entry, stratum)
         code = self._stratum_codes.get(key)
         if code is None:
             code = self._stratum_codes[key] = len(self.stratum_labels)
             self.stratum_labels.append(key)
-        self.ids.append(rec["id"])
+        self.ids.append(rid)
         self.entry.append(entry)
-        self.task.append(TASKS.index(rec["task"]))
+        self.task.append(_TASK_CODES[task])
         self.chars.append(min(chars, 2**31 - 1))
         self.stratum.append(code)
         self.fate.append(CANDIDATE)

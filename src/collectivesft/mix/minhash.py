@@ -1,4 +1,4 @@
-"""MinHash signatures of character n-gram sets, computed with numpy, optionally in parallel.
+"""MinHash signatures of character n-gram sets, computed with numpy.
 
 A signature has `num_perm` 32-bit values; value p is the minimum over the text's n-gram
 hashes x of ((a_p * x + b_p) mod 2^64) >> 32 (multiply-add-shift, a universal family).
@@ -6,12 +6,11 @@ The fraction of equal values between two signatures estimates the Jaccard simila
 the two n-gram sets, as with datasketch's MinHash (same estimator, a cheaper hash family).
 A whole chunk of texts is computed with a few array operations, which is what makes a
 million records affordable (about 5x faster than datasketch's MinHash.bulk, measured).
-Results do not depend on the number of workers or the chunk size.
+Results do not depend on how texts are grouped into calls.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Sequence
 
 import numpy as np
@@ -60,57 +59,6 @@ def signatures(texts: Sequence[str], ngram: int, num_perm: int, seed: int = 1) -
             out[rows] = np.minimum.reduceat(values, offsets[rows] - lo, axis=1).T
             i = j
     return out
-
-
-def _signature_job(args: tuple[list[str], int, int, int]) -> np.ndarray:
-    texts, ngram, num_perm, seed = args
-    return signatures(texts, ngram, num_perm, seed)
-
-
-class SignatureWorkers:
-    """Compute signatures of text chunks in submission order, in `workers` processes.
-
-    At most 2 x workers chunks are in flight, so memory stays bounded however long the
-    stream is (Pool.imap would read the whole input ahead). workers <= 1 computes inline.
-    """
-
-    def __init__(self, ngram: int, num_perm: int, workers: int = 1, seed: int = 1):
-        self.args = (ngram, num_perm, seed)
-        self.workers = workers
-        self.pool = None
-        self.pending: deque = deque()
-
-    def __enter__(self) -> "SignatureWorkers":
-        if self.workers > 1:
-            import multiprocessing as mp
-
-            # Not plain fork: the caller (e.g. `collectivesft run`) may already have threads
-            # (tokenizers, torch), and forking a threaded process can deadlock the child.
-            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-            ctx = mp.get_context(method)
-            self.pool = ctx.Pool(self.workers)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-
-    def submit(self, texts: list[str]) -> list[np.ndarray]:
-        """Queue one chunk; return the signature arrays of chunks that are finished, in order."""
-        if self.pool is None:
-            return [signatures(texts, *self.args)]
-        self.pending.append(self.pool.apply_async(_signature_job, ((texts, *self.args),)))
-        done = []
-        while len(self.pending) > 2 * self.workers:
-            done.append(self.pending.popleft().get())
-        return done
-
-    def finish(self) -> list[np.ndarray]:
-        """Wait for every queued chunk; return their signatures in order."""
-        done = [job.get() for job in self.pending]
-        self.pending.clear()
-        return done
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:

@@ -1,0 +1,223 @@
+"""Pass 1 of the mix: read every record once and decide what cleaning removes.
+
+Per chunk of raw JSON lines, in worker processes (`dedup.workers`), `examine_chunk` parses
+and validates the records, applies the filters, finds eval contamination, computes the
+exact-dedup key and the MinHash signature: everything that depends on one record only.
+The main process then applies the chunk facts in input order: it fills the ledger and
+drops exact duplicates (first copy kept), which needs the global order. Results are the
+same for any number of workers, since chunks come back in submission order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from collectivesft.errors import RecordError
+from collectivesft.mix import ledger as L
+from collectivesft.mix.decontamination import EvalIndex, build_eval_index, contaminations
+from collectivesft.mix.filters import TokenCounter, make_filter, token_problem
+from collectivesft.mix.minhash import signatures
+from collectivesft.mix.recipe import MixRecipe
+from collectivesft.mix.text import normalize_text, text_key
+from collectivesft.mix.workers import OrderedPool
+from collectivesft.records import record_problems, user_text
+
+CHUNK = 4096
+
+
+@dataclass
+class ChunkFacts:
+    """What pass 1 learned about one chunk of records (lists are per record, in order)."""
+
+    entry: int
+    ids: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)
+    strata: list[str] = field(default_factory=list)
+    filtered: list[str | None] = field(default_factory=list)
+    contaminated: list[tuple[str, float] | None] = field(default_factory=list)
+    keys: list[int | None] = field(default_factory=list)  # exact-dedup key; None: not compared
+    sig_rows: list[int] = field(default_factory=list)  # chunk positions that have a row in `sigs`
+    sigs: np.ndarray | None = None
+
+
+@dataclass
+class Scan:
+    """Pass-1 results besides the ledger: signatures of the records that reach near dedup."""
+
+    signatures: list[np.ndarray] = field(default_factory=list)
+    signature_rows: list[int] = field(default_factory=list)  # ledger index of each signature row
+    eval_index: EvalIndex | None = None
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(recipe: MixRecipe, eval_index: EvalIndex | None) -> None:
+    _WORKER.clear()
+    _WORKER.update(recipe=recipe, eval_index=eval_index, check=make_filter(recipe.filters), tokens=None)
+
+
+def _stratum(rec: dict[str, Any], keys: list[str]) -> str:
+    if not keys:
+        return ""
+    meta = rec["meta"]
+    return " / ".join(str(meta[k]) if k in meta else "(missing)" for k in keys)
+
+
+def examine_chunk(job: tuple[int, str, list[int], list[str], list[str]]) -> ChunkFacts:
+    """Parse, validate, filter, decontaminate, key and sign one chunk (runs in a worker)."""
+    import json
+
+    entry, path, linenos, lines, stratify_by = job
+    recipe: MixRecipe = _WORKER["recipe"]
+    facts = ChunkFacts(entry)
+    alive: list[tuple[int, dict[str, Any]]] = []
+    for pos, (lineno, line) in enumerate(zip(linenos, lines)):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        problems = record_problems(rec)
+        if problems:
+            raise RecordError(f"{path}:{lineno}: " + "; ".join(problems))
+        facts.ids.append(rec["id"])
+        facts.tasks.append(rec["task"])
+        facts.chars.append(sum(len(m["content"]) for m in rec["messages"]))
+        facts.strata.append(_stratum(rec, stratify_by))
+        reason = _WORKER["check"](rec)
+        facts.filtered.append(reason)
+        if reason is None:
+            alive.append((pos, rec))
+    n = len(lines)
+    facts.contaminated = [None] * n
+    facts.keys = [None] * n
+    if recipe.filters.tokenizer and alive:
+        if _WORKER["tokens"] is None:
+            _WORKER["tokens"] = TokenCounter(recipe.filters.tokenizer)
+        kept = []
+        for (pos, rec), count in zip(alive, _WORKER["tokens"].count([rec for _, rec in alive])):
+            facts.filtered[pos] = token_problem(count, recipe.filters)
+            if facts.filtered[pos] is None:
+                kept.append((pos, rec))
+        alive = kept
+    norms = [normalize_text(user_text(rec)) for _, rec in alive]
+    index = _WORKER["eval_index"]
+    if index is not None:
+        drop = recipe.decontamination.action == "drop"
+        hits = contaminations(index, norms, recipe.decontamination.min_overlap)
+        survivors = []
+        for (pos, rec), norm, hit in zip(alive, norms, hits):
+            facts.contaminated[pos] = hit
+            if hit is None or not drop:
+                survivors.append((pos, rec, norm))
+    else:
+        survivors = [(pos, rec, norm) for (pos, rec), norm in zip(alive, norms)]
+    dd = recipe.dedup
+    texts = []
+    for pos, rec, norm in survivors:
+        if dd.text == "all":
+            norm = normalize_text("\n".join(m["content"] for m in rec["messages"]))
+        if not norm:
+            continue  # nothing comparable (e.g. only punctuation): never a duplicate
+        if dd.exact:
+            facts.keys[pos] = text_key(norm)
+        if dd.near:
+            facts.sig_rows.append(pos)
+            texts.append(norm)
+    if texts:
+        facts.sigs = signatures(texts, dd.ngram, dd.num_perm)
+    return facts
+
+
+def _jobs(entry: int, path: Path, stratify_by: list[str]) -> Iterator[tuple]:
+    linenos: list[int] = []
+    lines: list[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            linenos.append(lineno)
+            lines.append(line)
+            if len(lines) >= CHUNK:
+                yield entry, str(path), linenos, lines, stratify_by
+                linenos, lines = [], []
+    if lines:
+        yield entry, str(path), linenos, lines, stratify_by
+
+
+class _Recorder:
+    """Applies chunk facts in input order: ledger entries, drops, exact dedup, signature rows."""
+
+    def __init__(self, recipe: MixRecipe, ledger: L.Ledger, scan: Scan):
+        self.recipe = recipe
+        self.ledger = ledger
+        self.scan = scan
+        self.seen: dict[int, int] = {}  # exact-dedup key -> ledger index of the kept copy
+
+    def apply(self, facts: ChunkFacts) -> None:
+        ledger = self.ledger
+        drop_contaminated = self.recipe.decontamination.action == "drop"
+        first = len(ledger)
+        for pos, rid in enumerate(facts.ids):
+            idx = ledger.add(facts.entry, rid, facts.tasks[pos], facts.chars[pos], facts.strata[pos])
+            if facts.filtered[pos] is not None:
+                ledger.drop(idx, L.FILTERED, facts.filtered[pos])
+                continue
+            hit = facts.contaminated[pos]
+            if hit is not None:
+                ledger.contaminated_by[idx] = hit
+                if drop_contaminated:
+                    ledger.drop(idx, L.CONTAMINATED)
+                    continue
+            key = facts.keys[pos]
+            if key is not None:
+                kept = self.seen.get(key)
+                if kept is not None:
+                    ledger.drop(idx, L.DUPLICATE, kept)
+                else:
+                    self.seen[key] = idx
+        if facts.sigs is not None:
+            rows = [first + pos for pos in facts.sig_rows]
+            keep = [i for i, row in enumerate(rows) if ledger.fate[row] == L.CANDIDATE]
+            self.scan.signatures.append(facts.sigs[keep])
+            self.scan.signature_rows.extend(rows[i] for i in keep)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progress: Any = None) -> Scan:
+    """Pass 1 over `sources` (each with .records, .spec, and .lo/.hi set here) into `ledger`."""
+    scan = Scan()
+    decon = recipe.decontamination
+    if decon.eval_files:
+        scan.eval_index = build_eval_index(decon.eval_files, decon.ngram)
+    recorder = _Recorder(recipe, ledger, scan)
+    workers = recipe.dedup.workers or _cpu_count()
+
+    def apply(done: list[ChunkFacts]) -> None:
+        for facts in done:
+            recorder.apply(facts)
+            if progress is not None:
+                progress.update(len(facts.ids))
+
+    with OrderedPool(examine_chunk, workers, _init_worker, (recipe, scan.eval_index)) as pool:
+        for entry, src in enumerate(sources):
+            for job in _jobs(entry, src.records, src.spec.stratify_by):
+                apply(pool.submit(job))
+        apply(pool.finish())
+    # Records were appended source by source, so each source is one contiguous range.
+    sizes = np.bincount(np.frombuffer(ledger.entry.tobytes(), dtype=np.int16), minlength=len(sources))
+    lo = 0
+    for src, size in zip(sources, sizes.tolist()):
+        src.lo, src.hi = lo, lo + size
+        lo += size
+    return scan
