@@ -16,7 +16,8 @@ from collectivesft.errors import ConfigError, InputLayoutError
 from collectivesft.train import load_config, run_training
 
 # Small and fast: a few optimizer steps on short records with a high learning rate.
-QUICK = ["cutoff=256", "batch_size=8", "grad_accum=1", "logging_steps=1", "warmup_ratio=0.0"]
+# One torch thread: the suite runs under xdist on 2 cores, and oversubscribed OpenMP threads spin.
+QUICK = ["cutoff=256", "batch_size=8", "grad_accum=1", "logging_steps=1", "warmup_ratio=0.0", "cpu_threads=1"]
 
 
 def quick_config(model: Path, *overrides: str):
@@ -87,7 +88,7 @@ def test_resume_continues_the_step_count(tiny_model, fixture_mixture, tmp_path):
 def test_two_cpu_processes_take_the_steps_of_one_with_the_doubled_batch(tiny_model, fixture_mixture, tmp_path):
     common = ["max_records=48", "epochs=1", "validation=false", "packing=false"]
     single = run_training(quick_config(tiny_model, *common, "batch_size=8"), fixture_mixture, tmp_path / "one")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "collectivesft", "train", f"model={tiny_model}", *QUICK, *common, "batch_size=4",
            "--mixture", str(fixture_mixture), "--out", str(tmp_path / "two")]

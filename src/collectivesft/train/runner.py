@@ -173,6 +173,8 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     from collectivesft.train.templates import apply_template, get_template
 
     cuda = torch.cuda.is_available()
+    if config.cpu_threads and not cuda:
+        torch.set_num_threads(config.cpu_threads)
     precision = _precision(config, cuda)
     packing = cuda if config.packing is None else config.packing
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
