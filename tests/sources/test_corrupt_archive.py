@@ -20,5 +20,5 @@ def test_member_with_bad_crc_is_an_unusable_input_and_writes_nothing(tmp_path, c
     proc = subprocess.run([sys.executable, "-m", "collectivesft", "data", "convert", "medmcqa", "--input",
                            str(archive), "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert "corrupt or truncated archive data after" in proc.stderr and "train.json" in proc.stderr
+    assert "corrupt or truncated archive data after medmcqa.zip!train.json:" in proc.stderr
     assert not (tmp_path / "out" / "records.jsonl").exists()

@@ -125,6 +125,7 @@ class ConvertStats:
     quarantined: int = 0
     skipped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
+    last_where: str = ""  # where the last raw unit came from (names the spot when an archive breaks)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -13,12 +13,9 @@ import ast
 import json
 import random
 import re
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import (
     EXAM_TYPE_OF_CLASS,
     FACTS,
@@ -85,11 +82,8 @@ class CMB(Source):
     )
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        try:
-            for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
-                yield from iter_json_list(name, fh)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # CMB.zip damaged in download
-            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
+        for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
+            yield from iter_json_list(name, fh)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         from collectivesft.sources.readers import iter_hub_rows

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import random
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
@@ -75,11 +72,8 @@ class CMID(Source):
     )
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        try:
-            for name, fh in iter_members(path, ["CMID.json", "cmid.json"], self.info.layout):
-                yield from iter_json_list(name, fh)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
+        for name, fh in iter_members(path, ["CMID.json", "cmid.json"], self.info.layout):
+            yield from iter_json_list(name, fh)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

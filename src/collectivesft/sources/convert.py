@@ -26,6 +26,7 @@ def iter_converted(
     """Yield ("record", rec) or ("quarantine", entry) per raw unit, updating `stats`."""
     for row in rows:
         stats.read += 1
+        stats.last_where = row.where
         if isinstance(row, BadRow):
             stats.quarantined += 1
             yield "quarantine", {"where": row.where, "reason": row.reason, "snippet": row.snippet}
@@ -76,8 +77,9 @@ def convert_source(
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         # A zip member that breaks while being read (bad CRC, truncated data) is an unreadable
         # archive: nothing is written (outputs are atomic) and the user is told where it broke.
-        raise InputLayoutError(f"{input or hub}: corrupt or truncated archive data after {stats.read} rows "
-                               f"({type(exc).__name__}: {exc}); expected {source.info.layout}") from None
+        after = f" after {stats.last_where}" if stats.last_where else ""
+        raise InputLayoutError(f"{input or hub}: corrupt or truncated archive data{after} ({type(exc).__name__}: "
+                               f"{exc}); expected {source.info.layout}") from None
     finally:
         # Close the reader chain now (a streaming hub dataset left open aborts the interpreter at exit).
         close = getattr(rows, "close", None)

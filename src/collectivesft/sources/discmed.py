@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_jsonl, iter_members
+from collectivesft.sources.readers import checked_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
 
 ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "system": "system"}
@@ -57,23 +54,15 @@ class DISCMedSFT(Source):
         self._seen_ids: set[str] = set()  # record ids must stay unique even if an _id repeats
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        try:
-            # A folder is searched for the release's file name only, so a converted output
-            # (records.jsonl) left inside it is never read back as input.
-            patterns = ["*.jsonl"] if Path(path).is_file() else ["DISC-Med-SFT*.jsonl"]
-            for name, fh in iter_members(path, patterns, self.info.layout):
-                first = True
-                for row in iter_jsonl(name, fh):
-                    # "*.jsonl" also matches other datasets' files: a first row without a
-                    # conversation means the wrong input, not a file of broken rows.
-                    if first and isinstance(row, RawRow):
-                        first = False
-                        if not (isinstance(row.data, dict) and "conversation" in row.data):
-                            raise InputLayoutError(f"{name}: first row has no 'conversation' field, "
-                                                   f"not DISC-Med-SFT; expected {self.info.layout}")
-                    yield row
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise InputLayoutError(f"{path}: corrupt archive member ({exc}); expected {self.info.layout}") from None
+        # A folder is searched for the release's file name only, so a converted output
+        # (records.jsonl) left inside it is never read back as input.
+        patterns = ["*.jsonl"] if Path(path).is_file() else ["DISC-Med-SFT*.jsonl"]
+        for name, fh in iter_members(path, patterns, self.info.layout):
+            # "*.jsonl" also matches other datasets' files: a first row without a conversation
+            # means the wrong input, not a file of broken rows.
+            yield from checked_rows(iter_jsonl(name, fh), name,
+                                    lambda d: isinstance(d, dict) and "conversation" in d,
+                                    "DISC-Med-SFT", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import json
 import random
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
-from collectivesft.records import dumps, make_record
+from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_hub_rows, iter_json_list, iter_members, snippet
+from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_json_list, iter_members
 from collectivesft.sources.registry import register
 
 # Speaker prefix -> role. Checked on the first three characters of each utterance.
@@ -52,7 +49,7 @@ class MedicalDialogue(Source):
         split = self.opts["split"]
         patterns = [p for s in FILES for p in FILES[s]] if split == "all" else FILES[split]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from _checked(iter_json_list(name, fh), name, lambda d: isinstance(d, list) or (isinstance(d, dict) and "utterances" in d), self.info.layout)
+            yield from checked_rows(iter_json_list(name, fh), name, lambda d: isinstance(d, list) or (isinstance(d, dict) and "utterances" in d), "MedDialog", self.info.layout)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         split = None if self.opts["split"] == "all" else self.opts["split"]
@@ -146,19 +143,3 @@ def _dialogue(rng: random.Random) -> list[str]:
         turns += [f"病人：如果确诊{fact.disease}，一般用什么药？",
                   f"医生：{fact.disease}常用{fact.drug}治疗，请在医生指导下用药。"]
     return turns
-
-
-def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
-    """Pass rows through; a first row of another dataset's shape, or a zip member that breaks
-    while being read, is an unusable input (InputLayoutError), not a pile of quarantined rows."""
-    first = True
-    try:
-        for row in rows:
-            if first and isinstance(row, RawRow):
-                first = False
-                if not looks_right(row.data):
-                    raise InputLayoutError(f"{name}: the first row does not look like MedDialog "
-                                           f"({snippet(dumps(row.data))[:80]}); expected {layout}")
-            yield row
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InputLayoutError(f"{name}: truncated or corrupt archive member ({exc}); expected {layout}") from None

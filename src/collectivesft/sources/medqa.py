@@ -13,16 +13,14 @@ from __future__ import annotations
 import json
 import random
 import re
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import ConfigError, InputLayoutError
+from collectivesft.errors import ConfigError
 from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
-from collectivesft.records import dumps, make_record
+from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_hub_rows, iter_jsonl, iter_members, snippet
+from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
 
 REGIONS = ("US", "Mainland", "Taiwan")
@@ -96,7 +94,7 @@ class MedQA(Source):
             prefix = f"{path.name}/"
             patterns = [p.split("/", 1)[1] if p.startswith(f"*{path.name}/") else "\0" for p in patterns]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from _checked(iter_jsonl(prefix + name, fh), name, lambda d: isinstance(d, dict) and ("answer_idx" in d or "options" in d), self.info.layout)
+            yield from checked_rows(iter_jsonl(prefix + name, fh), name, lambda d: isinstance(d, dict) and ("answer_idx" in d or "options" in d), "MedQA", self.info.layout)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         """bigbio/med_qa has one config per region; any other id (or a local folder) is read as one
@@ -270,19 +268,3 @@ def _break(lines: list[str], region: str, rng: random.Random, makers: tuple) -> 
     empty["answer_idx"], empty["answer"] = "", ""
     lines.insert(len(lines) // 2, json.dumps(empty, ensure_ascii=False))
     lines.insert(2 * len(lines) // 3, json.dumps(_fixture_row(region, rng, makers, 5), ensure_ascii=False)[:35])
-
-
-def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
-    """Pass rows through; a first row of another dataset's shape, or a zip member that breaks
-    while being read, is an unusable input (InputLayoutError), not a pile of quarantined rows."""
-    first = True
-    try:
-        for row in rows:
-            if first and isinstance(row, RawRow):
-                first = False
-                if not looks_right(row.data):
-                    raise InputLayoutError(f"{name}: the first row does not look like MedQA "
-                                           f"({snippet(dumps(row.data))[:80]}); expected {layout}")
-            yield row
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InputLayoutError(f"{name}: truncated or corrupt archive member ({exc}); expected {layout}") from None

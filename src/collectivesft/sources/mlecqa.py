@@ -11,16 +11,13 @@ from __future__ import annotations
 import json
 import random
 import re
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
-from collectivesft.records import dumps, make_record
+from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_json_list, iter_members, snippet
+from collectivesft.sources.readers import checked_rows, iter_json_list, iter_members
 from collectivesft.sources.registry import register
 
 SUBSETS = ("Clinic", "Stomatology", "PublicHealth", "TCM", "CWM")
@@ -55,7 +52,7 @@ class MLECQA(Source):
         splits = SPLITS if self.opts["split"] == "all" else (self.opts["split"],)
         patterns = [f"{s}_{sp}.json" for s in subsets for sp in splits]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from _checked(iter_json_list(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("qtext", "qtype", "qid")), self.info.layout)
+            yield from checked_rows(iter_json_list(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("qtext", "qtype", "qid")), "MLEC-QA", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
@@ -140,19 +137,3 @@ class MLECQA(Source):
                 if split == "dev" and subset == "Stomatology":
                     text = text[: max(1, len(text) * 3 // 4)]
                 (out_dir / f"{subset}_{split}.json").write_text(text, encoding="utf-8", newline="")
-
-
-def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
-    """Pass rows through; a first row of another dataset's shape, or a zip member that breaks
-    while being read, is an unusable input (InputLayoutError), not a pile of quarantined rows."""
-    first = True
-    try:
-        for row in rows:
-            if first and isinstance(row, RawRow):
-                first = False
-                if not looks_right(row.data):
-                    raise InputLayoutError(f"{name}: the first row does not look like MLEC-QA "
-                                           f"({snippet(dumps(row.data))[:80]}); expected {layout}")
-            yield row
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InputLayoutError(f"{name}: truncated or corrupt archive member ({exc}); expected {layout}") from None

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
-from collectivesft.records import dumps, make_record
+from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_jsonl, iter_members, snippet
+from collectivesft.sources.readers import checked_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
 
 LETTERS = "ABCDEFGHIJ"
@@ -47,7 +44,7 @@ class NLPEC(Source):
         split = self.opts["split"]
         splits = ("train", "dev", "test") if split == "all" else (split,)
         for name, fh in iter_members(path, [f"{s}.json" for s in splits], self.info.layout):
-            yield from _checked(iter_jsonl(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("questionText", "option", "context")), self.info.layout)
+            yield from checked_rows(iter_jsonl(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("questionText", "option", "context")), "NLPEC", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
@@ -165,19 +162,3 @@ def _evidence(context: Any, picked: list[int]) -> str:
         return texts[0]
     chosen = [str(context[i]).strip() for i in picked if i < len(context) and isinstance(context[i], str)]
     return "\n".join(dict.fromkeys(c for c in chosen if c))
-
-
-def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
-    """Pass rows through; a first row of another dataset's shape, or a zip member that breaks
-    while being read, is an unusable input (InputLayoutError), not a pile of quarantined rows."""
-    first = True
-    try:
-        for row in rows:
-            if first and isinstance(row, RawRow):
-                first = False
-                if not looks_right(row.data):
-                    raise InputLayoutError(f"{name}: the first row does not look like NLPEC "
-                                           f"({snippet(dumps(row.data))[:80]}); expected {layout}")
-            yield row
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InputLayoutError(f"{name}: truncated or corrupt archive member ({exc}); expected {layout}") from None

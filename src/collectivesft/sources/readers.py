@@ -204,3 +204,21 @@ def iter_hub_rows(hub_id: str, split: str | None = None, name: str | None = None
     for sp in splits:
         for index, row in enumerate(ds[sp]):
             yield RawRow(f"hub:{hub_id}/{sp}#{index}", dict(row))
+
+
+def checked_rows(rows: Iterator[RawRow | BadRow], name: str, looks_right, title: str,
+                 layout: str) -> Iterator[RawRow | BadRow]:
+    """Pass rows through, but a first row of another dataset's shape makes the input unusable
+    (InputLayoutError naming `layout`) instead of a pile of quarantined rows.
+
+    `looks_right(data) -> bool` judges the first parsed row; None skips the check. Archive
+    members that break mid-read are handled once, in convert.convert_source.
+    """
+    first = looks_right is not None
+    for row in rows:
+        if first and isinstance(row, RawRow):
+            first = False
+            if not looks_right(row.data):
+                shown = snippet(json.dumps(row.data, ensure_ascii=False))[:80]
+                raise InputLayoutError(f"{name}: the first row does not look like {title} ({shown}); expected {layout}")
+        yield row

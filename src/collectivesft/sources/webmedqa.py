@@ -14,15 +14,13 @@ import io
 import random
 import re
 import zipfile
-import zlib
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
-from collectivesft.records import dumps, make_record
+from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_members, snippet
+from collectivesft.sources.readers import checked_rows, iter_members, snippet
 from collectivesft.sources.registry import register
 
 COLUMNS = ("department", "is_answer", "question_id", "question", "answer")
@@ -77,7 +75,7 @@ class WebMedQA(Source):
         split = self.opts["split"]
         patterns = list(SPLIT_FILES.values()) if split == "all" else [SPLIT_FILES[split]]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from _checked(iter_tsv(name, fh, COLUMNS), name, None, self.info.layout)
+            yield from checked_rows(iter_tsv(name, fh, COLUMNS), name, None, "webMedQA", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data
@@ -161,20 +159,3 @@ class WebMedQA(Source):
         archive("train", rows, broken=True)
         archive("valid", max(2, rows // 10), broken=False)
         archive("test", max(2, rows // 10), broken=False)
-
-
-def _checked(rows: Iterator[RawRow | BadRow], name: str, looks_right, layout: str) -> Iterator[RawRow | BadRow]:
-    """Pass rows through; a zip member that breaks while being read is an unusable input
-    (InputLayoutError), not a pile of quarantined rows. (No file of another release is named
-    medQA.*.txt, so `looks_right` is None here: the first row is not sniffed.)"""
-    first = looks_right is not None
-    try:
-        for row in rows:
-            if first and isinstance(row, RawRow):
-                first = False
-                if not looks_right(row.data):
-                    raise InputLayoutError(f"{name}: the first row does not look like webMedQA "
-                                           f"({snippet(dumps(row.data))[:80]}); expected {layout}")
-            yield row
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InputLayoutError(f"{name}: truncated or corrupt archive member ({exc}); expected {layout}") from None
