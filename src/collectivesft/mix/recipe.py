@@ -80,7 +80,7 @@ class DedupSpec(_Strict):
     ngram: int = Field(5, ge=1, le=64, description="characters per shingle")
     num_perm: int = Field(128, ge=16, le=1024)
     text: Literal["user", "all"] = Field("user", description="compare user turns only, or all turns")
-    workers: int = Field(1, ge=0, description="processes for MinHash; 0 = one per CPU core")
+    workers: int = Field(1, ge=0, description="processes examining records (parse, filter, decontaminate, MinHash); 0 = one per core")
 
 
 class DecontaminationSpec(_Strict):
