@@ -1,10 +1,13 @@
-"""Training throughput with and without padding-free packing; prints one JSON document.
+"""Training throughput with and without packing; prints one JSON document.
 
 CPU part: the tiny model on a fixture mixture (every source's converted fixture records),
-timing optimizer steps (forward + backward + AdamW) over the same records either as padded
-batches (pad to the longest record of each batch, the paper's LLaMA-Factory setup) or
-packed best-fit-decreasing into rows with per-record position ids (what `packing: true`
-trains with). "useful" tokens are non-pad tokens; the goal is >= 2x useful tokens/s.
+timing optimizer steps (forward + backward + AdamW) over the same records as
+- padded: batches padded to their longest record (the paper's LLaMA-Factory setup);
+- packed: TRL's padding-free packing, the whole batch flattened into one row with
+  per-record position ids (what `packing: true` trains with on a GPU);
+- packed_rows: rows kept apart, per-record position ids per row (what `packing: true`
+  trains with on CPU, collectivesft.train.packing).
+"useful" tokens are non-pad tokens; the goal is >= 2x useful tokens/s over padded.
 
 GPU part (when CUDA is present): a randomly initialised Qwen2.5-0.5B-shaped model in bf16,
 packed rows, tokens/s and MFU against the GPU's dense bf16 peak.
@@ -70,11 +73,29 @@ def packed_batches(examples: list[dict], rows_per_batch: int, pack_length: int, 
     return [collate(packed[i:i + rows_per_batch]) for i in range(0, len(packed), rows_per_batch)]
 
 
+def packed_row_batches(examples: list[dict], rows_per_batch: int, pack_length: int, pad_id: int) -> list[dict]:
+    """The trainer's CPU packing (collectivesft.train.packing): packed rows kept as a
+    [rows, length] batch with per-record position ids, block-diagonal attention per row."""
+    from datasets import Dataset
+
+    from collectivesft.train.packing import RowPackingCollator, pack_rows
+
+    packed = pack_rows(Dataset.from_list(examples), pack_length).to_list()
+    collate = RowPackingCollator(pad_token_id=pad_id)
+    batches = []
+    for i in range(0, len(packed), rows_per_batch):
+        rows = packed[i:i + rows_per_batch]
+        batches.append({**collate(rows), "nonpad": sum(len(r["input_ids"]) for r in rows)})
+    return batches
+
+
 def batch_tokens(batch: dict) -> tuple[int, int]:
     """(positions computed, non-pad positions) of one batch."""
     ids = batch["input_ids"]
     if "attention_mask" in batch:
         return ids.numel(), int(batch["attention_mask"].sum())
+    if "nonpad" in batch:
+        return ids.numel(), batch["nonpad"]
     return ids.numel(), ids.numel()  # padding-free: one row, no pad (pad_to_multiple_of unset)
 
 
@@ -84,7 +105,7 @@ def time_steps(model, batches: list[dict], device: str, repeats: int) -> float:
 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
-    keep = ("input_ids", "labels", "attention_mask", "position_ids")
+    keep = ("input_ids", "labels", "attention_mask", "position_ids")  # "nonpad" is bookkeeping
     moved = [{k: v.to(device) for k, v in b.items() if k in keep} for b in batches]
     best = float("inf")
     for _ in range(repeats):
@@ -131,6 +152,11 @@ def cpu_part(args, work: Path) -> dict:
     torch.manual_seed(0)
     result_padded = measure(model, padded, "cpu", args.repeats)
     result_packed = measure(model, packed, "cpu", args.repeats)
+    from collectivesft.train.packing import row_length_for
+
+    row_length = row_length_for(lengths, args.cutoff)
+    row_count = max(1, round(mean_batch_tokens / row_length))
+    result_rows = measure(model, packed_row_batches(examples, row_count, row_length, pad_id), "cpu", args.repeats)
     return {
         "model": f"qwen2 {args.size} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params)",
         "records": len(examples),
@@ -138,7 +164,11 @@ def cpu_part(args, work: Path) -> dict:
         "threads": torch.get_num_threads(),
         "padded": {"batch_size": args.batch, **result_padded},
         "packed": {"pack_length": args.pack_length, "rows_per_batch": rows, **result_packed},
+        "packed_rows": {"pack_length": row_length, "rows_per_batch": row_count, **result_rows},
         "useful_speedup": round(result_packed["useful_tokens_per_s"] / result_padded["useful_tokens_per_s"], 2),
+        "useful_speedup_rows": round(result_rows["useful_tokens_per_s"] / result_padded["useful_tokens_per_s"], 2),
+        # Equal cost per computed position would give 1 / nonpad_share: the most packing can win here.
+        "speedup_bound": round(1 / result_padded["nonpad_share"], 2),
     }
 
 
@@ -194,12 +224,15 @@ def main() -> None:
     parser.add_argument("--cutoff", type=int, default=1024)
     parser.add_argument("--pack-length", type=int, default=1024, help="tokens per packed row")
     parser.add_argument("--repeats", type=int, default=2, help="passes per setting; the best is kept")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--gpu-rows", type=int, default=8)
     parser.add_argument("--gpu-steps", type=int, default=10)
     args = parser.parse_args()
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         out = {"cpu": cpu_part(args, work)}

@@ -122,6 +122,36 @@ def test_packed_records_do_not_attend_to_each_other(tiny_model):
             start += len(r)
 
 
+def test_cpu_packed_rows_keep_records_apart(tiny_model):
+    """The CPU row packing (per-row position ids, no attention mask) gives each record its
+    logits alone, and never makes a record's first token a target."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+
+    from collectivesft.train.packing import RowPackingCollator, pack_rows
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    model.config.use_cache = False
+    gen = torch.Generator().manual_seed(1)
+    records = [torch.randint(10, 1000, (n,), generator=gen).tolist() for n in (9, 14, 6, 11, 3)]
+    ds = Dataset.from_dict({"input_ids": records, "labels": records})
+    rows = pack_rows(ds, 20).to_list()
+    assert sorted(n for r in rows for n in r["seq_lengths"]) == sorted(map(len, records))
+    batch = RowPackingCollator(pad_token_id=0)(rows)
+    assert batch["input_ids"].shape[0] == len(rows) < len(records)
+    assert "attention_mask" not in batch
+    assert (batch["labels"][batch["position_ids"] == 0] == -100).all()
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
+        for j, row in enumerate(rows):
+            start = 0
+            for n in row["seq_lengths"]:
+                alone = model(input_ids=batch["input_ids"][j:j + 1, start:start + n]).logits[0]
+                assert torch.allclose(logits[j, start:start + n], alone, atol=1e-4)
+                start += n
+
+
 def test_missing_mixture_files_and_cpu_qlora_are_clear_errors(tiny_model, fixture_mixture, tmp_path):
     with pytest.raises(InputLayoutError, match="train.jsonl"):
         run_training(quick_config(tiny_model), tmp_path / "nowhere", tmp_path / "run")

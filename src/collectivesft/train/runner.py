@@ -194,9 +194,24 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         model.generation_config.eos_token_id = eos + [end] if end not in eos else eos
     model.config.use_cache = False  # a KV cache would hide packed-sequence boundaries from the mask
 
+    collator = None
+    trl_packing = packing and cuda  # GPU: TRL's flattened padding-free packing (varlen kernels)
+    if packing and not cuda:
+        # CPU: packed rows kept apart (see packing.py); TRL then only sees ready rows.
+        from collectivesft.train.packing import RowPackingCollator, pack_rows, row_length_for
+
+        row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff)
+        train_ds = pack_rows(train_ds, row_length)
+        if val_ds is not None:
+            val_ds = pack_rows(val_ds, max(row_length, row_length_for(
+                [len(ids) for ids in val_ds["input_ids"]], config.cutoff)))
+        collator = RowPackingCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                                      else tokenizer.eos_token_id)
+
     trainer = SFTTrainer(
         model=model,
-        args=_sft_config(config, checkpoints, precision, packing, val_ds is not None, cuda),
+        args=_sft_config(config, checkpoints, precision, trl_packing, val_ds is not None, cuda),
+        data_collator=collator,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=tokenizer,
