@@ -179,7 +179,10 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     packing = cuda if config.packing is None else config.packing
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
 
-    tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+    except OSError as exc:
+        raise InputLayoutError(f"cannot load the tokenizer of model {config.model!r}: {exc}") from None
     added = apply_template(tokenizer, config.chat_template)
     train_ds, train_stats = _encode_split(train_path, tokenizer, config, config.max_records)
     val_ds, val_stats = (_encode_split(val_path, tokenizer, config, None) if config.validation else (None, None))
