@@ -79,7 +79,7 @@ class Runner:
         self.log(f"[{folder or name}] {'resuming' if resume else 'running'}")
         start = time.perf_counter()
         result = body(stage_dir, resume)
-        self.timings[folder or name] = round(time.perf_counter() - start, 1)
+        self.timings[folder or name] = round(time.perf_counter() - start, 2)
         result["seconds"] = self.timings[folder or name]
         write_json(done, {"key": key, "result": result})
         pending.unlink(missing_ok=True)

@@ -11,7 +11,9 @@ from collectivesft.report import plots
 
 TINY_NOTE = ("This run used a tiny randomly initialised model on synthetic fixture data. Its scores check the "
              "machinery (conversion, mixing, loss masking, evaluation, scoring) end to end; they say nothing "
-             "about medical knowledge.")
+             "about medical knowledge. What such a model learns in minutes on a CPU is the answer format: "
+             "compliance rises from about 0 to about 1 and the validation loss falls, while accuracy stays "
+             "near chance (about 0.25 on four-option single-answer questions, less on multi-answer ones).")
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None = None) -> dict[str, Path]:
@@ -68,6 +70,10 @@ def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
         rows.append([name, st.get("read"), st.get("kept"), st.get("quarantined"),
                      sum(st.get("skipped", {}).values()) if st else None] + [mix.get(name, {}).get(k) for k in keys])
     doc.table(["source", "raw read", "converted", "quarantined", "skipped"] + [f"mix {k}" for k in keys], rows)
+    mix_report = run.path / "mix" / "report.md"
+    if mix_report.is_file():
+        doc.para(f"The mixture's own report (filters, duplicates, contamination matches, length and diversity "
+                 f"plots): {mix_report}")
     train_key = next((k for k in ("train", "kept", "selected") if k in keys), None)
     if mix and train_key:
         png = plots.grouped_bars(files / f"{prefix}mixture.png", names,
