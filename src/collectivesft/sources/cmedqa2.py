@@ -23,7 +23,7 @@ from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_csv, iter_members
+from collectivesft.sources.readers import iter_csv, iter_members, replay
 from collectivesft.sources.registry import register
 
 SPLITS = ("train", "dev", "test")
@@ -33,27 +33,10 @@ def sniff_encoding(fh: IO[bytes], sample: int = 1 << 16) -> tuple[str, IO[bytes]
     """("utf-8" or "gb18030", a stream replaying the sample): whichever decodes the start of
     the file with fewer errors, UTF-8 on a tie (re-saved copies of the CSVs circulate in both)."""
     head = fh.read(sample)
-    rest = io.BufferedReader(_Replay(head, fh))
+    rest = replay(head, fh)
     errors = {enc: codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False).count("\ufffd")
               for enc in ("utf-8", "gb18030")}
     return ("gb18030" if errors["gb18030"] < errors["utf-8"] else "utf-8"), rest
-
-
-class _Replay(io.RawIOBase):
-    def __init__(self, head: bytes, fh: IO[bytes]):
-        self._head, self._fh = head, fh
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        if self._head:
-            n = min(len(buf), len(self._head))
-            buf[:n], self._head = self._head[:n], self._head[n:]
-            return n
-        data = self._fh.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
 
 
 @register

@@ -98,7 +98,9 @@ def iter_json_list(name: str, fh: IO[bytes]) -> Iterator[RawRow | BadRow]:
     import ijson
 
     head = fh.read(4)
-    stream = io.BufferedReader(_Prefixed(head, fh)) if head else fh
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8):]
+    stream = replay(head, fh) if head else fh
     index = -1
     try:
         for index, item in enumerate(ijson.items(stream, "item", use_float=True)):
@@ -108,12 +110,14 @@ def iter_json_list(name: str, fh: IO[bytes]) -> Iterator[RawRow | BadRow]:
         yield BadRow(f"{name}#{index + 1}", f"invalid JSON: file breaks after item {index} ({detail})", "")
 
 
-class _Prefixed(io.RawIOBase):
-    """A raw stream that replays `head` (minus a UTF-8 BOM) before the rest of `fh`."""
+def replay(head: bytes, fh: IO[bytes]) -> IO[bytes]:
+    """A buffered stream giving `head` (bytes already read to sniff the file) and then the rest of `fh`."""
+    return io.BufferedReader(_Replay(head, fh))
 
+
+class _Replay(io.RawIOBase):
     def __init__(self, head: bytes, fh: IO[bytes]):
-        self._head = head[3:] if head.startswith(codecs.BOM_UTF8) else head
-        self._fh = fh
+        self._head, self._fh = head, fh
 
     def readable(self) -> bool:
         return True
