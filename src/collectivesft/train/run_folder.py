@@ -18,7 +18,7 @@ def loss_curves(log_history: list[dict[str, Any]]) -> tuple[list[dict], list[dic
 
 
 def summarize(trainer, result, final_eval: dict, train_stats, val_stats, elapsed: float,
-              packing: bool, precision: str) -> dict[str, Any]:
+              packing_mode: str, precision: str, attention: str | None) -> dict[str, Any]:
     """The metrics.json document of a finished run."""
     args, state = trainer.args, trainer.state
     train_curve, val_curve = loss_curves(state.log_history)
@@ -41,8 +41,10 @@ def summarize(trainer, result, final_eval: dict, train_stats, val_stats, elapsed
             "grad_accum": args.gradient_accumulation_steps,
             "effective_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps
             * args.world_size,
-            "packing": packing,
+            "packing": packing_mode != "none",
+            "packing_mode": packing_mode,  # none | rows (packed rows kept apart) | padding-free (flattened)
             "precision": precision,
+            "attention": attention or "default",
             "max_steps": state.max_steps,
         },
         "data": {"train": train_stats.as_dict(), "val": val_stats.as_dict() if val_stats else None},

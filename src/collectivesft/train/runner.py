@@ -50,13 +50,24 @@ def _precision(config: TrainConfig, cuda: bool) -> str:
     return config.precision
 
 
-def _load_model(config: TrainConfig, precision: str, cuda: bool):
+def _attention(config: TrainConfig, cuda: bool, packing: bool) -> str | None:
+    """The attention kernel: the recipe's, else flash-attention 2 for packing on a GPU when installed."""
+    import importlib.util
+
+    if config.attn_implementation:
+        return config.attn_implementation
+    if cuda and packing and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return None
+
+
+def _load_model(config: TrainConfig, precision: str, cuda: bool, attention: str | None):
     import torch
     from transformers import AutoModelForCausalLM
 
     kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
-    if config.attn_implementation:
-        kwargs["attn_implementation"] = config.attn_implementation
+    if attention:
+        kwargs["attn_implementation"] = attention
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     # Full fine-tuning keeps fp32 master weights (autocast does the half-precision math, or
     # DeepSpeed keeps its own fp32 copy); adapters train on a frozen half-precision base.
@@ -206,7 +217,8 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     train_ds, train_stats = _encode_split(train_path, tokenizer, config, config.max_records)
     val_ds, val_stats = (_encode_split(val_path, tokenizer, config, None) if config.validation else (None, None))
 
-    model = _load_model(config, precision, cuda)
+    attention = _attention(config, cuda, packing)
+    model = _load_model(config, precision, cuda, attention)
     if added or len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
     if config.chat_template:
@@ -217,9 +229,11 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     model.config.use_cache = False  # a KV cache would hide packed-sequence boundaries from the mask
 
     collator = None
-    trl_packing = packing and cuda  # GPU: TRL's flattened padding-free packing (varlen kernels)
-    if packing and not cuda:
-        # CPU: packed rows kept apart (see packing.py); TRL then only sees ready rows.
+    # With variable-length flash kernels: TRL's flattened padding-free packing. Otherwise
+    # (CPU, or SDPA on a GPU, whose dense mask over a flattened batch grows with its square)
+    # packed rows kept apart (see packing.py); TRL then only sees ready rows.
+    trl_packing = packing and cuda and bool(attention) and attention.startswith("flash_attention")
+    if packing and not trl_packing:
         from collectivesft.train.packing import RowPackingCollator, pack_rows, row_length_for
 
         row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff)
@@ -250,7 +264,9 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
 
     from collectivesft.train.run_folder import save_final_model, summarize, write_run_folder
 
-    metrics = summarize(trainer, result, final_eval, train_stats, val_stats, elapsed, packing, precision)
+    packing_mode = "padding-free" if trl_packing else ("rows" if packing else "none")
+    metrics = summarize(trainer, result, final_eval, train_stats, val_stats, elapsed, packing_mode, precision,
+                        attention)
     save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora)
     if trainer.is_world_process_zero():
         resolved = config.model_dump(mode="json") | {"mixture": str(mixture_dir), "output_dir": str(out_dir)}
