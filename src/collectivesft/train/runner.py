@@ -268,6 +268,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     metrics = summarize(trainer, result, final_eval, train_stats, val_stats, elapsed, packing_mode, precision,
                         attention)
     save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora)
+    metrics["model_dir"] = str(out_dir / "model")
     if trainer.is_world_process_zero():
         resolved = config.model_dump(mode="json") | {"mixture": str(mixture_dir), "output_dir": str(out_dir)}
         write_run_folder(out_dir, resolved, metrics)
