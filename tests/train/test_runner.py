@@ -159,6 +159,10 @@ def test_missing_mixture_files_and_cpu_qlora_are_clear_errors(tiny_model, fixtur
     (tmp_path / "mix" / "train.jsonl").write_bytes((fixture_mixture / "train.jsonl").read_bytes())
     with pytest.raises(InputLayoutError, match="val.jsonl.*validation: false"):
         run_training(quick_config(tiny_model), tmp_path / "mix", tmp_path / "run")
+    (tmp_path / "mix" / "val.jsonl").write_text("")
+    with pytest.warns(UserWarning, match="no records"):
+        metrics = run_training(quick_config(tiny_model, "max_steps=1"), tmp_path / "mix", tmp_path / "run0")
+    assert metrics["final"]["eval_loss"] is None and metrics["final"]["global_step"] == 1
     with pytest.raises(ConfigError, match="cutoff 8 is shorter than the prompt"):
         run_training(quick_config(tiny_model, "cutoff=8", "validation=false"), tmp_path / "mix", tmp_path / "run")
     import torch

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,10 @@ def _encode_split(path: Path, tokenizer, config: TrainConfig, limit: int | None)
 
     columns, stats = encode_records(records(), tokenizer, config.cutoff,
                                     progress=f"encoding {path.name}" if _is_main_process() else None)
+    if stats.records == 0 and path.name == "val.jsonl":
+        # A mixture built without a validation share: train on, without validation loss.
+        warnings.warn(f"{path} holds no records: training without validation loss")
+        return None, stats
     check_encoded(stats, config.cutoff, str(path))
     return Dataset.from_dict(columns), stats
 
