@@ -269,6 +269,8 @@ def _launch_training(launch, config, mixture_dir: Path, stage_dir: Path, resume:
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch.num_processes)]
     if launch.config_file:
         cmd += ["--config_file", launch.config_file]
+    elif launch.num_processes > 1:
+        cmd += ["--multi_gpu"]  # without a config file accelerate starts one process unless told (CPU too)
     cmd += [*launch.args, "-m", "collectivesft", "train", str(config_path), "--mixture", str(mixture_dir),
             "--out", str(stage_dir)] + (["--resume"] if resume else [])
     proc = subprocess.run(cmd)

@@ -62,3 +62,12 @@ def test_accelerate_config_path_rejects_unknown_names():
 
     with pytest.raises(ConfigError, match="zero2"):
         accelerate_config_path("zero1")
+
+
+def test_run_recipe_train_section_takes_the_top_level_model(tmp_path):
+    from collectivesft.train.config import load_config
+
+    recipe = tmp_path / "run.yaml"
+    recipe.write_text("sources: [{name: cmb}]\nmodel: {path: Qwen/Qwen2.5-7B}\ntrain: {lr: 1.0e-4}\n")
+    config = load_config(recipe)
+    assert config.model == "Qwen/Qwen2.5-7B" and config.lr == 1e-4

@@ -162,6 +162,10 @@ def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] |
             if not isinstance(section, dict):
                 raise ConfigError(f"{path}: the train: section must be a mapping")
             data, where = section, f"{path} (train:)"
+            # A run recipe names its base model in the top-level model: section.
+            model = loaded.get("model")
+            if "model" not in data and isinstance(model, dict) and model.get("path"):
+                data = dict(data, model=model["path"])
         else:
             data = loaded
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
