@@ -6,7 +6,7 @@
     mix: {...}                          # the mix stage's recipe (source paths are filled in)
     model: {tiny: {arch: qwen2, size: small}}   # or {path: Qwen/Qwen2.5-7B}
     train: {...}                        # TrainConfig without `model` (filled in)
-    launch: {config_file: zero2.yaml, num_processes: 8}   # optional: train under accelerate launch
+    launch: {config_file: zero2, num_processes: 8}   # optional: train under accelerate launch
     eval: {...}                         # CMB evaluation; compare_base evaluates the base model too
 
 Each stage section is validated by that stage's own config type when the stage runs; this
@@ -73,7 +73,8 @@ class LaunchSettings(BaseModel):
     """Run the train stage under `accelerate launch` (several GPUs or machines) instead of in-process."""
 
     model_config = ConfigDict(extra="forbid")
-    config_file: Optional[str] = Field(None, description="Accelerate config, e.g. the shipped zero2.yaml.")
+    config_file: Optional[str] = Field(None, description="Accelerate config: a shipped one by name (zero2 = the "
+                                       "paper's DeepSpeed ZeRO-2, zero3, fsdp) or a path to your own.")
     num_processes: int = Field(1, gt=0, description="Processes (GPUs) in total, over all machines.")
     args: list[str] = Field(default_factory=list, description="More `accelerate launch` flags, e.g. "
                             "[--num_machines, '2', --machine_rank, '0', --main_process_ip, 10.0.0.1].")

@@ -268,7 +268,11 @@ def _launch_training(launch, config, mixture_dir: Path, stage_dir: Path, resume:
     config_path.write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True), encoding="utf-8")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch.num_processes)]
     if launch.config_file:
-        cmd += ["--config_file", launch.config_file]
+        from collectivesft.train.config import ACCELERATE_CONFIGS, accelerate_config_path
+
+        # A shipped config by name (zero2, zero3, fsdp), or a path to the user's own.
+        shipped = launch.config_file in ACCELERATE_CONFIGS
+        cmd += ["--config_file", str(accelerate_config_path(launch.config_file) if shipped else launch.config_file)]
     elif launch.num_processes > 1:
         cmd += ["--multi_gpu"]  # without a config file accelerate starts one process unless told (CPU too)
     cmd += [*launch.args, "-m", "collectivesft", "train", str(config_path), "--mixture", str(mixture_dir),
