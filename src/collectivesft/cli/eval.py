@@ -195,9 +195,10 @@ def serve_command(
 @eval_app.command("backends")
 def backends_command() -> None:
     """List the registered inference back-ends."""
-    from collectivesft.eval.backends.registry import _REGISTRY, backend_names
+    from collectivesft.eval.backends.registry import BACKENDS
 
-    print_table(["back-end", "loglik"], [[n, "yes" if _REGISTRY[n].supports_loglik else "no"] for n in backend_names()])
+    print_table(["back-end", "loglik"], [[n, "yes" if BACKENDS.get(n).supports_loglik else "no"]
+                                             for n in BACKENDS.names()])
 
 
 def register(app: typer.Typer) -> None:

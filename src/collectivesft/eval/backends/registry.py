@@ -6,16 +6,13 @@ inside functions), so adding a back-end is one new file.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from collectivesft.errors import ConfigError
+from collectivesft.registry import Registry
 
-_REGISTRY: dict[str, type["Backend"]] = {}
-_NOT_BACKENDS = {"registry"}
-_loaded = False
+BACKENDS: Registry["Backend"] = Registry("back-end", "collectivesft.eval.backends", {"registry"})
 
 
 @dataclass(frozen=True)
@@ -56,35 +53,16 @@ def register_backend(name: str) -> Callable[[type[Backend]], type[Backend]]:
     """Class decorator: make a back-end available under `name`."""
 
     def wrap(cls: type[Backend]) -> type[Backend]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"back-end {name!r} registered twice")
         cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+        return BACKENDS.add(name, cls)
 
     return wrap
 
 
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import collectivesft.eval.backends as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in _NOT_BACKENDS and not mod.name.startswith("_"):
-            importlib.import_module(f"{pkg.__name__}.{mod.name}")
-    _loaded = True
-
-
 def backend_names() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+    return BACKENDS.names()
 
 
 def get_backend(config: Any) -> Backend:
     """The back-end `config.backend` built from an InferenceConfig; unknown names list the known ones."""
-    _load_all()
-    if config.backend not in _REGISTRY:
-        raise ConfigError(f"unknown back-end {config.backend!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[config.backend](config)
+    return BACKENDS.get(config.backend)(config)
