@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectivesft.errors import ConfigError
 
@@ -110,24 +110,10 @@ class RunRecipe(BaseModel):
 
 def load_run_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RunRecipe:
     """Read and validate a run recipe; ConfigError names the file and every bad key."""
-    import yaml
+    from collectivesft.config import read_yaml_mapping, validate_model
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"recipe not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    for key, value in (overrides or {}).items():
-        data[key] = value
-    try:
-        recipe = RunRecipe.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid recipe: {problems}") from None
+    data = dict(read_yaml_mapping(path, "run recipe"), **(overrides or {}))
+    recipe = validate_model(RunRecipe, data, str(path), "recipe")
     from collectivesft.sources.registry import source_names
 
     known = source_names()

@@ -116,7 +116,7 @@ def test_killed_run_resumes_without_redoing_finished_stages(finished_run, tmp_pa
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+    ({"colour": "blue"}, "colour: unknown key"),
     ({"sources": []}, "sources: List should have at least 1 item"),
     ({"sources": [{"name": "nosuch"}]}, "unknown source 'nosuch'"),
     ({"model": {}}, "give exactly one of path or tiny"),

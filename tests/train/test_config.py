@@ -25,7 +25,7 @@ def test_run_recipe_train_section_and_nested_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("text,overrides,match", [
-    ("model: m\nlearning_rate: 1e-4\n", [], r"train.yaml: invalid train config: learning_rate: Extra inputs"),
+    ("model: m\nlearning_rate: 1e-4\n", [], r"train.yaml: invalid train config: learning_rate: unknown key"),
     ("model: m\n", ["lr=fast"], r"with overrides: invalid train config: lr:"),
     ("model: m\n", ["cutoff=0"], r"cutoff: Input should be greater than 1"),
     ("model: m\nmerge_lora: true\n", [], r"merge_lora applies to finetuning: lora or qlora"),

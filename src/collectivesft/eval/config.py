@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from collectivesft.errors import ConfigError
+from collectivesft.config import read_yaml_mapping, validate_model
 
 
 class InferenceConfig(BaseModel):
@@ -60,11 +60,7 @@ C = TypeVar("C", bound=BaseModel)
 
 def build_config(cls: type[C], values: dict[str, Any], where: str = "command line") -> C:
     """Validate `values` into `cls`; errors name the key and where it came from."""
-    try:
-        return cls(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '?'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{where}: invalid {cls.__name__}: {problems}") from None
+    return validate_model(cls, values, where, cls.__name__)
 
 
 def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any], section: str = "eval") -> C:
@@ -72,15 +68,8 @@ def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any]
     values: dict[str, Any] = {}
     where = "command line"
     if path is not None:
-        import yaml
-
         where = str(path)
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read YAML ({exc})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
+        data = read_yaml_mapping(path, "eval config")
         if any(k in data for k in ("sources", "mix", "train", section)):
             data = data.get(section) or {}
             where = f"{path} [{section}]"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectivesft.errors import ConfigError
 
@@ -143,25 +143,13 @@ class MixRecipe(_Strict):
         return spec.val_fraction if spec.val_fraction is not None else self.val_fraction
 
 
-def _format_errors(exc: ValidationError, where: str) -> str:
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        parts.append(f"{key}: {msg}")
-    return f"{where}: invalid mix recipe: " + "; ".join(parts)
-
-
 def recipe_from_dict(data: Any, where: str = "<recipe>") -> MixRecipe:
     """Validate a dict as a MixRecipe; errors become ConfigError naming key and `where`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a mix recipe must be a mapping, got {type(data).__name__}")
-    try:
-        return MixRecipe.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, where)) from None
+    from collectivesft.config import validate_model
+
+    return validate_model(MixRecipe, data, where, "mix recipe")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -196,15 +184,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> MixRecipe:
     """Load a mix recipe YAML, or a full run recipe's `mix:` section; validate with overrides."""
-    import yaml
+    from collectivesft.config import read_yaml_mapping
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"recipe {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    data: Any = read_yaml_mapping(path, "mix recipe")
     where = str(path)
     if isinstance(data, dict) and "mix" in data:
         data, where = _mix_section(data, path), f"{path} (section mix)"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from collectivesft.config import read_yaml_mapping, validate_model
 from collectivesft.errors import ConfigError
 
 
@@ -128,32 +129,20 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any], where: str = "<config>") -> TrainConfig:
     """Validate `data` as a TrainConfig; ConfigError naming every bad key and `where` otherwise."""
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"{where}: invalid train config: {problems}") from None
+
+    return validate_model(TrainConfig, data, where, "train config")
 
 
 def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> TrainConfig:
     """Read a TrainConfig from YAML (bare, or the `train:` section of a run recipe), apply
     overrides, validate. `path` None means overrides only (they must then name the model)."""
-    import yaml
 
     data: dict[str, Any] = {}
     where = "<overrides>"
     if path is not None:
         path = Path(path)
         where = str(path)
-        if not path.is_file():
-            raise ConfigError(f"train recipe not found: {path}")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+        loaded = read_yaml_mapping(path, "train recipe")
         # A full run recipe has sections; a bare train config never has a `train` key.
         if "train" not in loaded and {"sources", "mix", "eval"} & set(loaded):
             raise ConfigError(f"{path}: run recipe has no train: section")
