@@ -245,7 +245,7 @@ def _train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -
 
     def body(stage_dir: Path, resume: bool) -> dict:
         # Resume only when the killed attempt got as far as a checkpoint.
-        resume = resume and any((stage_dir / "checkpoints").glob("checkpoint-*"))
+        resume = resume and any((stage_dir / "checkpoints").glob("checkpoint-*/trainer_state.json"))
         if recipe.launch is None:
             metrics = run_training(config, Path(mixture["dir"]), stage_dir, resume=resume)
         else:

@@ -167,3 +167,38 @@ def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
     metrics = json.loads((run / "train" / "metrics.json").read_text())
     assert metrics["final"]["global_step"] == 3
     assert (run / "train" / "train_config.yaml").is_file()
+
+
+def test_run_killed_with_sigkill_during_training_resumes_from_its_checkpoint(tmp_path):
+    """A real kill: the stage folder keeps its pending marker and checkpoint; the rerun goes on from there."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from collectivesft.run import run_recipe
+
+    recipe = json.loads(json.dumps(SMALL_RECIPE))
+    recipe["train"].update(max_steps=40, save_steps=2, save_total_limit=None, cpu_threads=1)
+    path = _write(tmp_path / "recipe.yaml", recipe)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "collectivesft", "run", str(path), "--out", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((run / "train" / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (run / "train" / "stage.pending.json").is_file() and not (run / "train" / "stage.json").exists()
+
+    messages: list[str] = []
+    summary = run_recipe(path, run, log=messages.append)
+    assert "[train] resuming" in messages and "[mix] unchanged, reused" in messages
+    metrics = json.loads((run / "train" / "metrics.json").read_text())
+    assert metrics["final"]["global_step"] == 40
+    assert set(summary["evals"]) == {"base", "trained"}

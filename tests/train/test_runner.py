@@ -85,6 +85,22 @@ def test_resume_continues_the_step_count(tiny_model, fixture_mixture, tmp_path):
     assert (out / "checkpoints" / "checkpoint-6").is_dir()
 
 
+def test_resume_skips_a_checkpoint_the_kill_left_half_written(tiny_model, fixture_mixture, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    run_training(quick_config(tiny_model, "max_steps=2", "save_steps=2", "validation=false"), fixture_mixture, out)
+    # A kill while checkpoint-4 was being written: its files are there but trainer_state.json
+    # (which the Trainer writes last) is not.
+    half = out / "checkpoints" / "checkpoint-4"
+    shutil.copytree(out / "checkpoints" / "checkpoint-2", half)
+    (half / "trainer_state.json").unlink()
+    resumed = run_training(quick_config(tiny_model, "max_steps=4", "save_steps=2", "validation=false"),
+                           fixture_mixture, out, resume=True)
+    assert resumed["final"]["global_step"] == 4
+    assert (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file()
+
+
 def test_two_cpu_processes_take_the_steps_of_one_with_the_doubled_batch(tiny_model, fixture_mixture, tmp_path):
     common = ["max_records=48", "epochs=1", "validation=false", "packing=false"]
     single = run_training(quick_config(tiny_model, *common, "batch_size=8"), fixture_mixture, tmp_path / "one")

@@ -37,7 +37,10 @@ def _is_main_process() -> bool:
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
-    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    """The newest complete checkpoint. The Trainer writes trainer_state.json last, so a folder
+    without it is one a kill interrupted mid-write: resuming from it would fail."""
+    found = [p for p in folder.glob("checkpoint-*")
+             if p.is_dir() and p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
     return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
 
 
