@@ -17,7 +17,6 @@ Evaluation files are read in their official formats (FreedomIntelligence/CMB):
 
 from __future__ import annotations
 
-import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,17 +29,16 @@ from collectivesft.mix.text import ngram_hashes, normalize_text
 
 
 def _options_text(option: Any) -> str:
-    if isinstance(option, str):
-        # The hub copy of CMB stores the option dict as a string (JSON or a Python literal).
+    from collectivesft.cmb_option import parse_option
+
+    if isinstance(option, (str, dict)):
+        # A dict, or the hub's string holding one; a string that holds none is compared as it is.
         try:
-            option = json.loads(option)
-        except json.JSONDecodeError:
-            try:
-                option = ast.literal_eval(option)  # literal parsing only, never evaluated
-            except (ValueError, SyntaxError):
+            return "\n".join(f"{k}. {v}" for k, v in parse_option(option).items())
+        except ValueError:
+            if isinstance(option, str):
                 return option
-    if isinstance(option, dict):
-        return "\n".join(f"{k}. {v}" for k, v in sorted(option.items()) if v is not None and str(v).strip())
+            return "\n".join(f"{k}. {v}" for k, v in sorted(option.items(), key=str) if v is not None and str(v).strip())
     if isinstance(option, list):
         return "\n".join(str(v) for v in option)
     return ""

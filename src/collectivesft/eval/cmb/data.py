@@ -8,7 +8,6 @@ json, then ast.literal_eval, never eval.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import zipfile
@@ -97,24 +96,12 @@ def parse_option(value: Any, where: str) -> dict[str, str]:
 
     Empty option texts are dropped (some rows pad E/F with ''), so prompts never show "E. ".
     """
-    parsed = value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            try:
-                parsed = ast.literal_eval(value)  # the hub stores Python reprs: "{'A': '...'}"
-            except (ValueError, SyntaxError):
-                raise InputLayoutError(f"{where}: 'option' is a string that holds no dict: {value[:60]!r}") from None
-    if not isinstance(parsed, dict):
-        raise InputLayoutError(f"{where}: 'option' must be a dict (or a string holding one), got {type(parsed).__name__}")
-    options = {}
-    for key, text in parsed.items():
-        letter = str(key).strip().upper()
-        if letter not in LETTERS:
-            raise InputLayoutError(f"{where}: option key {key!r} is not one of A-F")
-        if text is not None and str(text).strip():
-            options[letter] = str(text).strip()
+    from collectivesft.cmb_option import parse_option as parse
+
+    try:
+        options = parse(value)
+    except ValueError as exc:
+        raise InputLayoutError(f"{where}: 'option': {exc}") from None
     if len(options) < 2:
         raise InputLayoutError(f"{where}: a question needs at least two non-empty options, got {sorted(options)}")
     return dict(sorted(options.items()))
