@@ -134,6 +134,27 @@ def read_jsonl(path: str | os.PathLike, strict: bool = True) -> Iterator[dict[st
                     raise RecordError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
 
 
+def read_json_rows(path: str | os.PathLike) -> list[Any]:
+    """The rows of a file that is either one JSON list or JSON lines (both forms circulate for
+    model outputs and eval files). Errors are InputLayoutError naming the file (and line)."""
+    from collectivesft.errors import InputLayoutError
+
+    text = Path(path).read_text(encoding="utf-8-sig")
+    if text.lstrip().startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputLayoutError(f"{path}: not valid JSON ({exc})") from None
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputLayoutError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
 def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     """Yield validated unified records from JSONL; the first invalid one raises with file:line."""
     for lineno, rec in enumerate(read_jsonl(path), 1):

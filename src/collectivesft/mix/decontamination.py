@@ -17,7 +17,6 @@ Evaluation files are read in their official formats (FreedomIntelligence/CMB):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -25,6 +24,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from collectivesft.errors import InputLayoutError
+from collectivesft.records import read_json_rows
 from collectivesft.mix.text import ngram_hashes, normalize_text
 
 
@@ -44,26 +44,6 @@ def _options_text(option: Any) -> str:
     return ""
 
 
-def _load_objects(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = None
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        raise InputLayoutError(f"{path}: expected a JSON list of evaluation items, got an object")
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputLayoutError(f"{path}:{lineno}: not JSON or JSON lines ({exc.msg})") from None
-    return rows
-
-
 def iter_eval_items(path: str | Path) -> Iterator[tuple[str, str, str]]:
     """Yield (item id, text, fallback text) for each evaluation item in an official-format file.
 
@@ -72,7 +52,7 @@ def iter_eval_items(path: str | Path) -> Iterator[tuple[str, str, str]]:
     path = Path(path)
     if not path.is_file():
         raise InputLayoutError(f"evaluation file {path} does not exist")
-    for index, obj in enumerate(_load_objects(path)):
+    for index, obj in enumerate(read_json_rows(path)):
         if not isinstance(obj, dict):
             raise InputLayoutError(f"{path}: item {index} is not an object")
         ident = obj.get("id", index)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from collectivesft.errors import InputLayoutError
+from collectivesft.records import read_json_rows
 from collectivesft.eval.cmb.data import KeyRow, Question, id_key, load_key, load_questions, normalize_class
 from collectivesft.eval.cmb.extraction import extract_answer
 
@@ -29,20 +30,7 @@ def read_outputs(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise InputLayoutError(f"outputs file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputLayoutError(f"{path}: not valid JSON ({exc})") from None
-    else:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise InputLayoutError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    rows = read_json_rows(path)
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or "id" not in row or not ("output" in row or "model_answer" in row):
             raise InputLayoutError(f"{path}: row {i + 1} needs 'id' and 'output' or 'model_answer'")
