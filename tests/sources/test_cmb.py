@@ -7,22 +7,15 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import record_problems
 from collectivesft.sources.base import RawRow, Reject
 from collectivesft.sources.cmb import parse_options
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from source_checks import convert_checked
 
 
 def convert(tmp_path, **kwargs):
-    out = tmp_path / "out"
-    stats = convert_source("cmb", out, **kwargs)
-    records = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    quarantine = [json.loads(x) for x in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert all(not record_problems(r) for r in records)
-    assert len({r["id"] for r in records}) == len(records)
-    return stats, records, quarantine
+    return convert_checked("cmb", tmp_path / "out", **kwargs)
 
 
 def test_fixture_converts_every_good_row(raw_fixtures, tmp_path):

@@ -2,30 +2,22 @@
 
 import csv
 import io
-import json
 import zipfile
 
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import record_problems
 from collectivesft.sources.base import RawRow, Reject, Skip
 from collectivesft.sources.cmeddialogue import section_of
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from source_checks import convert_checked
 
 SECTIONS = {"男科", "内科", "妇产科", "肿瘤科", "儿科", "外科"}
 
 
 def convert(tmp_path, input):
-    out = tmp_path / "out"
-    stats = convert_source("cmeddialogue", out, input=input)
-    records = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    quarantine = [json.loads(x) for x in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert all(not record_problems(r) for r in records)
-    assert len({r["id"] for r in records}) == len(records)
-    return stats, records, quarantine
+    return convert_checked("cmeddialogue", tmp_path / "out", input=input)
 
 
 def test_fixture_is_gb18030_with_crlf_and_embedded_newlines(raw_fixtures):

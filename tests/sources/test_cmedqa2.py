@@ -9,19 +9,12 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import record_problems
 from collectivesft.sources.convert import convert_source
+from source_checks import convert_checked
 
 
 def convert(tmp_path, input, **options):
-    out = tmp_path / "out"
-    stats = convert_source("cmedqa2", out, input=input, options=options)
-    records = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    quarantine = [json.loads(x) for x in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert all(not record_problems(r) for r in records)
-    assert len({r["id"] for r in records}) == len(records)
-    return stats, records, quarantine
+    return convert_checked("cmedqa2", tmp_path / "out", input=input, options=options)
 
 
 def read_member(archive, member):

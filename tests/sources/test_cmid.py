@@ -1,26 +1,18 @@
 """CMID: both label styles, entity spans, skipped rows without label or entity, truncated file."""
 
-import json
 
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import record_problems
 from collectivesft.sources.base import RawRow, Reject, Skip
 from collectivesft.sources.cmid import normalise_label, usable_entities
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from source_checks import convert_checked
 
 
 def convert(tmp_path, input):
-    out = tmp_path / "out"
-    stats = convert_source("cmid", out, input=input)
-    records = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    quarantine = [json.loads(x) for x in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert all(not record_problems(r) for r in records)
-    assert len({r["id"] for r in records}) == len(records)
-    return stats, records, quarantine
+    return convert_checked("cmid", tmp_path / "out", input=input)
 
 
 def test_fixture_has_both_label_styles_and_they_normalise(raw_fixtures, tmp_path):

@@ -5,22 +5,15 @@ import json
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import record_problems
 from collectivesft.sources.base import RawRow, Reject, Skip
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.discmed import merge_turns
 from collectivesft.sources.registry import get_source
+from source_checks import convert_checked
 
 
 def convert(tmp_path, **kwargs):
-    out = tmp_path / "out"
-    stats = convert_source("discmed", out, **kwargs)
-    records = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    quarantine = [json.loads(x) for x in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert all(not record_problems(r) for r in records)
-    assert len({r["id"] for r in records}) == len(records)
-    return stats, records, quarantine
+    return convert_checked("discmed", tmp_path / "out", **kwargs)
 
 
 def test_conversations_stay_one_multi_turn_record(raw_fixtures, tmp_path):

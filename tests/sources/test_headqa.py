@@ -6,21 +6,14 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import record_problems
 from collectivesft.sources.base import RawRow, Reject, Skip
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from source_checks import convert_checked
 
 
 def convert(tmp_path, options=None, **kwargs):
-    out = tmp_path / "out"
-    stats = convert_source("headqa", out, options=options or {}, **kwargs)
-    records = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    quarantine = [json.loads(x) for x in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())
-    assert all(not record_problems(r) for r in records)
-    assert len({r["id"] for r in records}) == len(records)
-    return stats, records, quarantine
+    return convert_checked("headqa", tmp_path / "out", options=options or {}, **kwargs)
 
 
 def test_default_reads_train_in_both_languages(raw_fixtures, tmp_path):
