@@ -81,7 +81,7 @@ def _replica(rec: dict, k: int, rng: random.Random) -> dict:
 def generate(work: Path, records: int, seed: int) -> tuple[list[str], Path]:
     """Write fixture-derived records folders totalling `records` and a CMB test file; return folders."""
     from collectivesft.fixtures.writer import write_fixtures
-    from collectivesft.records import dumps, read_jsonl
+    from collectivesft.io import dumps, read_jsonl
     from collectivesft.sources.convert import convert_source
     from collectivesft.sources.registry import source_names
 

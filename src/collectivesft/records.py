@@ -1,4 +1,4 @@
-"""The unified record: validation, construction and atomic JSONL I/O.
+"""The unified record: construction, validation and reading.
 
 Every stage reads and writes records as JSONL, one object per line:
 {"id", "source", "task", "lang", "messages": [{"role", "content"}...], "meta": {...}}.
@@ -6,15 +6,12 @@ Every stage reads and writes records as JSONL, one object per line:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from collectivesft.errors import RecordError
+from collectivesft.io import read_jsonl
 
 ROLES = ("system", "user", "assistant")
 TASKS = ("mcq", "qa", "dialogue", "intent", "ner", "other")
@@ -78,83 +75,6 @@ def validate_record(rec: Any) -> dict[str, Any]:
     return rec
 
 
-def dumps(obj: Any) -> str:
-    """One JSONL line, UTF-8 text kept readable (no \\u escapes)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
-    """Open a temp file next to `path`; rename it over `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding, newline=None if "b" in mode else "\n") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:
-    """Atomically write rows as JSONL; return how many were written."""
-    n = 0
-    with atomic_write(path) as fh:
-        for row in rows:
-            fh.write(dumps(row))
-            fh.write("\n")
-            n += 1
-    return n
-
-
-def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
-    """Atomically write one JSON document (sorted keys are the caller's choice)."""
-    with atomic_write(path) as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=indent)
-        fh.write("\n")
-
-
-def read_jsonl(path: str | os.PathLike, strict: bool = True) -> Iterator[dict[str, Any]]:
-    """Yield objects from a JSONL file, streaming. strict: a bad line raises RecordError naming file:line."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                if strict:
-                    raise RecordError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-
-
-def read_json_rows(path: str | os.PathLike) -> list[Any]:
-    """The rows of a file that is either one JSON list or JSON lines (both forms circulate for
-    model outputs and eval files). Errors are InputLayoutError naming the file (and line)."""
-    from collectivesft.errors import InputLayoutError
-
-    text = Path(path).read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputLayoutError(f"{path}: not valid JSON ({exc})") from None
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputLayoutError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-    return rows
-
-
 def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     """Yield validated unified records from JSONL; the first invalid one raises with file:line."""
     for lineno, rec in enumerate(read_jsonl(path), 1):
@@ -162,15 +82,6 @@ def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
         if problems:
             raise RecordError(f"{path}: record {lineno}: " + "; ".join(problems))
         yield rec
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes (manifests use it to detect changed inputs)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def user_text(rec: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ a stage whose key is unchanged, so after a crash or an edit only what changed is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -18,27 +17,18 @@ from typing import Any, Callable
 
 from collectivesft import __version__
 from collectivesft.errors import CollectiveSFTError, ConfigError
-from collectivesft.records import file_sha256, write_json
+from collectivesft.io import file_sha256, files_digest, json_digest, write_json
 from collectivesft.recipe import RunRecipe, load_run_recipe
 
 STAGES = ("fixtures", "convert", "mix", "model", "train", "eval", "report")
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+_digest = json_digest
 
 
 def _files_digest(paths: list[Path]) -> str:
-    """Content digest of files (or every file under folders), independent of where the run folder is."""
-    h = hashlib.sha256()
-    for p in paths:
-        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-        for f in files:
-            if f.name in ("stage.json", "stage.pending.json") or f.suffix in (".png", ".tmp"):
-                continue
-            rel = f.relative_to(p).as_posix() if p.is_dir() else f.name
-            h.update(rel.encode() + b"\0" + file_sha256(f).encode() + b"\n")
-    return h.hexdigest()
+    """Content digest of stage outputs, without the stage's own bookkeeping and its plots."""
+    return files_digest(paths, skip_names=("stage.json", "stage.pending.json"), skip_suffixes=(".png", ".svg", ".tmp"))
 
 
 class Runner:

@@ -29,7 +29,8 @@ def fixture_mixture(raw_fixtures, tmp_path_factory) -> Path:
     records, split 90/10 with a fixed seed (stands in for the mix stage's output)."""
     import random
 
-    from collectivesft.records import read_records, write_jsonl
+    from collectivesft.records import read_records
+    from collectivesft.io import write_jsonl
     from collectivesft.sources.convert import convert_source
     from collectivesft.sources.registry import source_names
 

@@ -27,7 +27,7 @@ from collectivesft.mix import ledger as L
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
-from collectivesft.records import atomic_write, dumps, file_sha256, write_json
+from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, write_json
 
 
 
@@ -54,10 +54,7 @@ def _records_file(path: str, name: str) -> Path:
     return p
 
 
-def _raw_checksums(path: Path) -> dict[str, str]:
-    if path.is_file():
-        return {path.name: file_sha256(path)}
-    return {p.relative_to(path).as_posix(): file_sha256(p) for p in sorted(path.rglob("*")) if p.is_file()}
+_raw_checksums = folder_checksums
 
 
 def prepare_sources(recipe: MixRecipe, out: Path) -> list[SourceInput]:

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import read_json_rows
+from collectivesft.io import read_json_rows
 from collectivesft.mix.text import ngram_hashes, normalize_text
 
 

@@ -7,7 +7,7 @@
 - sharegpt.jsonl / sharegpt_val.jsonl: {"id", "system", "conversations": [{"from", "value"}]};
 - parquet/{train,val}.parquet: id, source, task, lang, messages (list of role/content
   structs), meta (JSON text, since meta keys differ between sources).
-Every file is written through records.atomic_write, and rows in a fixed order.
+Every file is written through io.atomic_write, and rows in a fixed order.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from collectivesft.mix.recipe import ExportSpec
-from collectivesft.records import atomic_write, dumps, write_json
+from collectivesft.io import atomic_write, dumps, write_json
 
 SPLITS = ("train", "val")
 LLAMAFACTORY_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",

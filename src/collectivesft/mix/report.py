@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from collectivesft.mix import ledger as L
-from collectivesft.records import TASKS, atomic_write
+from collectivesft.records import TASKS
+from collectivesft.io import atomic_write
 
 DROP_KINDS = ("filtered", "contaminated", "duplicate", "near_duplicate", "over_cap")
 

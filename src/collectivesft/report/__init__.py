@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectivesft.records import atomic_write
+from collectivesft.io import atomic_write
 from collectivesft.report.collect import RunSummary, loss_history, mixture_counts, read_run
 from collectivesft.report.document import Document
 from collectivesft.report import plots

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collectivesft.records import atomic_write, write_json
+from collectivesft.io import atomic_write, write_json
 
 
 def loss_curves(log_history: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:

@@ -71,7 +71,7 @@ def fixture_corpus(rows: int = 20) -> Iterator[str]:
     import warnings
 
     from collectivesft.fixtures.writer import write_fixtures
-    from collectivesft.records import read_jsonl
+    from collectivesft.io import read_jsonl
     from collectivesft.sources.convert import convert_source
     from collectivesft.sources.registry import source_names
 

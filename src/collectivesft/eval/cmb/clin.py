@@ -16,7 +16,7 @@ from collectivesft.eval.cmb.data import ClinCase, id_key, load_clin
 from collectivesft.eval.cmb.runner import PartialWriter, check_fingerprint, read_partial
 from collectivesft.eval.config import ClinEvalConfig, InferenceConfig
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu
-from collectivesft.records import atomic_write, read_jsonl, write_json, write_jsonl
+from collectivesft.io import atomic_write, read_jsonl, write_json, write_jsonl
 
 PARTIAL = "outputs.partial.jsonl"
 _FINGERPRINT = ("model", "backend", "data", "system", "max_new_tokens", "temperature")

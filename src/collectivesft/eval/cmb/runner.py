@@ -21,7 +21,7 @@ from collectivesft.eval.cmb.data import (KeyRow, Question, id_key, key_from_ques
 from collectivesft.eval.cmb.extraction import extract_answer
 from collectivesft.eval.cmb.prompts import ANSWER_PREFIX, answer_candidates, build_chat, pick_shots
 from collectivesft.eval.config import CMBEvalConfig
-from collectivesft.records import dumps, write_json
+from collectivesft.io import dumps, write_json
 
 PARTIAL = "predictions.partial.jsonl"
 # Settings that change the answers: a resumed run must match them.
@@ -181,7 +181,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         write_score_files(out, scores, predictions)
         result = scores
     else:
-        from collectivesft.records import write_jsonl
+        from collectivesft.io import write_jsonl
 
         write_jsonl(out / "predictions.jsonl", [{"id": q.id, **answers[id_key(q.id)],
                                                  **({"logprobs": done[id_key(q.id)]["logprobs"]}

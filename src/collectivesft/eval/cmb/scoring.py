@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.records import read_json_rows
+from collectivesft.io import read_json_rows
 from collectivesft.eval.cmb.data import KeyRow, Question, id_key, load_key, load_questions, normalize_class
 from collectivesft.eval.cmb.extraction import extract_answer
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from collectivesft.records import atomic_write, write_json, write_jsonl
+from collectivesft.io import atomic_write, write_json, write_jsonl
 
 # English labels for CMB's six exam types (used when no CJK font can draw the Chinese names).
 TYPE_LABELS = {
