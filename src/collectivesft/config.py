@@ -53,3 +53,57 @@ def validate_model(cls: type[M], data: Any, where: str, what: str) -> M:
         return cls.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{where}: invalid {what}: {validation_problems(exc)}") from None
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """'a.b.0.c=value' -> (['a', 'b', '0', 'c'], value parsed as YAML); ConfigError when malformed."""
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override must be key=value, got {item!r} (e.g. --set dedup.threshold=0.9)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {item!r}: the value is not valid YAML ({exc})") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """`data` with every `key.sub=value` override applied in order (values parsed as YAML; list
+    items by index, e.g. sources.0.cap=5; missing mappings are created). Changes `data` in place."""
+    for item in overrides or []:
+        parts, value = parse_override(item)
+        node: Any = data
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[:depth]) or "(top level)"
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"override {item!r}: {where} has no list item {part!r} "
+                                      f"(it has {len(node)} items)")
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if node.get(part) is None:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ConfigError(f"override {item!r}: {where} is a value, not a mapping or list")
+    return data
+
+
+def deprecated_overrides(old: list[str] | None, spelling: str) -> list[str]:
+    """Overrides given in an old spelling, still applied for one release, with a note on stderr."""
+    if old:
+        import sys
+
+        print(f"note: {spelling} is deprecated and will be removed in the next release; "
+              f"use --set key=value", file=sys.stderr)
+    return list(old or [])

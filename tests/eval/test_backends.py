@@ -8,7 +8,7 @@ import pytest
 from collectivesft.errors import ConfigError
 from collectivesft.eval.backends.registry import backend_names, get_backend
 from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
-from collectivesft.eval.cmb.data import load_questions
+from collectivesft.benchmarks.cmb.load import load_questions
 from collectivesft.eval.cmb.prompts import build_chat
 from collectivesft.eval.config import InferenceConfig
 from collectivesft.eval.server import start_in_thread

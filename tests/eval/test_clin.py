@@ -6,7 +6,7 @@ import pytest
 
 from collectivesft.eval.cmb import ClinEvalConfig, evaluate_clin, score_clin
 from collectivesft.eval.cmb.clin import case_chat
-from collectivesft.eval.cmb.data import load_clin
+from collectivesft.benchmarks.cmb.load import load_clin
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu
 
 

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.eval.cmb.data import load_clin, load_key, load_questions, parse_option
+from collectivesft.benchmarks.cmb.load import load_clin, load_key, load_questions, question_options as parse_option
 
 
 def test_option_as_dict_and_as_string_holding_a_dict_load_the_same(cmb_data):

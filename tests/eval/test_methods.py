@@ -5,8 +5,9 @@ import json
 import pytest
 
 from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
-from collectivesft.eval.cmb.data import load_questions
-from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, render_chat
+from collectivesft.benchmarks.cmb.load import load_questions
+from collectivesft.eval.chat import render_chat
+from collectivesft.eval.cmb.prompts import answer_candidates, build_chat
 
 
 def manual_logprob(model, tok, prompt: str, continuation: str, end_term: bool) -> float:

@@ -1,7 +1,8 @@
 """Prompt building: our Chinese wording, shots from val of the same class, CoT, chat templates."""
 
-from collectivesft.eval.cmb.data import load_questions
-from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, pick_shots, render_chat
+from collectivesft.benchmarks.cmb.load import load_questions
+from collectivesft.eval.chat import render_chat
+from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, pick_shots
 
 
 def test_zero_shot_prompt_asks_for_the_answer_form(cmb_data):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from collectivesft.eval.cmb.data import load_questions
+from collectivesft.benchmarks.cmb.load import load_questions
 from collectivesft.eval.cmb.scoring import score_cmb, validate_submission
 
 S, M = "单项选择题", "多项选择题"

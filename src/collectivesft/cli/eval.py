@@ -94,7 +94,7 @@ def cmb_validate_command(
                                              "instead of 1..11200 (for subsets and fixtures)."),
 ) -> None:
     """Check a leaderboard submission: ids exactly 1..11200, keys, letter format. Exit 1 when wrong."""
-    from collectivesft.eval.cmb.data import load_questions
+    from collectivesft.benchmarks.cmb.load import load_questions
     from collectivesft.eval.cmb.scoring import TEST_IDS, validate_submission
 
     expected = [q.id for q in load_questions(questions, "test")] if questions else TEST_IDS

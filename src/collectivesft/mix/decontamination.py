@@ -7,12 +7,10 @@ A record is contaminated by an item when at least `min_overlap` of the item's di
 n-grams occur in the record. Lookups are vectorised (sorted arrays + searchsorted); only
 records with a hit are examined one by one.
 
-Evaluation files are read in their official formats (FreedomIntelligence/CMB):
-- CMB-Exam question files: a JSON list of {question, option: {A..F} (or a string
-  holding that dict), id?, ...}; the item id is "<file name>#<id>" (or the 0-based index);
-- CMB-Clin-qa.json: a JSON list of {id, title, description, QA_pairs: [{question, answer}]};
-  one item for each case description ("#<id>") and each question ("#<id>/q<k>");
-- JSON lines of unified records (their user text) or of objects with "question".
+Evaluation items come from the benchmark loaders (benchmarks/cmb/load.py): a CMB release folder
+or zip, one official file (CMB-Exam questions, CMB-Clin-qa.json) or a hub id gives every test
+and val question and every CMB-Clin description and question. A JSON-lines file of unified
+records (their user text) can be indexed too.
 """
 
 from __future__ import annotations
@@ -23,55 +21,26 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from collectivesft.errors import InputLayoutError
 from collectivesft.io import read_json_rows
 from collectivesft.mix.text import ngram_hashes, normalize_text
 
 
-def _options_text(option: Any) -> str:
-    from collectivesft.cmb_option import parse_option
-
-    if isinstance(option, (str, dict)):
-        # A dict, or the hub's string holding one; a string that holds none is compared as it is.
-        try:
-            return "\n".join(f"{k}. {v}" for k, v in parse_option(option).items())
-        except ValueError:
-            if isinstance(option, str):
-                return option
-            return "\n".join(f"{k}. {v}" for k, v in sorted(option.items(), key=str) if v is not None and str(v).strip())
-    if isinstance(option, list):
-        return "\n".join(str(v) for v in option)
-    return ""
-
-
-def iter_eval_items(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """Yield (item id, text, fallback text) for each evaluation item in an official-format file.
+def iter_eval_items(data: str | Path) -> Iterator[tuple[str, str, str]]:
+    """Yield (item id, text, fallback text) for each evaluation item in `data`.
 
     `fallback` (question plus options) is used when the text alone is shorter than one n-gram.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputLayoutError(f"evaluation file {path} does not exist")
-    for index, obj in enumerate(read_json_rows(path)):
-        if not isinstance(obj, dict):
-            raise InputLayoutError(f"{path}: item {index} is not an object")
-        ident = obj.get("id", index)
-        if "QA_pairs" in obj:
-            description = str(obj.get("description") or "")
-            yield f"{path.name}#{ident}", description, description
-            for k, pair in enumerate(obj.get("QA_pairs") or []):
-                question = str((pair or {}).get("question") or "")
-                yield f"{path.name}#{ident}/q{k}", question, question
-        elif "question" in obj:
-            question = str(obj.get("question") or "")
-            yield f"{path.name}#{ident}", question, question + "\n" + _options_text(obj.get("option"))
-        elif "messages" in obj:
-            text = "\n".join(m.get("content", "") for m in obj["messages"] if m.get("role") == "user")
-            yield f"{path.name}#{obj.get('id', index)}", text, text
-        else:
-            raise InputLayoutError(
-                f"{path}: item {index} has none of question / QA_pairs / messages; expected a CMB-Exam "
-                "question file, CMB-Clin-qa.json, or unified records (an answer key has no question text)")
+    path = Path(data)
+    if path.is_file() and path.suffix == ".jsonl":
+        rows = read_json_rows(path)
+        if rows and isinstance(rows[0], dict) and "messages" in rows[0]:
+            for index, obj in enumerate(rows):
+                text = "\n".join(m.get("content", "") for m in obj.get("messages") or [] if m.get("role") == "user")
+                yield f"{path.name}#{obj.get('id', index)}", text, text
+            return
+    from collectivesft.benchmarks.cmb.load import eval_items
+
+    yield from eval_items(data)
 
 
 _PRESENCE_MASK = (1 << 22) - 1
@@ -98,7 +67,8 @@ class EvalIndex:
 
 
 def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
-    """Index the n-grams of every item in `files`; items shorter than one n-gram are listed, not indexed."""
+    """Index the n-grams of every item in `files` (paths or hub ids); items shorter than one
+    n-gram are listed, not indexed."""
     ids: list[str] = []
     texts: list[str] = []
     too_short: list[str] = []

@@ -6,12 +6,11 @@ much is visible. Token bounds batch a whole chunk through the tokenizer.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
+from collectivesft.benchmarks.cmb.format import is_valid_answer
 from collectivesft.mix.recipe import FilterSpec
 
-_MCQ_ANSWER = re.compile(r"^[A-F]+$")
 
 
 def record_chars(rec: dict[str, Any]) -> int:
@@ -24,7 +23,7 @@ def mcq_answer_problem(meta: dict[str, Any]) -> str | None:
     answer = meta.get("answer")
     if not isinstance(answer, str) or not answer:
         return "mcq-answer-missing"
-    if not _MCQ_ANSWER.match(answer):
+    if not is_valid_answer(answer):
         return "mcq-answer-invalid"
     options = meta.get("options")
     if isinstance(options, dict) and options and any(letter not in options for letter in answer):

@@ -152,36 +152,6 @@ def recipe_from_dict(data: Any, where: str = "<recipe>") -> MixRecipe:
     return validate_model(MixRecipe, data, where, "mix recipe")
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `key.sub=value` overrides (value parsed as YAML; list items by index: sources.0.cap=5)."""
-    import yaml
-
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like key=value (e.g. dedup.threshold=0.9)")
-        node: Any = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"override {key!r}: no list item {part!r}")
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
-        last = parts[-1]
-        value = yaml.safe_load(raw) if raw else None
-        if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
-                raise ConfigError(f"override {key!r}: no list item {last!r}")
-            node[int(last)] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise ConfigError(f"override {key!r}: {'.'.join(parts[:-1])} is not a mapping")
-    return data
-
-
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> MixRecipe:
     """Load a mix recipe YAML, or a full run recipe's `mix:` section; validate with overrides."""
     from collectivesft.config import read_yaml_mapping
@@ -192,6 +162,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> MixReci
     if isinstance(data, dict) and "mix" in data:
         data, where = _mix_section(data, path), f"{path} (section mix)"
     if isinstance(data, dict) and overrides:
+        from collectivesft.config import apply_overrides
+
         data = apply_overrides(data, overrides)
     return recipe_from_dict(data, where)
 

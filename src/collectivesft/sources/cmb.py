@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.cmb_option import parse_option as parse_options
+from collectivesft.benchmarks.cmb.format import (LETTERS as OPTION_LETTERS, MULTI, SINGLE, canonical_answer,
+                                                 is_valid_answer, parse_option as parse_options)
+from collectivesft.benchmarks.cmb.layout import QUESTION_FILES
+from collectivesft.benchmarks.cmb.load import Question
+from collectivesft.benchmarks.cmb.render import training_answer, user_turn
 from collectivesft.fixtures.world import (
     EXAM_TYPE_OF_CLASS,
     FACTS,
@@ -28,10 +31,7 @@ from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, Sou
 from collectivesft.sources.readers import iter_json_list, iter_members
 from collectivesft.sources.registry import register
 
-ANSWER_RE = re.compile(r"^[A-F]+$")
-OPTION_LETTERS = "ABCDEF"
-LETTER_SET = frozenset(OPTION_LETTERS)
-TRAIN_FILE = "CMB-train-merge.json"
+TRAIN_FILE = Path(QUESTION_FILES["train"]).name
 
 
 @register
@@ -74,9 +74,9 @@ class CMB(Source):
         answer = "" if d["answer"] is None else str(d["answer"]).strip()
         if not answer:
             raise Reject("empty answer")
-        if not ANSWER_RE.match(answer):
+        if not is_valid_answer(answer):
             raise Reject(f"answer {answer!r} does not match ^[A-F]+$")
-        letters = "".join(sorted(set(answer)))
+        letters = canonical_answer(answer)
         absent = [c for c in letters if c not in options]
         if absent:
             raise Reject(f"answer letter(s) {absent} not among options {list(options)}")
@@ -84,19 +84,14 @@ class CMB(Source):
         if not question:
             raise Skip("empty question")
         qtype = str(d.get("question_type") or "").strip()
-        if qtype == "单项选择题" and len(letters) > 1:
+        if qtype == SINGLE and len(letters) > 1:
             self.notes["single-answer question with several answer letters"] += 1
-
-        exam_type, exam_class = str(d.get("exam_type") or "").strip(), str(d.get("exam_class") or "").strip()
-        where = (exam_type or "医学考试") + (f"（{exam_class}）" if exam_class else "")
-        kind = qtype or ("多项选择题" if len(letters) > 1 else "单项选择题")
-        hint = "可能有多个正确选项，请给出全部正确选项的字母" if kind == "多项选择题" else "请给出正确选项的字母"
-        lines = [f"下面是一道{where}的{kind}，{hint}。", "", question, ""]
-        lines += [f"{k}. {v}" for k, v in options.items()]
-        reply = f"答案是{letters}。\n" + "\n".join(f"{c}. {options[c]}" for c in letters)
-        explanation = str(d.get("explanation") or "").strip()
-        if explanation:
-            reply += f"\n解析：{explanation}"
+        kind = qtype or (MULTI if len(letters) > 1 else SINGLE)
+        q = Question(id=d.get("id"), exam_type=str(d.get("exam_type") or "").strip(),
+                     exam_class=str(d.get("exam_class") or "").strip(),
+                     exam_subject=str(d.get("exam_subject") or "").strip(), question=question,
+                     question_type=kind, options=options, answer=letters,
+                     explanation=str(d.get("explanation") or "").strip() or None)
 
         meta: dict[str, Any] = {k: str(d[k]).strip() for k in ("exam_type", "exam_class", "exam_subject") if d.get(k)}
         meta["question_type"] = kind
@@ -106,8 +101,8 @@ class CMB(Source):
         rid = d.get("id")
         rid = str(rid) if rid not in (None, "") else "train-" + row.where.rsplit("#", 1)[-1]
         return make_record(f"cmb/{rid}", "cmb", "mcq", "zh",
-                           [{"role": "user", "content": "\n".join(lines)},
-                            {"role": "assistant", "content": reply}], meta)
+                           [{"role": "user", "content": user_turn(q)},
+                            {"role": "assistant", "content": training_answer(q)}], meta)
 
     def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
         """CMB-Exam/CMB-train/CMB-train-merge.json as unzipped from CMB.zip (a JSON list, one item per line).

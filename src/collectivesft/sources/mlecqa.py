@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
+from collectivesft.benchmarks.cmb.format import canonical_answer
 from collectivesft.records import make_record
 from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_json_list, iter_members
@@ -76,7 +77,7 @@ class MLECQA(Source):
         question = str(d["qtext"] or "").strip()
         if not question:
             raise Skip("empty question")
-        letters = "".join(sorted(set(answer)))
+        letters = canonical_answer(answer)
         qtype = str(d.get("qtype") or "").strip()
         exam = SUBSET_ZH.get(subset, "医师资格")
         lines = [f"以下是国家{exam}资格考试的一道{qtype or '选择题'}，请给出正确选项的字母。", "", question, ""]

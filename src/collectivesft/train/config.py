@@ -8,6 +8,7 @@ section is one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -94,39 +95,6 @@ def accelerate_config_path(name: str) -> Path:
     return Path(__file__).with_name("accelerate_configs") / f"{name}.yaml"
 
 
-def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
-    """['lr=1e-4', 'lora.r=8'] -> {'lr': 1e-4, 'lora': {'r': 8}}; values are YAML scalars."""
-    import yaml
-
-    result: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"override must be key=value, got {pair!r}")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"override {pair!r}: value is not valid YAML ({exc})") from None
-        node = result
-        *parents, leaf = key.strip().split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {pair!r} conflicts with another override of {part!r}")
-        node[leaf] = value
-    return result
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def config_from_dict(data: dict[str, Any], where: str = "<config>") -> TrainConfig:
     """Validate `data` as a TrainConfig; ConfigError naming every bad key and `where` otherwise."""
 
@@ -157,7 +125,12 @@ def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] |
                 data = dict(data, model=model["path"])
         else:
             data = loaded
-    extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
-    if extra:
+    if isinstance(overrides, dict):
+        data = _merge(data, overrides)
+    elif overrides:
+        from collectivesft.config import apply_overrides
+
+        data = apply_overrides(json.loads(json.dumps(data)), overrides)  # a copy: never edit the loaded YAML
+    if overrides:
         where = f"{where} with overrides" if path is not None else "overrides"
-    return config_from_dict(_merge(data, extra), where)
+    return config_from_dict(data, where)

@@ -17,7 +17,7 @@ from typing import Any
 
 from collectivesft.errors import ConfigError
 from collectivesft.eval.backends.registry import Backend, ScoreRequest, register_backend
-from collectivesft.eval.cmb.prompts import render_chat
+from collectivesft.eval.chat import render_chat
 
 # A token that continues a letter answer: optional separator, then option letters.
 _LETTER_TOKEN = re.compile(r"[\s、,，]*[A-F]{1,6}")

@@ -44,7 +44,7 @@ class VLLMBackend(Backend):
         return [o.outputs[0].text for o in outs]
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
-        from collectivesft.eval.cmb.prompts import render_chat
+        from collectivesft.eval.chat import render_chat
 
         prompts, spans = [], []
         for req in requests:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.eval.cmb.data import ClinCase, id_key, load_clin
+from collectivesft.benchmarks.cmb.format import id_key
+from collectivesft.benchmarks.cmb.load import ClinCase, load_clin
 from collectivesft.eval.cmb.runner import PartialWriter, check_fingerprint, read_partial
 from collectivesft.eval.config import ClinEvalConfig, InferenceConfig
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu

@@ -28,8 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-ALL_LETTERS = "ABCDEF"
-MULTI = "多项选择题"
+from collectivesft.benchmarks.cmb.format import LETTERS as ALL_LETTERS, MULTI
 
 # A list of option letters: "A", "ACE", "A、C、D", "D, B", "A和C". A letter must not touch
 # other Latin letters (so "DNA", "ACEI" and "The" are words, not answers) nor be followed by

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from collectivesft.errors import ConfigError
-from collectivesft.eval.cmb.data import (KeyRow, Question, id_key, key_from_questions, load_key, load_questions,
-                                         locate_key)
+from collectivesft.benchmarks.cmb.format import id_key
+from collectivesft.benchmarks.cmb.load import KeyRow, Question, key_from_questions, load_key, load_questions, locate_key
 from collectivesft.eval.cmb.extraction import extract_answer
-from collectivesft.eval.cmb.prompts import ANSWER_PREFIX, answer_candidates, build_chat, pick_shots
+from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
+from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, pick_shots
 from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.io import dumps, write_json
 

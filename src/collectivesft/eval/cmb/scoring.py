@@ -17,7 +17,8 @@ from typing import Any, Iterable
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.io import read_json_rows
-from collectivesft.eval.cmb.data import KeyRow, Question, id_key, load_key, load_questions, normalize_class
+from collectivesft.benchmarks.cmb.format import canonical_answer, id_key, is_valid_answer, normalize_class
+from collectivesft.benchmarks.cmb.load import KeyRow, Question, load_key, load_questions
 from collectivesft.eval.cmb.extraction import extract_answer
 
 TEST_IDS = range(1, 11201)
@@ -41,7 +42,7 @@ def normalize_model_answer(value: Any, question_type: str, options: dict[str, st
     """A submitted answer as a sorted letter set; anything but bare letters is read as free text."""
     text = "" if value is None else str(value)
     if _LETTERS_ONLY.match(text):
-        return "".join(sorted(set(re.sub(r"[^A-F]", "", text))))
+        return canonical_answer(re.sub(r"[^A-F]", "", text))
     return extract_answer(text, question_type, options)
 
 
@@ -75,7 +76,7 @@ def score_answers(answers: dict[str, dict[str, Any]], key: list[KeyRow]) -> tupl
             invalid.append(row.id)
             pred["correct"] = None
         else:
-            gold = "".join(sorted(set(row.answer)))
+            gold = canonical_answer(row.answer)
             correct = bool(model_answer) and model_answer == gold
             pred["correct"] = correct
             pred["answer"] = gold
@@ -182,9 +183,9 @@ def validate_submission(path: str | Path, expected_ids: Iterable[Any] = TEST_IDS
         if k not in expected:
             bad_ids.append(f"row {index + 1}: id {row['id']!r} is not an expected id")
         answer = row["model_answer"]
-        if not isinstance(answer, str) or not re.fullmatch(r"[A-F]*", answer):
+        if not isinstance(answer, str) or not (answer == "" or is_valid_answer(answer)):
             bad_answers.append(f"id {row['id']}: {answer!r}")
-        elif answer != "".join(sorted(set(answer))):
+        elif answer != canonical_answer(answer):
             unsorted.append(f"id {row['id']}: {answer!r}")
     if bad_rows:
         problems.append(f"{len(bad_rows)} row(s) lack 'id' or 'model_answer' (rows {_ranges(bad_rows)[:200]})")

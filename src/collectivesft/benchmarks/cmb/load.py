@@ -1,34 +1,22 @@
-"""Load CMB's published files: exam questions (test/val/train), the test answer key, CMB-Clin cases.
+"""Load CMB's published files: exam questions (test/val/train), the test answer key, CMB-Clin cases,
+and the evaluation items training data is decontaminated against.
 
 Accepted inputs: a folder (the unzipped `data/` of the GitHub release, any depth), the
 release zip, a single JSON file, or a Hugging Face hub id (FreedomIntelligence/CMB).
-On the hub `option` is a string holding a Python dict ("{'A': '...'}"): it is parsed with
-json, then ast.literal_eval, never eval.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from collectivesft.benchmarks.cmb.format import MULTI, SINGLE, canonical_answer, id_key, is_valid_answer, parse_option
+from collectivesft.benchmarks.cmb.layout import (CLIN_FILE, EVAL_SPLITS, HUB_CLIN_CONFIG, HUB_CLIN_SPLIT,
+                                                 HUB_EXAM_CONFIG, KEY_FILE, QUESTION_FILES)
 from collectivesft.errors import InputLayoutError
-
-HUB_ID = "FreedomIntelligence/CMB"
-QUESTION_FILES = {
-    "test": "CMB-Exam/CMB-test/CMB-test-choice-question-merge.json",
-    "val": "CMB-Exam/CMB-val/CMB-val-merge.json",
-    "train": "CMB-Exam/CMB-train/CMB-train-merge.json",
-}
-KEY_FILE = "CMB-Exam/CMB-test/CMB-test-choice-answer.json"
-CLIN_FILE = "CMB-Clin/CMB-Clin-qa.json"
-LETTERS = "ABCDEF"
-MULTI = "多项选择题"
-SINGLE = "单项选择题"
-_VALID_ANSWER = re.compile(r"^[A-F]+$")
 
 
 @dataclass(frozen=True)
@@ -63,7 +51,7 @@ class KeyRow:
 
     @property
     def valid(self) -> bool:
-        return bool(_VALID_ANSWER.match(self.answer))
+        return is_valid_answer(self.answer)
 
 
 @dataclass
@@ -76,35 +64,15 @@ class ClinCase:
     qa: list[tuple[str, str]] = field(default_factory=list)
 
 
-def id_key(value: Any) -> str:
-    """Ids are compared as text: 7, "7" and 7.0-free JSON ints all mean the same question."""
-    return str(value).strip()
-
-
-def normalize_class(name: str) -> str:
-    """Class names that differ only by 和/与 (releases spell them both ways) are one class."""
-    return str(name).strip().replace("与", "和")
-
-
-def sort_letters(answer: str) -> str:
-    """'DB' -> 'BD': an answer is a set of letters; the canonical form is sorted, no repeats."""
-    return "".join(sorted(set(answer)))
-
-
-def parse_option(value: Any, where: str) -> dict[str, str]:
-    """The `option` field as {letter: text}: a dict, or a string holding a dict (JSON or Python repr).
-
-    Empty option texts are dropped (some rows pad E/F with ''), so prompts never show "E. ".
-    """
-    from collectivesft.cmb_option import parse_option as parse
-
+def question_options(value: Any, where: str) -> dict[str, str]:
+    """A question's options (empty texts dropped, so prompts never show "E. "); at least two."""
     try:
-        options = parse(value)
+        options = parse_option(value)
     except ValueError as exc:
         raise InputLayoutError(f"{where}: 'option': {exc}") from None
     if len(options) < 2:
         raise InputLayoutError(f"{where}: a question needs at least two non-empty options, got {sorted(options)}")
-    return dict(sorted(options.items()))
+    return options
 
 
 def question_from_row(row: dict[str, Any], index: int, where: str) -> Question:
@@ -115,7 +83,7 @@ def question_from_row(row: dict[str, Any], index: int, where: str) -> Question:
     if missing:
         raise InputLayoutError(f"{where}: row {index + 1} lacks {missing}")
     answer = row.get("answer")
-    answer = sort_letters(str(answer).strip()) if answer not in (None, "") else None
+    answer = canonical_answer(str(answer).strip()) if answer not in (None, "") else None
     return Question(
         id=row.get("id", index + 1),
         exam_type=str(row.get("exam_type", "")).strip(),
@@ -123,7 +91,7 @@ def question_from_row(row: dict[str, Any], index: int, where: str) -> Question:
         exam_subject=str(row.get("exam_subject", "")).strip(),
         question=str(row["question"]).strip(),
         question_type=str(row.get("question_type") or SINGLE).strip(),
-        options=parse_option(row["option"], f"{where}: row {index + 1}"),
+        options=question_options(row["option"], f"{where}: row {index + 1}"),
         answer=answer,
         explanation=(str(row["explanation"]).strip() or None) if row.get("explanation") else None,
     )
@@ -183,7 +151,7 @@ def load_questions(data: str | Path, split: str = "test") -> list[Question]:
             raise InputLayoutError(f"{data}: no {QUESTION_FILES[split]} (expected the official CMB layout)")
         where, rows = found
     else:
-        where, rows = _hub_rows(str(data), "exam", split)
+        where, rows = _hub_rows(str(data), HUB_EXAM_CONFIG, split)
     questions = [question_from_row(row, i, where) for i, row in enumerate(rows)]
     seen: set[str] = set()
     for q in questions:
@@ -253,7 +221,7 @@ def load_clin(data: str | Path) -> list[ClinCase]:
             raise InputLayoutError(f"{data}: no {CLIN_FILE}")
         where, rows = found
     else:
-        where, rows = _hub_rows(str(data), "clin", "test")
+        where, rows = _hub_rows(str(data), HUB_CLIN_CONFIG, HUB_CLIN_SPLIT)
     cases = []
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or "description" not in row or "QA_pairs" not in row:
@@ -269,3 +237,50 @@ def load_clin(data: str | Path) -> list[ClinCase]:
             qa.append((str(pair["question"]), str(ref)))
         cases.append(ClinCase(id=row.get("id", i), title=str(row.get("title", "")), description=str(row["description"]), qa=qa))
     return cases
+
+
+def _has(data: str | Path, relpath: str) -> bool:
+    return not _is_local(data) or find_file(data, relpath) is not None
+
+
+def eval_items(data: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(item id, text, fallback text) of every CMB evaluation item in `data` (release folder, zip,
+    one official file, or hub id): each test and val question, each CMB-Clin description and
+    question. `fallback` (question plus options) is used when the text is too short to compare.
+    """
+    path = Path(data)
+    if _is_local(data) and path.is_file() and not zipfile.is_zipfile(path):
+        rows = _read_json_list(path.read_bytes(), str(path))
+        first = rows[0] if rows and isinstance(rows[0], dict) else {}
+        if rows and "QA_pairs" not in first and "question" not in first:
+            raise InputLayoutError(f"{path}: item 0 has neither question nor QA_pairs; expected a CMB-Exam question "
+                                   "file or CMB-Clin-qa.json (an answer key has no question text)")
+        if "QA_pairs" in first:
+            yield from _clin_items(load_clin(path), path.name)
+        else:
+            yield from _question_items([question_from_row(r, i, str(path)) for i, r in enumerate(rows)], path.name)
+        return
+    found_any = False
+    for split in EVAL_SPLITS:
+        if _has(data, QUESTION_FILES[split]):
+            found_any = True
+            yield from _question_items(load_questions(data, split), Path(QUESTION_FILES[split]).name)
+    if _has(data, CLIN_FILE):
+        found_any = True
+        yield from _clin_items(load_clin(data), Path(CLIN_FILE).name)
+    if not found_any:
+        raise InputLayoutError(f"{data}: holds no CMB evaluation file ({', '.join(QUESTION_FILES[s] for s in EVAL_SPLITS)}, "
+                               f"{CLIN_FILE})")
+
+
+def _question_items(questions: list[Question], name: str) -> Iterator[tuple[str, str, str]]:
+    for q in questions:
+        options = "\n".join(f"{k}. {v}" for k, v in q.options.items())
+        yield f"{name}#{q.id}", q.question, q.question + "\n" + options
+
+
+def _clin_items(cases: list[ClinCase], name: str) -> Iterator[tuple[str, str, str]]:
+    for case in cases:
+        yield f"{name}#{case.id}", case.description, case.description
+        for k, (question, _answer) in enumerate(case.qa):
+            yield f"{name}#{case.id}/q{k}", question, question

@@ -1,0 +1,1 @@
+"""Benchmarks: what each benchmark's files and formats are (one package per benchmark)."""

@@ -1,0 +1,73 @@
+"""CMB's formats: option fields, answers, question types, ids and exam-class names.
+
+The `option` field is a dict {letter: text} in the release and a string holding that dict on
+the hub (sometimes JSON, sometimes a Python repr). It is parsed with json.loads, then
+ast.literal_eval, which accepts only literals: nothing in the data is ever run.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from typing import Any
+
+LETTERS = "ABCDEF"
+LETTER_SET = frozenset(LETTERS)
+SINGLE = "单项选择题"
+MULTI = "多项选择题"
+QUESTION_TYPES = (SINGLE, MULTI)
+# The answer-validity rule of the official key: one or more option letters, nothing else.
+VALID_ANSWER = re.compile(r"^[A-F]+$")
+
+
+def is_valid_answer(answer: Any) -> bool:
+    """True for an answer string the official key would hold ('A', 'ACD'); False for '', 'G', None."""
+    return isinstance(answer, str) and bool(VALID_ANSWER.match(answer))
+
+
+def canonical_answer(answer: str) -> str:
+    """'DB' -> 'BD': an answer is a set of letters; the canonical form is sorted, no repeats."""
+    return "".join(sorted(set(answer)))
+
+
+def id_key(value: Any) -> str:
+    """Ids are compared as text: 7 and "7" name the same question."""
+    return str(value).strip()
+
+
+def normalize_class(name: str) -> str:
+    """Class names that differ only by 和/与 (releases spell them both ways) are one class."""
+    return str(name).strip().replace("与", "和")
+
+
+def parse_option(value: Any) -> dict[str, str]:
+    """The `option` field as {letter: text} in letter order: a dict, or a string holding one.
+
+    Empty texts are dropped (the release pads some questions with '' E/F options).
+    Raises ValueError when it is neither; literal_eval only accepts literals, so nothing runs.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise ValueError(f"option string is not a dict: {text[:60]!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"option is {type(value).__name__}, expected a dict of letters")
+    options: dict[str, str] = {}
+    for key, text in value.items():
+        if key not in LETTER_SET:  # tolerate " a" style keys; the release uses "A".."F"
+            letter = str(key).strip().upper()
+            if letter not in LETTER_SET:
+                raise ValueError(f"option key {key!r} is not a letter A-F")
+            key = letter
+        if text is None:
+            continue
+        text = (text if isinstance(text, str) else str(text)).strip()
+        if text:
+            options[key] = text
+    return dict(sorted(options.items()))
