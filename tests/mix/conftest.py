@@ -48,15 +48,15 @@ def write_records(tmp_path) -> Callable[..., Path]:
 
 @pytest.fixture()
 def mix(tmp_path) -> Callable[..., dict[str, Any]]:
-    """mix(recipe_dict, out_name="out") -> manifest: writes the recipe YAML, builds via the Python API (no report unless asked)."""
-    from collectivesft.mix import build_mixture, load_recipe
+    """mix(recipe_dict, out_name="out") -> manifest: writes the recipe YAML, builds it as `data mix` does (no report unless asked)."""
+    from collectivesft.pipeline.run import mix_recipe_file
 
     def run(recipe: dict[str, Any], out_name: str = "out") -> dict[str, Any]:
         # Plots cost a second per build; tests about the report ask for it explicitly.
         recipe = {"report": False, **recipe}
         path = tmp_path / f"{out_name}.yaml"
         path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
-        return build_mixture(load_recipe(path), tmp_path / out_name)
+        return mix_recipe_file(path, tmp_path / out_name)[0]
 
     return run
 

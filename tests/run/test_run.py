@@ -32,7 +32,7 @@ def _stage_keys(run: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     root = tmp_path_factory.mktemp("run")
     recipe = _write(root / "recipe.yaml", SMALL_RECIPE)
@@ -58,7 +58,7 @@ def test_run_goes_from_raw_files_to_a_report_with_base_and_trained_model(finishe
 
 
 def test_rerun_reuses_every_stage(finished_run):
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     root, recipe, _ = finished_run
     before = _stage_keys(root / "run")
@@ -71,7 +71,7 @@ def test_rerun_reuses_every_stage(finished_run):
 def test_edit_redoes_only_what_changed_and_force_redoes_a_stage(finished_run, tmp_path):
     import shutil
 
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     root, _, _ = finished_run
     run = tmp_path / "run"
@@ -93,7 +93,7 @@ def test_edit_redoes_only_what_changed_and_force_redoes_a_stage(finished_run, tm
 
 def test_killed_run_resumes_without_redoing_finished_stages(finished_run, tmp_path, monkeypatch):
     import collectivesft.train as train_pkg
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     recipe = _write(tmp_path / "recipe.yaml", SMALL_RECIPE)
     real = train_pkg.run_training
@@ -129,7 +129,7 @@ def test_recipe_errors_name_the_key_and_nothing_runs(tmp_path, cli, change, mess
     recipe = dict(SMALL_RECIPE, **change)
     path = _write(tmp_path / "bad.yaml", recipe)
     from collectivesft.errors import ConfigError
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     with pytest.raises(ConfigError) as err:
         run_recipe(path, tmp_path / "run", log=lambda m: None)
@@ -139,8 +139,8 @@ def test_recipe_errors_name_the_key_and_nothing_runs(tmp_path, cli, change, mess
 
 
 def test_every_shipped_recipe_validates():
-    from collectivesft.recipe import load_run_recipe
-    from collectivesft.run import validate_sections
+    from collectivesft.pipeline.recipe import load_run_recipe
+    from collectivesft.pipeline.run import validate_sections
 
     checked = 0
     for path in sorted(Path(__file__).parents[2].joinpath("recipes").glob("*.yaml")):
@@ -155,7 +155,7 @@ def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
     """`launch:` runs the train stage as `accelerate launch -m collectivesft train` worker processes."""
     import shutil
 
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     root, _, _ = finished_run
     run = tmp_path / "run"
@@ -177,7 +177,7 @@ def test_run_killed_with_sigkill_during_training_resumes_from_its_checkpoint(tmp
     import sys
     import time
 
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
     recipe = json.loads(json.dumps(SMALL_RECIPE))
     recipe["train"].update(max_steps=40, save_steps=2, save_total_limit=None, cpu_threads=1)

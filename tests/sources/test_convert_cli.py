@@ -91,11 +91,12 @@ def test_truncated_zip_exits_nonzero(raw_fixtures, tmp_path, monkeypatch, capsys
 @pytest.mark.parametrize("option, message", [
     ("continent=Asia", "has no option 'continent'"),
     ("region=Europe", "not one of"),
-    ("region", "--option expects key=value"),
+    ("region", "override must be key=value, got 'region'"),
 ])
-def test_bad_options(raw_fixtures, tmp_path, monkeypatch, capsys, option, message):
+@pytest.mark.parametrize("flag", ["--set", "--option"])
+def test_bad_options(raw_fixtures, tmp_path, monkeypatch, capsys, option, message, flag):
     code, _, err = run_main(["data", "convert", "medqa", "--input", raw_fixtures / "medqa", "--out", tmp_path / "o",
-                             "--option", option], monkeypatch, capsys)
+                             flag, option], monkeypatch, capsys)
     assert code == 2 and message in err
 
 
@@ -105,11 +106,13 @@ def test_unknown_source_names_the_known_ones(tmp_path, monkeypatch, capsys):
     assert code == 2 and "unknown source 'pubmedqa'" in err and "medqa" in err
 
 
-def test_options_reach_the_converter(cli, raw_fixtures, tmp_path):
+@pytest.mark.parametrize("flags", [["--set", "region=Taiwan", "--set", "split=all"],
+                                   ["--option", "region=Taiwan", "-O", "split=all"]], ids=["set", "deprecated-option"])
+def test_options_reach_the_converter(cli, raw_fixtures, tmp_path, flags):
     out = tmp_path / "out"
-    result = cli(["data", "convert", "medqa", "--input", raw_fixtures / "medqa", "--out", out,
-                  "--option", "region=Taiwan", "-O", "split=all"])
+    result = cli(["data", "convert", "medqa", "--input", raw_fixtures / "medqa", "--out", out, *flags])
     assert result.exit_code == 0, result.output
+    assert ("deprecated" in result.output) == (flags[0] == "--option")
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     assert stats["options"] == {"region": "Taiwan", "split": "all", "us_options": "5"}
     assert {r["meta"]["region"] for r in read_jsonl(out / "records.jsonl")} == {"Taiwan"}

@@ -13,19 +13,6 @@ data_app = typer.Typer(help="Raw datasets: write fixtures, convert sources to un
                        no_args_is_help=True)
 
 
-def parse_options(pairs: list[str] | None) -> dict[str, str]:
-    """['region=US', 'lang=es'] -> {'region': 'US', 'lang': 'es'}; a pair without '=' is an error."""
-    from collectivesft.errors import ConfigError
-
-    result: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--option expects key=value, got {pair!r}")
-        result[key.strip()] = value.strip()
-    return result
-
-
 def sources_command() -> None:
     """List the registered source datasets."""
     from collectivesft.sources.registry import source_class, source_names
@@ -59,20 +46,24 @@ def convert_command(
     input: Optional[Path] = typer.Option(None, "--input", help="Raw file, folder or zip as downloaded."),
     hub: Optional[str] = typer.Option(None, "--hub", help="Load with datasets.load_dataset: a hub id or a local "
                                       "folder in hub layout. Pass --hub default for the source's known hub id."),
-    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="Converter option key=value (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Converter option key=value, e.g. --set "
+                                             "region=US (repeatable; see `collectivesft sources`)."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", hidden=True,
+                                               help="Deprecated spelling of --set."),
 ) -> None:
     """Convert one source's raw files (or hub dataset) to unified records, quarantining bad rows."""
+    from collectivesft.config import apply_overrides, deprecated_overrides
     from collectivesft.errors import ConfigError
     from collectivesft.sources.convert import convert_source
-    from collectivesft.sources.registry import source_class
 
     if (input is None) == (hub is None):
         raise ConfigError("give exactly one of --input PATH or --hub [ID|default]")
-    if hub == "default":
-        hub = source_class(source).info.hub_id
-        if not hub:
-            raise ConfigError(f"source {source!r} has no known hub id; use --input")
-    stats = convert_source(source, out, input=input, hub=hub, options=parse_options(option))
+    options = apply_overrides({}, deprecated_overrides(option, "--option/-O") + list(set_ or []))
+    nested = [k for k, v in options.items() if isinstance(v, (dict, list))]
+    if nested:
+        raise ConfigError(f"--set {nested[0]}: converter options are plain key=value")
+    options = {k: "" if v is None else str(v) for k, v in options.items()}
+    stats = convert_source(source, out, input=input, hub=hub, options=options)
     skipped = sum(stats["skipped"].values())
     print_table(["source", "read", "kept", "quarantined", "skipped"],
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])

@@ -25,6 +25,8 @@ BASE_URL = typer.Option(None, "--base-url", help="openai: endpoint base URL, e.g
 KEY_ENV = typer.Option(None, "--api-key-env", help="openai: environment variable holding the API key.")
 CONCURRENCY = typer.Option(None, "--concurrency", help="openai: parallel requests.")
 CONFIG = typer.Option(None, "--config", help="YAML: a bare eval config or a full recipe (its eval: section).")
+SET = typer.Option(None, "--set", help="Override a config key, e.g. --set shots=3 (value parsed as YAML; "
+                   "repeatable; applied after the other options).")
 
 
 def _inference_overrides(**values) -> dict:
@@ -45,7 +47,7 @@ def cmb_command(
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
-    concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG,
+    concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
     from collectivesft.eval.cmb.runner import evaluate_cmb
@@ -55,7 +57,7 @@ def cmb_command(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
         backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency))
+        concurrency=concurrency), sets=set_)
     result = evaluate_cmb(cfg, out)
     _print_scores(result)
     typer.echo(f"wrote {out}/predictions.jsonl, submission.json" + (", scores.json, scores.md" if "by_type" in result else ""))
@@ -118,7 +120,7 @@ def cmb_clin_command(
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
-    concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG,
+    concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
 ) -> None:
     """Run a model on CMB-Clin (each case a conversation) and score ROUGE-L / BLEU."""
     from collectivesft.eval.cmb.clin import evaluate_clin
@@ -127,7 +129,7 @@ def cmb_clin_command(
     cfg = load_config(ClinEvalConfig, config, _inference_overrides(
         model=model, data=data, limit=limit, backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens,
         temperature=temperature, system=system, device=device, dtype=dtype, base_url=base_url,
-        api_key_env=api_key_env, concurrency=concurrency), section="clin")
+        api_key_env=api_key_env, concurrency=concurrency), section="clin", sets=set_)
     scores = evaluate_clin(cfg, out)
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")

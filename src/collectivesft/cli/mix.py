@@ -11,16 +11,16 @@ from collectivesft.cli.display import print_table
 
 
 def mix_command(
-    recipe: Path = typer.Argument(..., help="Mix recipe YAML, or a run recipe with a `mix:` section."),
+    recipe: Path = typer.Argument(..., help="Mix recipe YAML, or a run recipe (its stages up to the mixture)."),
     out: Path = typer.Option(..., "--out", help="Output folder (train.jsonl, val.jsonl, manifest.json, exports, "
-                             "report.md)."),
+                             "report.md); for a run recipe the run folder, mixture in OUT/mix."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a recipe key, e.g. --set seed=1 "
                                              "--set sources.0.cap=500 (repeatable)."),
 ) -> None:
     """Build a balanced, deduplicated, decontaminated mixture from converted or raw sources."""
-    from collectivesft.mix import build_mixture, load_recipe
+    from collectivesft.pipeline.run import mix_recipe_file
 
-    manifest = build_mixture(load_recipe(recipe, set_ or []), out)
+    manifest, out = mix_recipe_file(recipe, out, set_ or [])
     rows = []
     for s in manifest["sources"]:
         c = s["counts"]

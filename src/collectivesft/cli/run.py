@@ -13,11 +13,13 @@ def run_command(
     out: Path = typer.Option(..., "--out", help="Run folder; stages already done there with the same inputs are reused."),
     force: Optional[list[str]] = typer.Option(None, "--force", help="Redo this stage even if unchanged "
                                               "(fixtures, convert, mix, model, train, eval, report; repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a recipe key, e.g. --set train.epochs=1 "
+                                             "--set sources.0.input=data/cmb (value parsed as YAML; repeatable)."),
 ) -> None:
     """Run convert -> mix -> train -> eval -> report from one recipe, reusing unchanged stages."""
-    from collectivesft.run import run_recipe
+    from collectivesft.pipeline.run import run_recipe
 
-    summary = run_recipe(recipe, out, force=force)
+    summary = run_recipe(recipe, out, force=force, overrides=set_)
     from collectivesft.cli.display import print_table
 
     rows = []

@@ -29,9 +29,11 @@ def tiny_command(
 
 def train_command(
     recipe: Optional[Path] = typer.Argument(None, help="Train config YAML, bare or a run recipe with a train: "
-                                            "section. May be omitted when overrides name the model."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. lr=1e-4 epochs=1 "
-                                                    "lora.r=8 (values parsed as YAML)."),
+                                            "section. May be omitted when --set names the model."),
+    overrides: Optional[list[str]] = typer.Argument(None, hidden=True, help="Deprecated: bare key=value "
+                                                    "overrides; use --set."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set lr=1e-4 "
+                                             "--set lora.r=8 (value parsed as YAML; repeatable)."),
     mixture: Optional[Path] = typer.Option(None, "--mixture", help="Mixture folder with train.jsonl and val.jsonl "
                                            "(default: the recipe's mixture key)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: the recipe's output_dir key)."),
@@ -40,6 +42,7 @@ def train_command(
     """Fine-tune a model on a mixture (full, LoRA or QLoRA), loss on assistant turns only."""
     import json
 
+    from collectivesft.config import deprecated_overrides
     from collectivesft.errors import ConfigError
     from collectivesft.train import load_config, run_training
 
@@ -47,7 +50,7 @@ def train_command(
     if recipe is not None and "=" in str(recipe) and not recipe.exists():
         overrides = [str(recipe), *(overrides or [])]
         recipe = None
-    config = load_config(recipe, overrides)
+    config = load_config(recipe, deprecated_overrides(overrides, "positional key=value overrides") + list(set_ or []))
     mixture = mixture or (Path(config.mixture) if config.mixture else None)
     out = out or (Path(config.output_dir) if config.output_dir else None)
     if mixture is None or out is None:

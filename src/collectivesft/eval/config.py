@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collectivesft.config import read_yaml_mapping, validate_model
+from collectivesft.config import validate_model
 
 
 class InferenceConfig(BaseModel):
@@ -63,16 +63,20 @@ def build_config(cls: type[C], values: dict[str, Any], where: str = "command lin
     return validate_model(cls, values, where, cls.__name__)
 
 
-def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any], section: str = "eval") -> C:
-    """A config from YAML (bare, or a full recipe whose `section` is used) with overrides on top."""
+def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any], section: str = "eval",
+                sets: list[str] | None = None) -> C:
+    """A config from YAML (bare, or a full recipe whose `section` is used), then the named
+    command-line options (`overrides`, None = not given), then `--set key=value` items."""
     values: dict[str, Any] = {}
     where = "command line"
     if path is not None:
-        where = str(path)
-        data = read_yaml_mapping(path, "eval config")
-        if any(k in data for k in ("sources", "mix", "train", section)):
-            data = data.get(section) or {}
-            where = f"{path} [{section}]"
+        from collectivesft.pipeline.recipe import stage_section
+
+        data, where = stage_section(path, section, "eval config")
         values.update(data)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if sets:
+        from collectivesft.config import apply_overrides
+
+        apply_overrides(values, sets)
     return build_config(cls, values, where)

@@ -28,6 +28,7 @@ from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
 from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, write_json
+from collectivesft.mix.manifest import assemble_manifest, write_contamination
 
 
 
@@ -54,13 +55,9 @@ def _records_file(path: str, name: str) -> Path:
     return p
 
 
-_raw_checksums = folder_checksums
-
-
-def prepare_sources(recipe: MixRecipe, out: Path) -> list[SourceInput]:
-    """Locate each source's records; raw input (or hub) is converted into out/sources/<name>/."""
-    from collectivesft.sources.convert import convert_source
-
+def prepare_sources(recipe: MixRecipe, converted: dict[str, Path] | None = None) -> list[SourceInput]:
+    """Locate each source's records: `records` as given; a raw (input/hub) source in the folder
+    `converted[name]` its conversion wrote (records.jsonl + stats.json)."""
     prepared = []
     for spec in recipe.sources:
         if spec.records is not None:
@@ -68,17 +65,20 @@ def prepare_sources(recipe: MixRecipe, out: Path) -> list[SourceInput]:
             prepared.append(SourceInput(spec, path, {"records": spec.records},
                                         {"records.jsonl": file_sha256(path)}))
             continue
-        folder = out / "sources" / spec.name
-        stats = convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options)
+        if spec.name not in (converted or {}):
+            raise InputLayoutError(f"source {spec.name!r} is raw input ({spec.input or spec.hub}); convert it first "
+                                   "(`collectivesft data mix` does, or give `records:`)")
+        folder = Path(converted[spec.name])
+        records = _records_file(str(folder), spec.name)
+        stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
         origin = {"source": spec.converter, "options": dict(sorted(spec.options.items()))}
         checksums = {}
         if spec.input is not None:
             origin["input"] = spec.input
-            checksums = {f"input/{k}": v for k, v in _raw_checksums(Path(spec.input)).items()}
+            checksums = {f"input/{k}": v for k, v in folder_checksums(Path(spec.input)).items()}
         else:
             origin["hub"] = spec.hub
         stats = {k: v for k, v in stats.items() if k not in ("input",)}
-        records = folder / "records.jsonl"
         checksums["records.jsonl"] = file_sha256(records)
         prepared.append(SourceInput(spec, records, origin, checksums, stats))
     return prepared
@@ -191,41 +191,14 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
     return {"distinct": {"before": distinct_before.result(), "after": distinct.result()}}
 
 
-def _versions(recipe: MixRecipe) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ["collectivesft", "datasketch", "numpy", "pyarrow", "pydantic", "pyyaml", "matplotlib"]
-    if recipe.filters.tokenizer:
-        names += ["transformers", "tokenizers"]
-    found = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def _eval_files_facts(recipe: MixRecipe, scan: Scan) -> list[dict[str, Any]]:
-    index = scan.eval_index
-    if index is None:
-        return []
-    facts = []
-    for path in recipe.decontamination.eval_files:
-        name = Path(path).name
-        facts.append({"path": path, "sha256": file_sha256(path),
-                      "items_indexed": sum(1 for i in index.item_ids if i.startswith(name + "#")),
-                      "items_too_short": sum(1 for i in index.too_short if i.startswith(name + "#"))})
-    return facts
-
-
-def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None = None) -> dict[str, Any]:
+def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | None = None,
+                  timings: dict[str, float] | None = None) -> dict[str, Any]:
     """Build the mixture described by `recipe` into folder `out`; return the manifest.
 
+    `converted` names the folders holding the conversions of the recipe's raw (input/hub) sources.
     Same recipe + seed + inputs => byte-identical files (no timestamps or output paths inside).
     `timings`, if given, receives seconds per step (for bench/mix.py; never written to files).
     """
-    from collectivesft.mix.diversity import diversity_summary
     from collectivesft.mix.exports import export_paths
     from collectivesft.mix.report import write_report
 
@@ -240,7 +213,7 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sources = prepare_sources(recipe, out)
+    sources = prepare_sources(recipe, converted)
     lap("prepare_sources")
     ledger = L.Ledger()
     with _progress(None, "mix: scan") as bar:
@@ -253,45 +226,13 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
     written = write_outputs(recipe, sources, ledger, out)
     lap("write_exports_and_accounting")
 
-    per_source = []
-    for src in sources:
-        counts = ledger.counts(src.lo, src.hi)
-        contaminated = [i for i in range(src.lo, src.hi) if i in ledger.contaminated_by]
-        entry = {"name": src.spec.name, "origin": src.origin, "checksums": src.checksums,
-                 "counts": counts, "stages": L.stage_counts(counts), "identity_holds": L.identity_holds(counts),
-                 "contamination_matches": len(contaminated), **sampling[src.spec.name]}
-        if src.convert_stats is not None:
-            entry["convert"] = src.convert_stats
-        per_source.append(entry)
-    totals = _sum_counts([s["counts"] for s in per_source])
-    _write_contamination(out, sources, ledger)
-    matched: dict[str, int] = {}
-    for item, _share in ledger.contaminated_by.values():
-        matched[item] = matched.get(item, 0) + 1
-    manifest: dict[str, Any] = {
-        "kind": "collectivesft.mix",
-        "recipe": recipe.model_dump(mode="json"),
-        "seed": recipe.seed,
-        "versions": _versions(recipe),
-        "identity": "input = train + val + sum(filtered) + contaminated + duplicate + near_duplicate + over_cap",
-        "identity_holds": L.identity_holds(totals) and all(s["identity_holds"] for s in per_source),
-        "totals": totals,
-        "stages": L.stage_counts(totals),
-        "sources": per_source,
-        "near_dedup": near_info,
-        "decontamination": {
-            "eval_files": _eval_files_facts(recipe, scan),
-            "action": recipe.decontamination.action,
-            "matches_per_source": {s["name"]: s["contamination_matches"] for s in per_source},
-            "matched_items": dict(sorted(matched.items())),
-        },
-        "diversity": diversity_summary(ledger, [s.spec.name for s in sources], written["distinct"]),
-    }
+    manifest = assemble_manifest(recipe, sources, ledger, scan, sampling, near_info, written)
+    write_contamination(out, sources, ledger)
     written_files = export_paths(recipe.exports) + ["contamination.jsonl"]
     if recipe.exports.accounting:
         written_files.append("accounting.jsonl")
     for src in sources:
-        if src.convert_stats is not None:
+        if src.convert_stats is not None and src.records.parent.parent == out / "sources":
             written_files += [f"sources/{src.spec.name}/{f}" for f in ("records.jsonl", "quarantine.jsonl", "stats.json")]
     if recipe.report:
         written_files += write_report(out, manifest, ledger, sources)
@@ -302,26 +243,4 @@ def build_mixture(recipe: MixRecipe, out: Path, timings: dict[str, float] | None
     lap("manifest")
     return manifest
 
-
-def _sum_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, Any] = {"input": 0, "filtered": {}}
-    for row in rows:
-        for key, value in row.items():
-            if key == "filtered":
-                for reason, n in value.items():
-                    total["filtered"][reason] = total["filtered"].get(reason, 0) + n
-            else:
-                total[key] = total.get(key, 0) + value
-    total["filtered"] = dict(sorted(total["filtered"].items()))
-    return total
-
-
-def _write_contamination(out: Path, sources: list[SourceInput], ledger: L.Ledger) -> None:
-    """contamination.jsonl: every training record that matched an eval item, with the overlap."""
-    with atomic_write(out / "contamination.jsonl") as fh:
-        for i in sorted(ledger.contaminated_by):
-            src = sources[ledger.entry[i]]
-            hit = ledger.contaminated_by[i]
-            fh.write(dumps({"source": src.spec.name, "id": ledger.ids[i], "eval_item": hit[0],
-                            "overlap": hit[1], "dropped": ledger.fate[i] == L.CONTAMINATED}) + "\n")
 

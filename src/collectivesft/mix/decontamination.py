@@ -58,6 +58,7 @@ class EvalIndex:
     owners: np.ndarray
     too_short: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    per_target: list[dict] = field(default_factory=list)  # {path, items_indexed, items_too_short} per target
     # A 2**22-slot presence table over the low hash bits: most training n-grams miss it, so
     # the binary search runs only on the few that may be in the index (measured ~5x faster).
     presence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -72,7 +73,9 @@ def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
     ids: list[str] = []
     texts: list[str] = []
     too_short: list[str] = []
+    per_target = []
     for file in files:
+        indexed_before, short_before = len(ids), len(too_short)
         for ident, text, fallback in iter_eval_items(file):
             norm = normalize_text(text)
             if len(norm) < ngram:
@@ -82,6 +85,8 @@ def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
                 continue
             ids.append(ident)
             texts.append(norm)
+        per_target.append({"path": str(file), "items_indexed": len(ids) - indexed_before,
+                           "items_too_short": len(too_short) - short_before})
     hashes, counts = ngram_hashes(texts, ngram)
     item_of = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
     pairs = np.unique(np.stack([hashes, item_of.astype(np.uint64)], axis=1), axis=0) if len(hashes) else \
@@ -91,7 +96,7 @@ def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
     presence = np.zeros(_PRESENCE_MASK + 1, dtype=bool)
     presence[(uniq & np.uint64(_PRESENCE_MASK)).astype(np.int64)] = True
     return EvalIndex(ngram, ids, sizes, uniq, np.append(starts, len(pairs)), pairs[:, 1].astype(np.int64),
-                     too_short, [str(f) for f in files], presence)
+                     too_short, [str(f) for f in files], per_target, presence)
 
 
 def contaminations(index: EvalIndex, norm_texts: Sequence[str], min_overlap: float) -> list[tuple[str, float] | None]:

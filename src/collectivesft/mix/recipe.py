@@ -86,10 +86,24 @@ class DedupSpec(_Strict):
 class DecontaminationSpec(_Strict):
     """Drop (or only report) training records overlapping evaluation files."""
 
-    eval_files: list[str] = Field(default_factory=list, description="CMB-Exam question files, CMB-Clin-qa.json")
+    eval_data: list[str] = Field(default_factory=list, description="CMB data read by the benchmark loaders: a "
+                                 "release folder or zip, or a hub id (every test/val question and CMB-Clin case)")
+    eval_files: list[str] = Field(default_factory=list, description="single files: CMB-Exam question files, "
+                                  "CMB-Clin-qa.json, or JSONL of unified records")
     ngram: int = Field(10, ge=3, le=64, description="characters per n-gram")
     min_overlap: float = Field(0.5, gt=0, le=1, description="share of an eval item's n-grams found in the record")
-    action: Literal["drop", "report"] = "drop"
+    action: Optional[Literal["drop", "report"]] = Field(
+        None, description="drop or report matches; unset: drop when eval data is given. An explicit drop with "
+                          "nothing to index is an error (it would silently remove nothing)")
+
+    @property
+    def targets(self) -> list[str]:
+        """Everything the index is built from, in order: eval_data, then eval_files."""
+        return [*self.eval_data, *self.eval_files]
+
+    @property
+    def drops(self) -> bool:
+        return self.action != "report"
 
 
 class ExportSpec(_Strict):
@@ -153,45 +167,15 @@ def recipe_from_dict(data: Any, where: str = "<recipe>") -> MixRecipe:
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> MixRecipe:
-    """Load a mix recipe YAML, or a full run recipe's `mix:` section; validate with overrides."""
-    from collectivesft.config import read_yaml_mapping
+    """Load a mix recipe YAML, or a run recipe's mix section (its sources with their raw origins);
+    validate with `key=value` overrides."""
+    from collectivesft.config import apply_overrides, read_yaml_mapping
+    from collectivesft.pipeline.recipe import is_run_recipe, mix_section
 
     path = Path(path)
     data: Any = read_yaml_mapping(path, "mix recipe")
     where = str(path)
-    if isinstance(data, dict) and "mix" in data:
-        data, where = _mix_section(data, path), f"{path} (section mix)"
-    if isinstance(data, dict) and overrides:
-        from collectivesft.config import apply_overrides
-
-        data = apply_overrides(data, overrides)
+    if is_run_recipe(data):
+        data, where = mix_section(data, None, [], str(path)), f"{path} (section mix)"
+    data = apply_overrides(data, overrides)
     return recipe_from_dict(data, where)
-
-
-def _mix_section(run: dict[str, Any], path: Path) -> Any:
-    """A run recipe's `mix:` section; when its sources carry no records/input/hub, the run's
-    top-level `sources:` (name, input or hub, options) are converted on the fly and the
-    `mix.sources` entries, matched by name, only add per-source settings."""
-    section = run["mix"]
-    if not isinstance(section, dict):
-        return section
-    entries = section.get("sources") or []
-    origins = ("records", "input", "hub")
-    if any(isinstance(e, dict) and any(k in e for k in origins) for e in entries):
-        return section
-    top = run.get("sources")
-    if not isinstance(top, list):
-        return section
-    settings = {e.get("name"): {k: v for k, v in e.items() if k != "name"} for e in entries if isinstance(e, dict)}
-    unknown = sorted(set(settings) - {t.get("name") for t in top if isinstance(t, dict)})
-    if unknown:
-        raise ConfigError(f"{path}: mix.sources: {unknown[0]!r} is not in the recipe's sources")
-    merged = []
-    for i, entry in enumerate(top):
-        if not isinstance(entry, dict) or not any(entry.get(k) for k in ("input", "hub")):
-            name = entry.get("name") if isinstance(entry, dict) else i
-            raise ConfigError(f"{path}: sources.{i} ({name}) has no input or hub (fixture data); "
-                              "`collectivesft run` fills those in, `data mix` needs real paths")
-        merged.append({"name": entry["name"], **{k: entry[k] for k in ("input", "hub", "options") if entry.get(k)},
-                       **settings.get(entry["name"], {})})
-    return dict(section, sources=merged)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from collectivesft.errors import RecordError
+from collectivesft.errors import ConfigError, RecordError
 from collectivesft.mix import ledger as L
 from collectivesft.mix.decontamination import EvalIndex, build_eval_index, contaminations
 from collectivesft.mix.filters import TokenCounter, make_filter, token_problem
@@ -108,7 +108,7 @@ def examine_chunk(job: tuple[int, str, list[int], list[str], list[str]]) -> Chun
     norms = [normalize_text(user_text(rec)) for _, rec in alive]
     index = _WORKER["eval_index"]
     if index is not None:
-        drop = recipe.decontamination.action == "drop"
+        drop = recipe.decontamination.drops
         hits = contaminations(index, norms, recipe.decontamination.min_overlap)
         survivors = []
         for (pos, rec), norm, hit in zip(alive, norms, hits):
@@ -161,7 +161,7 @@ class _Recorder:
 
     def apply(self, facts: ChunkFacts) -> None:
         ledger = self.ledger
-        drop_contaminated = self.recipe.decontamination.action == "drop"
+        drop_contaminated = self.recipe.decontamination.drops
         first = len(ledger)
         for pos, rid in enumerate(facts.ids):
             idx = ledger.add(facts.entry, rid, facts.tasks[pos], facts.chars[pos], facts.strata[pos])
@@ -198,8 +198,15 @@ def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progre
     """Pass 1 over `sources` (each with .records, .spec, and .lo/.hi set here) into `ledger`."""
     scan = Scan()
     decon = recipe.decontamination
-    if decon.eval_files:
-        scan.eval_index = build_eval_index(decon.eval_files, decon.ngram)
+    if decon.targets:
+        scan.eval_index = build_eval_index(decon.targets, decon.ngram)
+        if not scan.eval_index.item_ids:
+            raise ConfigError(f"decontamination: nothing to compare against: {', '.join(decon.targets)} gave "
+                              f"{len(scan.eval_index.too_short)} item(s), none of at least {decon.ngram} characters")
+    elif decon.action == "drop":
+        raise ConfigError("decontamination: action is drop but no eval_data or eval_files are given, so nothing "
+                          "would be removed; name the CMB data (e.g. eval_data: [FreedomIntelligence/CMB]) or "
+                          "set action: report")
     recorder = _Recorder(recipe, ledger, scan)
     workers = recipe.dedup.workers or _cpu_count()
 

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from collectivesft.errors import InputLayoutError
+from collectivesft.errors import ConfigError, InputLayoutError
 from collectivesft.records import record_problems
 from collectivesft.io import atomic_write, dumps, write_json
 from collectivesft.sources.base import BadRow, ConvertStats, RawRow, Reject, Skip, Source
@@ -59,13 +59,16 @@ def convert_source(
     options: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Convert raw files at `input` (or hub dataset `hub`) of source `name` into `out`; return stats.
-
-    Raises InputLayoutError when the input itself is unusable.
+    """Convert raw files at `input` (or hub dataset `hub`; "default" = the source's known hub id)
+    of source `name` into `out`; return stats. Raises InputLayoutError when the input is unusable.
     """
     source = get_source(name, **(options or {}))
     if (input is None) == (hub is None):
         raise ValueError("give exactly one of input= or hub=")
+    if hub == "default":
+        hub = source.info.hub_id
+        if not hub:
+            raise ConfigError(f"source {name!r} has no known hub id; give the raw files as input")
     rows = source.read_raw(Path(input)) if input is not None else source.read_hub(hub)
     out = Path(out)
     stats = ConvertStats()

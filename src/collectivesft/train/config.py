@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from collectivesft.config import read_yaml_mapping, validate_model
+from collectivesft.config import validate_model
 from collectivesft.errors import ConfigError
 
 
@@ -108,23 +108,9 @@ def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] |
     data: dict[str, Any] = {}
     where = "<overrides>"
     if path is not None:
-        path = Path(path)
-        where = str(path)
-        loaded = read_yaml_mapping(path, "train recipe")
-        # A full run recipe has sections; a bare train config never has a `train` key.
-        if "train" not in loaded and {"sources", "mix", "eval"} & set(loaded):
-            raise ConfigError(f"{path}: run recipe has no train: section")
-        if "train" in loaded:
-            section = loaded["train"]
-            if not isinstance(section, dict):
-                raise ConfigError(f"{path}: the train: section must be a mapping")
-            data, where = section, f"{path} (train:)"
-            # A run recipe names its base model in the top-level model: section.
-            model = loaded.get("model")
-            if "model" not in data and isinstance(model, dict) and model.get("path"):
-                data = dict(data, model=model["path"])
-        else:
-            data = loaded
+        from collectivesft.pipeline.recipe import stage_section
+
+        data, where = stage_section(path, "train", "train recipe")
     if isinstance(overrides, dict):
         data = _merge(data, overrides)
     elif overrides:

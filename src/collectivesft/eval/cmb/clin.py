@@ -14,7 +14,7 @@ from typing import Any
 from collectivesft.errors import InputLayoutError
 from collectivesft.benchmarks.cmb.format import id_key
 from collectivesft.benchmarks.cmb.load import ClinCase, load_clin
-from collectivesft.eval.cmb.runner import PartialWriter, check_fingerprint, read_partial
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
 from collectivesft.eval.config import ClinEvalConfig, InferenceConfig
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu
 from collectivesft.io import atomic_write, read_jsonl, write_json, write_jsonl

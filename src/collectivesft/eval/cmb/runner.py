@@ -9,8 +9,6 @@ known, run.json (settings, timings).
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,67 +20,14 @@ from collectivesft.eval.cmb.extraction import extract_answer
 from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
 from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, pick_shots
 from collectivesft.eval.config import CMBEvalConfig
-from collectivesft.io import dumps, write_json
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
+from collectivesft.io import write_json
 
 PARTIAL = "predictions.partial.jsonl"
 # Settings that change the answers: a resumed run must match them.
 _FINGERPRINT = ("model", "backend", "data", "split", "method", "shots", "cot", "system", "max_new_tokens", "temperature")
 
 __all__ = ["CMBEvalConfig", "evaluate_cmb"]
-
-
-def read_partial(path: Path) -> list[dict[str, Any]]:
-    """Rows already written, in order. A torn last line (killed mid-write) is cut off the file."""
-    done: list[dict[str, Any]] = []
-    if not path.exists():
-        return done
-    good_end = 0
-    with open(path, "rb") as fh:
-        data = fh.read()
-    pos = 0
-    for line in data.splitlines(keepends=True):
-        pos += len(line)
-        if not line.endswith(b"\n"):
-            break  # the last write never completed
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        done.append(row)
-        good_end = pos
-    if good_end != len(data):
-        with open(path, "r+b") as fh:
-            fh.truncate(good_end)
-    return done
-
-
-class PartialWriter:
-    """Append-only JSONL where each row is on disk (fsync) before the next question starts."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(path, "a", encoding="utf-8")
-
-    def append(self, row: dict[str, Any]) -> None:
-        self.fh.write(dumps(row) + "\n")
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-
-    def close(self) -> None:
-        self.fh.close()
-
-
-def check_fingerprint(out: Path, config: Any, keys: tuple[str, ...] = _FINGERPRINT, partial: str = PARTIAL) -> None:
-    """Refuse to resume a run folder whose answers came from different settings."""
-    fingerprint = {k: getattr(config, k) for k in keys}
-    run_file = out / "run.json"
-    if (out / partial).exists() and run_file.exists():
-        previous = json.loads(run_file.read_text(encoding="utf-8")).get("fingerprint", {})
-        changed = [k for k in keys if k in previous and previous[k] != fingerprint[k]]
-        if changed:
-            raise ConfigError(f"{out} holds a run with different settings ({', '.join(changed)}); "
-                              "use another --out or delete the folder")
-    write_json(run_file, {"fingerprint": fingerprint, "status": "running"})
 
 
 def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -140,7 +85,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         questions = questions[: config.limit]
     pool = load_questions(config.data, "val") if config.shots else []
     key = resolve_key(config, questions)
-    check_fingerprint(out, config)
+    check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
     elapsed = cpu = 0.0

@@ -1,0 +1,100 @@
+"""`collectivesft run` and `collectivesft data mix`: the stages chained from one recipe.
+
+`data mix` on a run recipe runs the same stages as `run`, up to the mixture, into the same
+run-folder layout (convert/<name>/, mix/), so a later `run` reuses them. A bare mix recipe's
+raw sources are converted by the same converter into OUT/sources/<name>/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from collectivesft.io import write_json
+from collectivesft.pipeline import stages
+from collectivesft.pipeline.recipe import RunRecipe, is_run_recipe, load_run_recipe
+from collectivesft.pipeline.runner import Runner
+
+
+def _prepare(recipe_path: str | Path, run_dir: str | Path, force: list[str] | None, overrides: list[str] | None,
+             log: Callable[[str], None]) -> tuple[RunRecipe, Runner]:
+    recipe = load_run_recipe(recipe_path, overrides)
+    validate_sections(recipe, recipe_path)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runner = Runner(run_dir, set(force or []), log)
+    write_json(run_dir / "recipe.json", recipe.model_dump(mode="json"))
+    return recipe, runner
+
+
+def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | None = None,
+               log: Callable[[str], None] = print, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Run every stage of the recipe into `run_dir`; return a summary (also RUN_DIR/run.json)."""
+    recipe, runner = _prepare(recipe_path, run_dir, force, overrides, log)
+    raw = stages.fixtures_stage(runner, recipe)
+    converted = stages.convert_stage(runner, recipe, raw)
+    mixture = stages.mix_stage(runner, recipe, raw, converted)
+    base = stages.model_stage(runner, recipe)
+    trained = stages.train_stage(runner, recipe, mixture, base)
+    evals = stages.eval_stage(runner, recipe, raw, base, trained)
+    summary = {"name": recipe.name, "run_dir": str(runner.dir), "timings": runner.timings,
+               "evals": {k: v.get("scores", {}) for k, v in evals.items()}}
+    write_json(runner.dir / "run.json", summary)
+
+    from collectivesft.report import build_report
+
+    paths = build_report([runner.dir], runner.dir)
+    summary["report"] = {k: str(v) for k, v in paths.items()}
+    write_json(runner.dir / "run.json", summary)
+    return summary
+
+
+def mix_run_recipe(recipe_path: str | Path, run_dir: str | Path, overrides: list[str] | None = None,
+                   log: Callable[[str], None] = print) -> tuple[dict[str, Any], Path]:
+    """The stages of a run recipe up to the mixture (fixtures, convert, mix); (manifest, mixture folder)."""
+    import json
+
+    recipe, runner = _prepare(recipe_path, run_dir, None, overrides, log)
+    raw = stages.fixtures_stage(runner, recipe)
+    converted = stages.convert_stage(runner, recipe, raw)
+    mixture = stages.mix_stage(runner, recipe, raw, converted)
+    folder = Path(mixture["dir"])
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8")), folder
+
+
+def mix_recipe_file(recipe_path: str | Path, out: str | Path, overrides: list[str] | None = None,
+                    log: Callable[[str], None] = print) -> tuple[dict[str, Any], Path]:
+    """`collectivesft data mix`: a run recipe's stages up to the mixture, or a bare mix recipe
+    (raw sources converted into OUT/sources/<name>/ first); (manifest, mixture folder)."""
+    from collectivesft.config import read_yaml_mapping
+
+    if is_run_recipe(read_yaml_mapping(recipe_path, "recipe")):
+        return mix_run_recipe(recipe_path, out, overrides, log)
+    from collectivesft.mix import build_mixture, load_recipe
+    from collectivesft.sources.convert import convert_source
+
+    recipe = load_recipe(recipe_path, overrides)
+    out = Path(out)
+    converted = {}
+    for spec in recipe.sources:
+        if spec.records is None:
+            folder = out / "sources" / spec.name
+            convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options)
+            converted[spec.name] = folder
+    return build_mixture(recipe, out, converted), out
+
+
+def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
+    """Check the mix, train and eval sections with their stages' own config types before anything
+    runs, so a typo fails in a second, not after an hour of conversion."""
+    from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.pipeline.recipe import mix_section
+    from collectivesft.train.config import config_from_dict as train_config
+
+    placeholder = {s.name: f"<converted {s.name}>" for s in recipe.sources}
+    recipe_from_dict(mix_section(recipe.model_dump(mode="json"), placeholder, ["<CMB eval data>"], f"{where}"),
+                     f"{where} (mix:)")
+    train_config(dict(recipe.train, model="<base model>"), f"{where} (train:)")
+    settings, _ = stages.eval_settings(recipe)
+    stages.eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"),
+                       f"{where} (eval:)")
