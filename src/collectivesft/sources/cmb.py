@@ -24,9 +24,10 @@ from collectivesft.fixtures.world import (
     symptom_question,
 )
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 ANSWER_RE = re.compile(r"^[A-F]+$")
 OPTION_LETTERS = "ABCDEF"

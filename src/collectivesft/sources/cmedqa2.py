@@ -22,9 +22,10 @@ from typing import IO, Any, Iterator
 from collectivesft.errors import InputLayoutError
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_csv, iter_members, replay
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 SPLITS = ("train", "dev", "test")
 

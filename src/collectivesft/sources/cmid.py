@@ -16,9 +16,10 @@ from typing import Any, Iterator
 
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 LABELS_4 = ("病症", "药物", "治疗方案", "其他")
 LABELS_36 = ("定义", "病因", "临床表现", "相关病症", "治疗方法", "推荐医院", "预防", "所属科室", "禁忌",

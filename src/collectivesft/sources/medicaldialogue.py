@@ -19,9 +19,10 @@ from typing import Any, Iterator
 
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 # Speaker prefix -> role. Checked on the first three characters of each utterance.
 SPEAKERS = {"病人：": "user", "病人:": "user", "医生：": "assistant", "医生:": "assistant"}

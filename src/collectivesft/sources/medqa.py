@@ -19,9 +19,10 @@ from typing import Any, Iterator
 from collectivesft.errors import ConfigError
 from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 REGIONS = ("US", "Mainland", "Taiwan")
 SPLITS = ("train", "dev", "test")

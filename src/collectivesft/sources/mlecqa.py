@@ -16,9 +16,10 @@ from typing import Any, Iterator
 
 from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 SUBSETS = ("Clinic", "Stomatology", "PublicHealth", "TCM", "CWM")
 SUBSET_ZH = {"Clinic": "临床执业医师", "Stomatology": "口腔执业医师", "PublicHealth": "公共卫生执业医师",

@@ -16,9 +16,10 @@ from typing import Any, Iterator
 
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 LETTERS = "ABCDEFGHIJ"
 SUBJECTS = ("药学专业知识（一）", "药学专业知识（二）", "药学综合知识与技能", "药事管理与法规")

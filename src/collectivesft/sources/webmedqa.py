@@ -19,9 +19,10 @@ from typing import IO, Any, Iterator
 
 from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_members, snippet
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 COLUMNS = ("department", "is_answer", "question_id", "question", "answer")
 SPLIT_FILES = {"train": "medQA?train.txt", "valid": "medQA?valid.txt", "test": "medQA?test.txt"}
