@@ -8,7 +8,6 @@ is dropped without being counted.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +90,6 @@ class Source:
     # -- converting --------------------------------------------------------------
     def convert(self, row: RawRow) -> dict[str, Any]:
         """Turn one raw unit into one unified record, or raise Skip / Reject."""
-        raise NotImplementedError
-
-    # -- fixtures ----------------------------------------------------------------
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """Write `rows` raw rows in the original layout into out_dir (plus a few broken ones)."""
         raise NotImplementedError
 
 
