@@ -18,6 +18,6 @@ def cmb_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A qwen2 tiny model folder (random weights, tokenizer trained on the fixture world, chat template)."""
-    from collectivesft.train.tiny import build_tiny_model
+    from collectivesft.fixtures.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", arch="qwen2", size="tiny")

@@ -72,7 +72,7 @@ def test_model_tiny_cli_writes_hf_layout(cli, tmp_path, arch, eot):
 
 def test_model_tiny_rejects_unknown_arch(tmp_path):
     from collectivesft.errors import ConfigError
-    from collectivesft.train.tiny import build_tiny_model
+    from collectivesft.fixtures.tiny_model import build_tiny_model
 
     with pytest.raises(ConfigError, match="arch"):
         build_tiny_model(tmp_path / "m", arch="gpt2")
