@@ -78,3 +78,12 @@ def test_converters_do_not_import_the_fixture_world():
             "print([m for m in sys.modules if m.startswith('collectivesft.fixtures')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_fixtures_do_not_depend_on_the_clock(tmp_path, monkeypatch):
+    import time
+
+    write_fixtures(tmp_path / "now", rows=5, seed=1)
+    monkeypatch.setattr(time, "time", lambda: 1_000_000_000.0)  # as if written in 2001
+    write_fixtures(tmp_path / "then", rows=5, seed=1)
+    assert _snapshot(tmp_path / "then") == _snapshot(tmp_path / "now")
