@@ -69,7 +69,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from collectivesft.fixtures.cmb_eval import write_cmb_eval
-    from collectivesft.train.tiny import build_tiny_model
+    from collectivesft.fixtures.tiny_model import build_tiny_model
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-eval-"))
     model = build_tiny_model(work / "model", size=args.size)

@@ -136,7 +136,7 @@ def cpu_part(args, work: Path) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from collectivesft.train.tiny import build_tiny_model
+    from collectivesft.fixtures.tiny_model import build_tiny_model
 
     records = fixture_records(args.rows, work)
     model_dir = build_tiny_model(work / "tiny", size=args.size)

@@ -1,4 +1,4 @@
-"""Shared test fixtures: generated raw data (never committed) and a CLI runner."""
+"""Shared test fixtures: generated raw data (never committed), the tiny model and a CLI runner."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ def raw_fixtures(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("raw")
     write_fixtures(out, rows=30, seed=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A qwen2 tiny model folder (random weights, tokenizer trained on the fixture world, chat
+    template), built once per session (per xdist worker) for the train and eval tests."""
+    from collectivesft.fixtures.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", arch="qwen2", size="tiny")
 
 
 @pytest.fixture()

@@ -1,7 +1,8 @@
 """A named registry of plug-ins that live one per module in a package (sources, back-ends).
 
 Every module of the package is imported on first lookup, so adding a plug-in is one new file
-and nothing else keeps a list of them.
+and nothing else keeps a list of them; helper modules (base classes, readers) simply register
+nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """name -> class, filled by decorators as the package's modules are imported."""
 
-    def __init__(self, kind: str, package: str, not_plugins: set[str]):
+    def __init__(self, kind: str, package: str):
         self.kind = kind  # "source", "back-end": used in messages
         self.package = package
-        self.not_plugins = not_plugins  # helper modules of the package that register nothing
         self._classes: dict[str, type[T]] = {}
         self._loaded = False
 
@@ -37,7 +37,7 @@ class Registry(Generic[T]):
             return
         pkg = importlib.import_module(self.package)
         for mod in pkgutil.iter_modules(pkg.__path__):
-            if mod.name not in self.not_plugins and not mod.name.startswith("_"):
+            if not mod.name.startswith("_"):
                 importlib.import_module(f"{self.package}.{mod.name}")
         self._loaded = True
 

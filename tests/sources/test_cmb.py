@@ -7,10 +7,11 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.sources.base import RawRow, Reject
+from collectivesft.sources.base import Reject
 from collectivesft.sources.cmb import parse_options
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from collectivesft.sources.rows import RawRow
 from source_checks import convert_checked
 
 

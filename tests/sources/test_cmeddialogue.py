@@ -7,10 +7,11 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.sources.base import RawRow, Reject, Skip
+from collectivesft.sources.base import Reject, Skip
 from collectivesft.sources.cmeddialogue import section_of
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from collectivesft.sources.rows import RawRow
 from source_checks import convert_checked
 
 SECTIONS = {"男科", "内科", "妇产科", "肿瘤科", "儿科", "外科"}

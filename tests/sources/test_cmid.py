@@ -4,10 +4,11 @@
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.sources.base import RawRow, Reject, Skip
+from collectivesft.sources.base import Reject, Skip
 from collectivesft.sources.cmid import normalise_label, usable_entities
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from collectivesft.sources.rows import RawRow
 from source_checks import convert_checked
 
 

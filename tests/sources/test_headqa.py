@@ -6,9 +6,10 @@ import zipfile
 import pytest
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.sources.base import RawRow, Reject, Skip
+from collectivesft.sources.base import Reject, Skip
 from collectivesft.sources.convert import convert_source
 from collectivesft.sources.registry import get_source
+from collectivesft.sources.rows import RawRow
 from source_checks import convert_checked
 
 

@@ -74,8 +74,11 @@ def test_answer_quirks(tmp_path, name, raw, expect):
         reply = rec["messages"][-1]["content"]
         for letter in detail:
             assert rec["meta"]["options"][letter] in reply
-        # Only the evidence of the correct options is kept.
-        assert "二甲双胍用于糖尿病" not in reply or "B" in detail
+        # Only the evidence of the correct options is kept, in option order.
+        evidence = [raw["context"]["ABCD".index(letter)] for letter in detail]
+        assert reply.split("\n解析：", 1)[1] == "\n".join(evidence), name
+        for letter in set("ABCD") - set(detail):
+            assert raw["context"]["ABCD".index(letter)] not in reply, name
     elif outcome == "quarantined":
         assert stats["quarantined"] == 1 and detail in quarantine[0]["reason"], name
         assert quarantine[0]["where"] == "train.json:1"

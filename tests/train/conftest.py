@@ -1,4 +1,4 @@
-"""Train-stage fixtures: the tiny model built once per session (per xdist worker)."""
+"""Train-stage fixtures: one torch thread per worker and a small mixture, once per session."""
 
 from __future__ import annotations
 
@@ -14,13 +14,6 @@ def one_torch_thread():
 
     torch.set_num_threads(1)
 
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A qwen2 tiny model folder (random weights, tokenizer trained on the fixture world)."""
-    from collectivesft.train.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", arch="qwen2", size="tiny")
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,12 @@ def test_tiny_model_loads_with_auto_classes_and_generates(tiny_model):
     prompt = tok.apply_chat_template(MESSAGES[1:2], add_generation_prompt=True, return_dict=True,
                                      return_tensors="pt")
     out = model.generate(**prompt, max_new_tokens=6, do_sample=False)
-    assert out.shape[1] > prompt["input_ids"].shape[1]
-    assert isinstance(tok.decode(out[0]), str)
+    n = prompt["input_ids"].shape[1]
+    assert out.shape[1] > n
+    # The generated sequence continues the prompt, and the prompt decodes to the rendered chat.
+    assert out[0, :n].tolist() == prompt["input_ids"][0].tolist()
+    assert tok.decode(out[0, :n]) == tok.apply_chat_template(MESSAGES[1:2], add_generation_prompt=True,
+                                                              tokenize=False)
 
 
 def test_tiny_tokenizer_round_trips_chinese_digits_and_letters(tiny_model):
@@ -46,11 +50,33 @@ def test_tiny_tokenizer_round_trips_chinese_digits_and_letters(tiny_model):
     assert any(tok.convert_tokens_to_string(tokens[i:]) == "AC" for i in range(len(tokens)))
 
 
+def test_tiny_tokenizer_round_trips_the_fixture_world_text(tiny_model):
+    from transformers import AutoTokenizer
+
+    from collectivesft.fixtures.tiny_model import world_corpus
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    texts = list(world_corpus())
+    assert any("答案是" in t for t in texts) and any("first-line treatment" in t for t in texts)
+    for text in texts:
+        assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+
+
 def test_tiny_chat_template_masks_every_assistant_turn_and_nothing_else(tiny_model):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     assert assistant_text(tok, MESSAGES) == "答案是A。氨氯地平<|im_end|>The answer is B.<|im_end|>"
+    enc = tok.apply_chat_template(MESSAGES, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = enc["input_ids"], enc["assistant_masks"]
+    assert tok.decode(ids) == tok.apply_chat_template(MESSAGES, tokenize=False)
+    # Each masked span is one assistant turn, starting right after its assistant header.
+    starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
+    ends = [i + 1 for i, m in enumerate(mask) if m and (i + 1 == len(mask) or not mask[i + 1])]
+    replies = [m["content"] for m in MESSAGES if m["role"] == "assistant"]
+    assert [tok.decode(ids[s:e]) for s, e in zip(starts, ends)] == [r + "<|im_end|>" for r in replies]
+    for s in starts:
+        assert tok.decode(ids[:s]).endswith("<|im_start|>assistant\n")
 
 
 @pytest.mark.parametrize("arch,eot", [("llama", "<|eot_id|>"), ("qwen2", "<|im_end|>")])
@@ -72,7 +98,7 @@ def test_model_tiny_cli_writes_hf_layout(cli, tmp_path, arch, eot):
 
 def test_model_tiny_rejects_unknown_arch(tmp_path):
     from collectivesft.errors import ConfigError
-    from collectivesft.train.tiny import build_tiny_model
+    from collectivesft.fixtures.tiny_model import build_tiny_model
 
     with pytest.raises(ConfigError, match="arch"):
         build_tiny_model(tmp_path / "m", arch="gpt2")

@@ -20,7 +20,7 @@ def tiny_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
 ) -> None:
     """Build a randomly initialised causal LM with a tokenizer trained on the fixture corpus."""
-    from collectivesft.train.tiny import build_tiny_model, corpus_from_file
+    from collectivesft.fixtures.tiny_model import build_tiny_model, corpus_from_file
 
     texts = corpus_from_file(corpus) if corpus is not None else None
     build_tiny_model(out, corpus=texts, arch=arch, size=size, seed=seed)

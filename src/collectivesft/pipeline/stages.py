@@ -105,7 +105,7 @@ def model_stage(runner: Runner, recipe: RunRecipe) -> dict:
         return {"path": entry.path, "digest": json_digest(entry.path)}
 
     def body(stage_dir: Path, resume: bool) -> dict:
-        from collectivesft.train.tiny import build_tiny_model
+        from collectivesft.fixtures.tiny_model import build_tiny_model
 
         path = build_tiny_model(stage_dir / "base", arch=entry.tiny.arch, size=entry.tiny.size, seed=entry.tiny.seed)
         return {"path": str(path), "digest": outputs_digest([Path(path)])}

@@ -1,20 +1,21 @@
-"""What every source module implements, and the row types that flow out of raw readers.
+"""What every source module implements: its facts, options, reading and converting.
 
-A source reads raw files (or a hub dataset) into `RawRow`s, each one unit that gives at
-most one unified record, and converts a row with `convert`. A row it cannot use is
+A source reads raw files (or a hub dataset) into `RawRow`s (see rows.py), each one unit that
+gives at most one unified record, and converts a row with `convert`. A row it cannot use is
 `Reject`ed (quarantined with where/why/snippet) or `Skip`ped (counted by reason): nothing
 is dropped without being counted.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from collectivesft.errors import ConfigError
+from collectivesft.sources.readers import iter_hub_rows
+from collectivesft.sources.rows import BadRow, RawRow
 
 
 @dataclass(frozen=True)
@@ -39,23 +40,6 @@ class Option:
     default: str
     choices: tuple[str, ...] | None = None
     help: str = ""
-
-
-@dataclass
-class RawRow:
-    """One raw unit read from the input; `where` is file plus line or index."""
-
-    where: str
-    data: Any
-
-
-@dataclass
-class BadRow:
-    """A raw unit that could not even be read (bad JSON, undecodable bytes, missing column)."""
-
-    where: str
-    reason: str
-    snippet: str = ""
 
 
 class Skip(Exception):
@@ -101,18 +85,11 @@ class Source:
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         """Yield raw units from `datasets.load_dataset(hub_id)` (a hub id or a local hub-layout folder)."""
-        from collectivesft.sources.readers import iter_hub_rows
-
         yield from iter_hub_rows(hub_id)
 
     # -- converting --------------------------------------------------------------
     def convert(self, row: RawRow) -> dict[str, Any]:
         """Turn one raw unit into one unified record, or raise Skip / Reject."""
-        raise NotImplementedError
-
-    # -- fixtures ----------------------------------------------------------------
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """Write `rows` raw rows in the original layout into out_dir (plus a few broken ones)."""
         raise NotImplementedError
 
 

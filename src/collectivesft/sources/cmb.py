@@ -9,27 +9,19 @@ ast.literal_eval — never eval. Multi-answer questions have answers like "ACD".
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.benchmarks.cmb.format import (LETTERS as OPTION_LETTERS, MULTI, SINGLE, canonical_answer,
-                                                 is_valid_answer, parse_option as parse_options)
+from collectivesft.benchmarks.cmb.format import MULTI, SINGLE, canonical_answer, is_valid_answer
+from collectivesft.benchmarks.cmb.format import parse_option as parse_options
 from collectivesft.benchmarks.cmb.layout import QUESTION_FILES
 from collectivesft.benchmarks.cmb.load import Question
 from collectivesft.benchmarks.cmb.render import training_answer, user_turn
-from collectivesft.fixtures.world import (
-    EXAM_TYPE_OF_CLASS,
-    FACTS,
-    department_question,
-    drug_question,
-    symptom_question,
-)
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 TRAIN_FILE = Path(QUESTION_FILES["train"]).name
 
@@ -103,58 +95,3 @@ class CMB(Source):
         return make_record(f"cmb/{rid}", "cmb", "mcq", "zh",
                            [{"role": "user", "content": user_turn(q)},
                             {"role": "assistant", "content": training_answer(q)}], meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """CMB-Exam/CMB-train/CMB-train-merge.json as unzipped from CMB.zip (a JSON list, one item per line).
-
-        Quirks: a tenth of the rows carry `option` as a string (JSON or Python repr, as on the
-        hub), some pad an empty E option, one in eight is a multi-answer question. Broken:
-        an invalid answer letter, an empty answer, an answer letter that is not an option,
-        and the file ends truncated in the middle of an item.
-        """
-        makers = (drug_question, department_question, symptom_question)
-        subjects = {"临床执业医师": "内科学", "临床执业助理医师": "内科学", "中医执业医师": "中医内科学",
-                    "执业药师": "药学专业知识", "护士执业资格": "内科护理学", "主管护师": "内科护理学",
-                    "医学考研": "西医综合"}
-
-        def item(i: int) -> dict[str, Any]:
-            fact = FACTS[i % len(FACTS)]
-            exam_class = fact.exam_class
-            n_opt = 5 if i % 3 else 4
-            if i % 8 == 7:  # multi-answer: which symptoms/drugs belong to this disease
-                question = f"关于{fact.disease}，下列说法正确的是"
-                others = rng.sample([f for f in FACTS if f is not fact], n_opt - 2)
-                good = [f"首选药物为{fact.drug}", f"常见表现为{fact.symptom}"]
-                bad = [f"首选药物为{o.drug}" if k % 2 else f"常见表现为{o.symptom}" for k, o in enumerate(others)]
-                texts = good + bad
-                rng.shuffle(texts)
-                options = dict(zip(OPTION_LETTERS, texts))
-                answer = "".join(c for c, t in options.items() if t in good)
-                qtype = "多项选择题"
-            else:
-                question, options, answer = makers[i % 3](fact, rng, n_opt)
-                qtype = "单项选择题"
-            if n_opt == 4 and i % 5 == 0:
-                options["E"] = ""  # padding seen in the release
-            option: Any = options
-            if i % 10 == 3:
-                option = json.dumps(options, ensure_ascii=False)
-            elif i % 10 == 6:
-                option = repr(options)  # Python-repr string: needs literal_eval
-            return {"exam_type": EXAM_TYPE_OF_CLASS[exam_class], "exam_class": exam_class,
-                    "exam_subject": subjects[exam_class], "question": question, "answer": answer,
-                    "question_type": qtype, "option": option}
-
-        items = [item(i) for i in range(rows)]
-        broken = [dict(item(rows), answer="G"), dict(item(rows + 1), answer=""),
-                  dict(item(rows + 2), answer="F")]
-        for k, b in enumerate(broken):
-            items.insert((k + 1) * len(items) // 4, b)
-        # One item per line, indented like the release's list (json's C encoder; indent= is slow).
-        lines = ["    " + json.dumps(x, ensure_ascii=False) for x in items]
-        cut = json.dumps(item(rows + 3), ensure_ascii=False)
-        lines.append("    " + cut[:len(cut) // 2])  # truncated download: the list never closes
-        text = "[\n" + ",\n".join(lines)
-        folder = out_dir / "CMB-Exam" / "CMB-train"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / TRAIN_FILE).write_text(text, encoding="utf-8")

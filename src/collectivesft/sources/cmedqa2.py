@@ -12,19 +12,16 @@ paper's own script filtered a DataFrame per question, which is quadratic).
 from __future__ import annotations
 
 import codecs
-import csv
 import io
-import random
-import zipfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_csv, iter_members, replay
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 SPLITS = ("train", "dev", "test")
 
@@ -132,59 +129,3 @@ class CMedQA2(Source):
             meta["split"] = d["split"]
         return make_record(f"cmedqa2/q{qid}-a{aid}", "cmedqa2", "qa", "zh",
                            [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """question.zip, answer.zip and the three candidate zips, UTF-8 CSVs as released.
-
-        `rows` answers over about rows/2 questions (1-3 answers each). Quirks: contents with
-        commas and embedded newlines (quoted), 8 % of questions in no split. Broken: an answer
-        whose question is missing, an answer row with bytes that are not UTF-8, an answer row
-        missing its content column, an empty answer.
-        """
-        q_buf, a_buf = io.StringIO(), io.StringIO()
-        q_out, a_out = csv.writer(q_buf, lineterminator="\n"), csv.writer(a_buf, lineterminator="\n")
-        q_out.writerow(["question_id", "content"])
-        a_out.writerow(["ans_id", "question_id", "content"])
-        cands = {s: [] for s in SPLITS}
-        cands["train"].append("question_id,pos_ans_id,neg_ans_id\n")
-        cands["dev"].append("question_id,ans_id,cnt,label\n")
-        cands["test"].append("question_id,ans_id,cnt,label\n")
-        q_texts = ("我最近{symptom}，是不是得了{disease}？需要做什么检查", "{disease}吃什么药效果好，{drug}可以吗",
-                   "孩子{symptom}，去医院查了说是{disease}，\n请问怎么治疗比较好？")
-        a_texts = ("你好，{disease}常见表现为{symptom}，一般首选{drug}治疗，建议到{department}就诊。",
-                   "根据你的描述，考虑{disease}，可以在医生指导下服用{drug}，\n同时注意休息，多喝水。",
-                   "建议先去{department}检查一下，明确是否为{disease}，再对症治疗。")
-        ans_id, qid, written = 0, 0, 0
-        while written < rows:
-            qid += 1
-            fact = FACTS[qid % len(FACTS)]
-            values = {"symptom": fact.symptom, "disease": fact.disease, "drug": fact.drug,
-                      "department": fact.department}
-            q_out.writerow([qid, q_texts[qid % 3].format(**values)])
-            r = rng.random()
-            split = "train" if r < 0.8 else "dev" if r < 0.86 else "test" if r < 0.92 else None
-            mine = []
-            for k in range(min(1 + qid % 3, rows - written)):
-                ans_id += 1
-                written += 1
-                mine.append(ans_id)
-                a_out.writerow([ans_id, qid, a_texts[(qid + k) % 3].format(**values)])
-            if split == "train":
-                cands["train"] += [f"{qid},{a},{rng.randint(1, rows)}\n" for a in mine]
-            elif split:
-                cands[split] += [f"{qid},{a},0,1\n" for a in mine]
-                cands[split].append(f"{qid},{rng.randint(1, rows)},1,0\n")
-        a_out.writerow([ans_id + 1, qid + 999, "这个问题在question.csv里不存在"])  # orphan answer
-        a_out.writerow([ans_id + 2, 1, "BADBYTES"])  # bytes patched below: not UTF-8
-        a_out.writerow([ans_id + 3, 1])  # content column missing
-        a_out.writerow([ans_id + 4, 2, "  "])  # empty answer
-        answers = a_buf.getvalue().encode("utf-8").replace(b"BADBYTES", b"\xc3\x28\xa0\xa1")
-
-        def zipped(name: str, member: str, data: bytes) -> None:
-            with zipfile.ZipFile(out_dir / name, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-                zf.writestr(member, data)
-
-        zipped("question.zip", "question.csv", q_buf.getvalue().encode("utf-8"))
-        zipped("answer.zip", "answer.csv", answers)
-        for split in SPLITS:
-            zipped(f"{split}_candidates.zip", f"{split}_candidates.txt", "".join(cands[split]).encode("utf-8"))

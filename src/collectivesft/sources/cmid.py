@@ -9,16 +9,14 @@ entity is skipped with a reason; one with entities but no label becomes an entit
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 LABELS_4 = ("病症", "药物", "治疗方案", "其他")
 LABELS_36 = ("定义", "病因", "临床表现", "相关病症", "治疗方法", "推荐医院", "预防", "所属科室", "禁忌",
@@ -119,52 +117,3 @@ class CMID(Source):
         index = row.where.rsplit("#", 1)[-1]
         return make_record(f"cmid/{index}", "cmid", task, "zh",
                            [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}], meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """CMID.json as released: one JSON list.
-
-        Quirks: half the rows quote their labels inside the string (["'病症'"]), entity spans
-        end-exclusive, an out-of-range entity span, queries of class 其他 without entities,
-        a few unlabelled queries that still carry an entity.
-        Broken: a row without originalText, a row with no label and no entity (skipped),
-        and the file ends truncated mid-item.
-        """
-        templates = (
-            ("{disease}有什么症状？", "病症", "临床表现", "disease", "疾病和诊断"),
-            ("{disease}应该挂什么科", "病症", "所属科室", "disease", "疾病和诊断"),
-            ("{disease}吃什么药好", "病症", "治疗方法", "disease", "疾病和诊断"),
-            ("{drug}有什么副作用", "药物", "副作用", "drug", "药物"),
-            ("{drug}一天吃几次", "药物", "用法", "drug", "药物"),
-            ("最近总是{symptom}，怎么调理", "其他", "养生", None, None),
-        )
-
-        def item(i: int) -> dict[str, Any]:
-            fact = FACTS[rng.randrange(len(FACTS))]
-            tpl, major, minor, slot, kind = templates[i % len(templates)]
-            values = {"disease": fact.disease, "drug": fact.drug, "symptom": fact.symptom}
-            text = tpl.format(**values)
-            entities = []
-            if slot:
-                start = tpl.index("{")
-                entities.append({"label_type": kind, "start_pos": start, "end_pos": start + len(values[slot])})
-            if i % 13 == 5:
-                entities.append({"label_type": "药物", "start_pos": len(text) + 2, "end_pos": len(text) + 6})
-            quote = "'" if i % 2 else ""
-            labels4, labels36 = [f"{quote}{major}{quote}"], [f"{quote}{minor}{quote}"]
-            if i % 17 == 9 and slot:
-                labels4, labels36 = [], []  # unlabelled but with an entity: an entity-only record
-            return {"originalText": text, "entities": entities, "seg_result": list(text),
-                    "label_4class": labels4, "label_36class": labels36}
-
-        items = [item(i) for i in range(rows)]
-        no_text = item(rows)
-        del no_text["originalText"]
-        unlabelled = {"originalText": "你好", "entities": [], "seg_result": ["你好"],
-                      "label_4class": [""], "label_36class": []}
-        items.insert(len(items) // 3, no_text)
-        items.insert(2 * len(items) // 3, unlabelled)
-        # One item per line (json's C encoder; indent= would fall back to the slow Python one).
-        lines = [json.dumps(x, ensure_ascii=False) for x in items]
-        cut = json.dumps(item(rows + 1), ensure_ascii=False)
-        lines.append(cut[:len(cut) // 2])  # download cut off mid-item: the list never closes
-        (out_dir / "CMID.json").write_text("[\n" + ",\n".join(lines), encoding="utf-8")

@@ -16,9 +16,10 @@ from typing import Any, Callable, Iterator
 from collectivesft.errors import ConfigError, InputLayoutError
 from collectivesft.records import record_problems
 from collectivesft.io import atomic_write, dumps, write_json
-from collectivesft.sources.base import BadRow, ConvertStats, RawRow, Reject, Skip, Source
+from collectivesft.sources.base import ConvertStats, Reject, Skip, Source
 from collectivesft.sources.readers import snippet
 from collectivesft.sources.registry import get_source
+from collectivesft.sources.rows import BadRow, RawRow
 
 
 def iter_converted(

@@ -9,16 +9,14 @@ are merged, a trailing user turn (no answer to learn from) is dropped and counte
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 ROLE_ALIASES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "system": "system"}
 
@@ -113,48 +111,3 @@ class DISCMedSFT(Source):
             rid = f"{rid}@{row.where}"
         self._seen_ids.add(rid)
         return make_record(f"discmed/{rid}", "discmed", "dialogue", "zh", system + merged, meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """DISC-Med-SFT_released.jsonl as on the hub.
-
-        Quirks: multi-turn consultations, a patient who sends two messages in a row, a
-        trailing unanswered user turn, single-turn knowledge-graph QA. Broken: a truncated
-        JSON line, a line with bytes that are not UTF-8, an empty conversation (skipped),
-        a conversation that is a string, a turn with an unknown role.
-        """
-        origins = ("MedDialog", "cMedQA2", "CMeKG", "MedMCQA")
-
-        def row(i: int) -> dict[str, Any]:
-            fact = FACTS[rng.randrange(len(FACTS))]
-            origin = origins[i % len(origins)]
-            if origin == "CMeKG":
-                conv = [{"role": "user", "content": f"{fact.disease}的首选治疗药物是什么？"},
-                        {"role": "assistant", "content": f"{fact.disease}通常首选{fact.drug}治疗，具体用药请遵医嘱。"}]
-            else:
-                conv = [{"role": "user", "content": f"医生你好，我最近{fact.symptom}，有点担心。"},
-                        {"role": "assistant", "content": f"你好，{fact.symptom}持续多久了？还有其他不舒服吗？"},
-                        {"role": "user", "content": f"大概两周了，之前查过说可能是{fact.disease}。"},
-                        {"role": "assistant", "content": f"考虑{fact.disease}，建议到{fact.department}就诊，"
-                                                         f"可在医生指导下使用{fact.drug}。"}]
-                if i % 5 == 1:  # the patient sends two messages in a row
-                    conv.insert(1, {"role": "user", "content": "需要做什么检查吗？"})
-                if i % 7 == 2:  # the patient thanks the doctor, nobody answers
-                    conv.append({"role": "user", "content": "好的，谢谢医生！"})
-            return {"_id": f"{origin}-{i}", "source": origin, "conversation": conv}
-
-        lines = [json.dumps(row(i), ensure_ascii=False) for i in range(rows)]
-        broken = [
-            json.dumps(row(rows), ensure_ascii=False)[:50],  # truncated line
-            "BADBYTES",  # patched to invalid UTF-8 below
-            json.dumps({"_id": "empty-1", "source": "MedDialog", "conversation": []}),
-            json.dumps({"_id": "str-1", "source": "MedDialog", "conversation": "病人：头痛 医生：多休息"},
-                       ensure_ascii=False),
-            json.dumps({"_id": "role-1", "source": "MedDialog",
-                        "conversation": [{"role": "patient", "content": "头痛"},
-                                         {"role": "assistant", "content": "多休息"}]}, ensure_ascii=False),
-        ]
-        for k, line in enumerate(broken):
-            lines.insert((k + 1) * len(lines) // (len(broken) + 1), line)
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        data = data.replace(b"BADBYTES", '{"_id": "bytes-1", "conversation": "'.encode() + b"\xe5\xa4\xb4\xff\xfe" + b'"}')
-        (out_dir / "DISC-Med-SFT_released.jsonl").write_bytes(data)

@@ -12,17 +12,15 @@ cannot be answered.
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 LETTERS = "ABCDEFGH"
 FILE_BASE = {"es": "HEAD", "en": "HEAD_EN"}
@@ -162,74 +160,3 @@ class HeadQA(Source):
         qid = str(d.get("qid", "")).strip() or row.where
         return make_record(f"headqa/{lang}/{meta['exam']}/{qid}", "headqa", "mcq", lang,
                            [{"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": reply}], meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """HEAD_EN/{train,dev,test}_HEAD_EN.json and HEAD/{train,dev,test}_HEAD.json.
-
-        The `rows` good questions go to the train files (half per language); dev and test
-        get a few more. Quirks: qid/ra as strings, older exams with five answers, an image
-        question (skipped). Broken: ra naming no answer, a right answer with empty text, and
-        the Spanish train file ends truncated inside an extra exam.
-        """
-        text = {
-            "en": ("Which is the first-line drug for {disease}?", "The typical presenting complaint of {disease} is:",
-                   "A patient presents with {symptom}. The most likely diagnosis is:"),
-            "es": ("¿Cuál es el fármaco de primera elección en {disease}?", "La manifestación típica de {disease} es:",
-                   "Un paciente presenta {symptom}. El diagnóstico más probable es:"),
-        }
-        categories = (("medicine", "MIR"), ("pharmacology", "FIR"), ("nursing", "EIR"))
-
-        def question(lang: str, qid: int, year: int) -> dict[str, Any]:
-            fact = FACTS[rng.randrange(len(FACTS))]
-            kind = qid % 3
-            right = (fact.drug_en, fact.symptom_en, fact.disease_en)[kind]
-            pool = [(f.drug_en, f.symptom_en, f.disease_en)[kind] for f in FACTS]
-            pool = sorted(set(pool) - {right})
-            n = 5 if year <= 2013 else 4
-            texts = rng.sample(pool, n - 1) + [right]
-            rng.shuffle(texts)
-            return {"qid": str(qid), "qtext": text[lang][kind].format(disease=fact.disease_en, symptom=fact.symptom_en),
-                    "ra": str(texts.index(right) + 1), "image": "",
-                    "answers": [{"aid": i + 1, "atext": t} for i, t in enumerate(texts)]}
-
-        def exam_file(lang: str, count: int, split: str, broken: bool) -> str:
-            exams: dict[str, Any] = {}
-            per_exam = max(1, -(-count // 6))
-            qid = 0
-            for e in range(-(-count // per_exam) if count else 0):
-                # HEAD-QA splits by exam year; fixture years: train 2013-14, dev 2015, test 2016.
-                year = {"train": 2013 + e % 2, "dev": 2015, "test": 2016}[split]
-                category, test = categories[e % 3]
-                name = f"Cuaderno_{year}_{e + 1}_{test[0]}"
-                data = []
-                for _ in range(min(per_exam, count - qid)):
-                    qid += 1
-                    data.append(question(lang, qid, year))
-                exams[name] = {"name": name, "year": str(year), "category": category, "data": data}
-            if broken:
-                if not exams:
-                    exams["Cuaderno_2016_1_M"] = {"name": "Cuaderno_2016_1_M", "year": "2016",
-                                                  "category": "medicine", "data": []}
-                first = next(iter(exams.values()))["data"]
-                image = dict(question(lang, 9001, 2016), image="images/mir_2016_12.jpg")
-                bad_ra = dict(question(lang, 9002, 2016), ra="7")
-                empty = question(lang, 9003, 2016)
-                empty["answers"][int(empty["ra"]) - 1]["atext"] = " "
-                first[len(first) // 2:len(first) // 2] = [image, bad_ra, empty]
-            # Compact JSON (the C encoder; indent= would make 200k-row fixtures slow).
-            body = json.dumps({"version": "1.0", "language": lang, "exams": exams}, ensure_ascii=False)
-            if broken and lang == "es":
-                extra = json.dumps({"name": "Cuaderno_2016_9_Q", "year": "2016", "category": "chemistry",
-                                    "data": [question(lang, 9100 + k, 2016) for k in range(3)]},
-                                   ensure_ascii=False)
-                # The download was cut off inside one more exam: "exams" and the root never close.
-                body = body[:-2] + ', "Cuaderno_2016_9_Q": ' + extra[:len(extra) // 2]
-            return body
-
-        halves = {"en": rows - rows // 2, "es": rows // 2}
-        for lang, base in FILE_BASE.items():
-            folder = out_dir / base
-            folder.mkdir(parents=True, exist_ok=True)
-            for split, count in (("train", halves[lang]), ("dev", 4), ("test", 4)):
-                body = exam_file(lang, count, split, broken=split == "train")
-                (folder / f"{split}_{base}.json").write_text(body, encoding="utf-8")

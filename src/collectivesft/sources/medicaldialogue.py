@@ -12,16 +12,14 @@ same speaker merged, leading doctor turns and a trailing patient turn dropped (c
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 # Speaker prefix -> role. Checked on the first three characters of each utterance.
 SPEAKERS = {"病人：": "user", "病人:": "user", "医生：": "assistant", "医生:": "assistant"}
@@ -104,28 +102,6 @@ class MedicalDialogue(Source):
             meta["department"] = department
         return make_record(f"medicaldialogue/{split or file}/{index}", "medicaldialogue", "dialogue", "zh", turns, meta)
 
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """train_data.json (escaped non-ASCII, one line, like json.dump defaults), validate_data.json
-        (indented UTF-8) and a test_data.json cut off mid-way, plus a few dialogues with quirks."""
-        dialogues = [_dialogue(rng) for _ in range(rows)]
-        # Quirks that still convert: a trailing patient turn, two doctor turns in a row, ASCII colon.
-        if rows >= 4:
-            dialogues[1] = dialogues[1] + ["病人：那我明天再来复查可以吗？"]
-            dialogues[2] = dialogues[2][:2] + ["医生：" + "另外注意休息，清淡饮食。"] + dialogues[2][2:]
-            dialogues[3] = [u.replace("：", ":", 1) for u in dialogues[3]]
-        broken = [
-            ["病人：医生您好", "大夫：请描述一下症状"],  # unknown speaker prefix
-            ["病人：我最近总是头晕"],  # nothing answered
-            "病人：不是列表",  # a dialogue that is not a list
-        ]
-        for i, b in enumerate(broken):
-            dialogues.insert((i + 1) * len(dialogues) // 4, b)
-        (out_dir / "train_data.json").write_text(json.dumps(dialogues), encoding="utf-8")
-        valid = [_dialogue(rng) for _ in range(max(2, rows // 10))]
-        (out_dir / "validate_data.json").write_text(json.dumps(valid, ensure_ascii=False, indent=2), encoding="utf-8")
-        test = json.dumps([_dialogue(rng) for _ in range(max(3, rows // 10))], ensure_ascii=False)
-        (out_dir / "test_data.json").write_text(test[: len(test) * 2 // 3], encoding="utf-8")
-
 
 def _split_of(file: str) -> str | None:
     base = file.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
@@ -133,13 +109,3 @@ def _split_of(file: str) -> str | None:
         if key in base:
             return split
     return None
-
-
-def _dialogue(rng: random.Random) -> list[str]:
-    fact = rng.choice(FACTS)
-    turns = [f"病人：医生您好，我最近{fact.symptom}，已经一周了，这是什么情况？",
-             f"医生：根据您的描述，考虑{fact.disease}的可能，建议到{fact.department}就诊进一步检查。"]
-    if rng.random() < 0.6:
-        turns += [f"病人：如果确诊{fact.disease}，一般用什么药？",
-                  f"医生：{fact.disease}常用{fact.drug}治疗，请在医生指导下用药。"]
-    return turns

@@ -7,16 +7,14 @@ choice_type. The public test file has no `cop` (cop = -1 on the hub): such rows 
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import iter_jsonl, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 LETTERS = "ABCD"
 OPTION_KEYS = ("opa", "opb", "opc", "opd")
@@ -82,23 +80,3 @@ class MedMCQA(Source):
 
         split = None if self.opts["split"] == "all" else {"dev": "validation"}.get(self.opts["split"], self.opts["split"])
         yield from iter_hub_rows(hub_id, split=split)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        def row(i: int) -> dict[str, Any]:
-            fact = rng.choice(FACTS)
-            others = rng.sample([f.drug_en for f in FACTS if f is not fact], 3)
-            opts = others + [fact.drug_en]
-            rng.shuffle(opts)
-            return {"question": f"Which drug is first-line treatment for {fact.disease_en}?",
-                    "exp": f"{fact.drug_en.capitalize()} is the usual first-line drug for {fact.disease_en}.",
-                    "cop": opts.index(fact.drug_en), **dict(zip(OPTION_KEYS, opts)),
-                    "subject_name": "Pharmacology", "topic_name": fact.disease_en,
-                    "id": f"fx{i:06d}", "choice_type": "single"}
-
-        lines = [json.dumps(row(i)) for i in range(rows)]
-        bad = dict(row(rows), cop=7)  # answer index out of range
-        lines.insert(len(lines) // 3, json.dumps(bad))
-        lines.insert(len(lines) // 2, json.dumps(row(rows + 1))[:40])  # truncated JSON line
-        (out_dir / "train.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        dev = [json.dumps(row(rows + 2 + i)) for i in range(max(2, rows // 10))]
-        (out_dir / "dev.json").write_text("\n".join(dev) + "\n", encoding="utf-8")

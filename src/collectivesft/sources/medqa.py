@@ -10,18 +10,16 @@ The region is not a field of the rows: it is the folder a file lives in.
 
 from __future__ import annotations
 
-import json
-import random
 import re
 from pathlib import Path
 from typing import Any, Iterator
 
 from collectivesft.errors import ConfigError
-from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 REGIONS = ("US", "Mainland", "Taiwan")
 SPLITS = ("train", "dev", "test")
@@ -186,39 +184,6 @@ class MedQA(Source):
                            [{"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": reply}],
                            meta)
 
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """data_clean/questions/<region>/{train,dev,test}.jsonl (+ US/4_options, Taiwan translations),
-        about rows/3 questions per region in train; a few broken lines in each train file."""
-        base = out_dir / "data_clean" / "questions"
-        per_region = [rows // 3 + (1 if i < rows % 3 else 0) for i in range(3)]
-        makers = (drug_question, department_question, symptom_question)
-        for region, n in zip(REGIONS, per_region):
-            folder = base / region
-            folder.mkdir(parents=True, exist_ok=True)
-            for split, count in (("train", n), ("dev", max(2, n // 10)), ("test", max(2, n // 10))):
-                lines = [json.dumps(_fixture_row(region, rng, makers, 5), ensure_ascii=region == "US")
-                         for _ in range(count)]
-                if split == "train":
-                    _break(lines, region, rng, makers)
-                (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-            if region == "US":
-                four = folder / "4_options"
-                four.mkdir(exist_ok=True)
-                for split in SPLITS:
-                    count = n if split == "train" else max(2, n // 10)
-                    lines = []
-                    for _ in range(count):
-                        row = _fixture_row(region, rng, makers, 4)
-                        row["metamap_phrases"] = row["question"].rstrip("?").split()[:6]
-                        lines.append(json.dumps(row))
-                    (four / f"phrases_no_exclude_{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-            if region == "Taiwan":
-                # Translations of the Taiwan questions: present in the release, never read.
-                tr = folder / "tw_translated_jsonl" / "zh"
-                tr.mkdir(parents=True, exist_ok=True)
-                (tr / "train-2zh.jsonl").write_text(
-                    json.dumps(_fixture_row("Mainland", rng, makers, 4), ensure_ascii=False) + "\n", encoding="utf-8")
-
 
 def _options(raw: Any) -> dict[str, str] | None:
     """{letter: text} from a dict (release, GBaker hub) or a [{key, value}] list (bigbio hub)."""
@@ -227,44 +192,3 @@ def _options(raw: Any) -> dict[str, str] | None:
     if isinstance(raw, list) and all(isinstance(o, dict) and "key" in o and "value" in o for o in raw):
         return {str(o["key"]).strip().upper(): str(o["value"] or "").strip() for o in raw}
     return None
-
-
-_TW = str.maketrans({"药": "藥", "疗": "療", "诊": "診", "断": "斷", "应": "應", "于": "於", "为": "為", "现": "現"})
-
-
-def _fixture_row(region: str, rng: random.Random, makers: tuple, n_options: int) -> dict[str, Any]:
-    fact = rng.choice(FACTS)
-    if region == "US":
-        # English questions with English options drawn from the same fact bank.
-        if rng.random() < 0.5:
-            question = f"Which drug is the usual first-line treatment for {fact.disease_en}?"
-            pool, right = [f.drug_en for f in FACTS], fact.drug_en
-        else:
-            question = f"A patient presents with {fact.symptom_en}. Which diagnosis is most likely?"
-            pool, right = [f.disease_en for f in FACTS], fact.disease_en
-        choices = rng.sample([p for p in pool if p != right], n_options - 1) + [right]
-        rng.shuffle(choices)
-        letters = "ABCDE"[:n_options]
-        options = dict(zip(letters, choices))
-        letter = letters[choices.index(right)]
-        meta_info = rng.choice(("step1", "step2&3"))
-    else:
-        question, options, letter = rng.choice(makers)(fact, rng, n_options)
-        meta_info = rng.choice(("内科学", "药理学", "诊断学"))
-        if region == "Taiwan":
-            question = question.translate(_TW)
-            options = {k: v.translate(_TW) for k, v in options.items()}
-            meta_info = meta_info.translate(_TW)
-    return {"question": question, "answer": options[letter], "options": options,
-            "meta_info": meta_info, "answer_idx": letter}
-
-
-def _break(lines: list[str], region: str, rng: random.Random, makers: tuple) -> None:
-    """Realistic damage: a letter outside the options, an empty answer, a truncated line."""
-    bad = _fixture_row(region, rng, makers, 5)
-    bad["answer_idx"] = "F"
-    lines.insert(len(lines) // 3, json.dumps(bad, ensure_ascii=False))
-    empty = _fixture_row(region, rng, makers, 5)
-    empty["answer_idx"], empty["answer"] = "", ""
-    lines.insert(len(lines) // 2, json.dumps(empty, ensure_ascii=False))
-    lines.insert(2 * len(lines) // 3, json.dumps(_fixture_row(region, rng, makers, 5), ensure_ascii=False)[:35])

@@ -8,18 +8,16 @@ The files are pretty-printed with CRLF line ends on some subsets; the JSON reade
 
 from __future__ import annotations
 
-import json
-import random
 import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.fixtures.world import FACTS, department_question, drug_question, symptom_question
 from collectivesft.benchmarks.cmb.format import canonical_answer
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_json_list, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 SUBSETS = ("Clinic", "Stomatology", "PublicHealth", "TCM", "CWM")
 SUBSET_ZH = {"Clinic": "临床执业医师", "Stomatology": "口腔执业医师", "PublicHealth": "公共卫生执业医师",
@@ -96,45 +94,3 @@ class MLECQA(Source):
         return make_record(f"mlecqa/{subset or 'unknown'}/{qid}", "mlecqa", "mcq", "zh",
                            [{"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": reply}],
                            meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """`<Subset>_{train,dev,test}.json` for the five subsets (rows spread over the train files);
-        Clinic pretty-printed with CRLF, TCM compact; broken: a bad answer letter, an empty answer,
-        a question without qtext, and a dev file cut off mid-way."""
-        per = [rows // 5 + (1 if i < rows % 5 else 0) for i in range(5)]
-        counter = 0
-
-        def question(subset: str) -> dict[str, Any]:
-            nonlocal counter
-            counter += 1
-            fact = rng.choice(FACTS)
-            maker = rng.choice((drug_question, department_question, symptom_question))
-            text, options, letter = maker(fact, rng, 5)
-            qtype = "A1型题" if maker is not symptom_question else "A2型题"
-            if maker is symptom_question:
-                text = f"患者，{rng.randint(20, 70)}岁。{text}"
-            if rng.random() < 0.1:  # a four-option question padded with an empty fifth option
-                text, options, letter = maker(fact, rng, 4)
-                options["E"] = ""
-            return {"qid": f"{subset.lower()}-{rng.getrandbits(48):012x}-{counter}", "qtype": qtype,
-                    "qtext": text, "options": options, "answer": letter}
-
-        for i, (subset, n) in enumerate(zip(SUBSETS, per)):
-            for split, count in (("train", n), ("dev", max(1, n // 10)), ("test", max(1, n // 10))):
-                items = [question(subset) for _ in range(count)]
-                if split == "train" and i == 0:
-                    bad = question(subset)
-                    bad["answer"] = "F"
-                    empty = question(subset)
-                    empty["answer"] = ""
-                    no_text = question(subset)
-                    del no_text["qtext"]
-                    for j, b in enumerate((bad, empty, no_text)):
-                        items.insert((j + 1) * len(items) // 4, b)
-                if i % 2 == 0:
-                    text = json.dumps(items, ensure_ascii=False, indent=4).replace("\n", "\r\n")
-                else:
-                    text = json.dumps(items, ensure_ascii=False)
-                if split == "dev" and subset == "Stomatology":
-                    text = text[: max(1, len(text) * 3 // 4)]
-                (out_dir / f"{subset}_{split}.json").write_text(text, encoding="utf-8", newline="")

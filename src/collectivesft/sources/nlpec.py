@@ -9,19 +9,16 @@ answered from text)}.
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.fixtures.world import FACTS
 from collectivesft.records import make_record
-from collectivesft.sources.base import BadRow, Option, RawRow, Reject, Skip, Source, SourceInfo
+from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
 from collectivesft.sources.readers import checked_rows, iter_jsonl, iter_members
 from collectivesft.sources.registry import register
+from collectivesft.sources.rows import BadRow, RawRow
 
 LETTERS = "ABCDEFGHIJ"
-SUBJECTS = ("药学专业知识（一）", "药学专业知识（二）", "药学综合知识与技能", "药事管理与法规")
 
 
 @register
@@ -101,56 +98,6 @@ class NLPEC(Source):
         return make_record(rid, "nlpec", "mcq", "zh",
                            [{"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": reply}],
                            meta)
-
-    def write_fixture(self, out_dir: Path, rows: int, rng: random.Random) -> None:
-        """NLPEC_public_data/{train,dev,test}.json (JSON lines, UTF-8 with a BOM on train, CRLF on
-        dev); broken train lines: out-of-range and empty answers, a truncated line, GBK bytes."""
-        folder = out_dir / "NLPEC_public_data"
-        folder.mkdir(parents=True, exist_ok=True)
-        next_id = [1_000_000]
-        by_drug = {f.drug: f for f in FACTS}
-
-        def row() -> dict[str, Any]:
-            next_id[0] += 1
-            fact = rng.choice(FACTS)
-            others = rng.sample(FACTS, 5)
-            if rng.random() < 0.2:
-                # Multi-answer (X型题): which drugs treat either of two diseases.
-                second = rng.choice([f for f in FACTS if f.drug != fact.drug])
-                pool = [f.drug for f in others if f.drug not in (fact.drug, second.drug)][:3] + [fact.drug, second.drug]
-                rng.shuffle(pool)
-                answer = sorted(str(pool.index(x) + 1) for x in (fact.drug, second.drug))
-                text = f"可用于治疗{fact.disease}或{second.disease}的药物有"
-                qtype = "多项选择题"
-            else:
-                pool = [f.drug for f in others if f.drug != fact.drug][:4] + [fact.drug]
-                rng.shuffle(pool)
-                answer = [str(pool.index(fact.drug) + 1)]
-                text = f"治疗{fact.disease}的首选药物是"
-                qtype = rng.choice(("最佳选择题", "配伍选择题"))
-            context = [f"{d}常用于{by_drug[d].disease}的治疗。" for d in pool]
-            return {"questionType": qtype, "questionId": next_id[0], "questionText": text, "optionImg": [],
-                    "questionImg": [], "option": pool, "answer": answer, "audiourl": "",
-                    "subject": rng.choice(SUBJECTS), "backgroundText": "", "time": "20200227",
-                    "q_s": "", "context_s": [], "option_s": [], "context": context}
-
-        train = [json.dumps(row(), ensure_ascii=False).encode("utf-8") for _ in range(rows)]
-        bad = row()
-        bad["answer"] = ["7"]
-        empty = row()
-        empty["answer"] = []
-        image = row()
-        image["questionImg"] = ["q_1.png"]
-        gbk = json.dumps(row(), ensure_ascii=False).encode("gbk")  # one line saved in the wrong encoding
-        truncated = json.dumps(row(), ensure_ascii=False).encode("utf-8")[:50]
-        for i, b in enumerate([json.dumps(x, ensure_ascii=False).encode("utf-8") for x in (bad, empty, image)]
-                              + [gbk, truncated]):
-            train.insert((i + 1) * len(train) // 6, b)
-        (folder / "train.json").write_bytes(b"\xef\xbb\xbf" + b"\n".join(train) + b"\n")
-        dev = [json.dumps(row(), ensure_ascii=False) for _ in range(max(2, rows // 10))]
-        (folder / "dev.json").write_bytes(("\r\n".join(dev) + "\r\n").encode("utf-8"))
-        test = [json.dumps(row(), ensure_ascii=False) for _ in range(max(2, rows // 10))]
-        (folder / "test.json").write_text("\n".join(test) + "\n", encoding="utf-8")
 
 
 def _evidence(context: Any, picked: list[int]) -> str:

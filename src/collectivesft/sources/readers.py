@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from collectivesft.errors import InputLayoutError
-from collectivesft.sources.base import BadRow, RawRow
+from collectivesft.sources.rows import BadRow, RawRow
 
 SNIPPET = 200
 csv.field_size_limit(sys.maxsize)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collectivesft.registry import Registry
 from collectivesft.sources.base import Source
 
-SOURCES: Registry[Source] = Registry("source", "collectivesft.sources", {"base", "registry", "readers", "convert"})
+SOURCES: Registry[Source] = Registry("source", "collectivesft.sources")
 
 
 def register(cls: type[Source]) -> type[Source]:

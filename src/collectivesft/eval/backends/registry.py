@@ -12,7 +12,7 @@ from typing import Any, Callable, ClassVar
 from collectivesft.errors import ConfigError
 from collectivesft.registry import Registry
 
-BACKENDS: Registry["Backend"] = Registry("back-end", "collectivesft.eval.backends", {"registry"})
+BACKENDS: Registry["Backend"] = Registry("back-end", "collectivesft.eval.backends")
 
 
 @dataclass(frozen=True)
