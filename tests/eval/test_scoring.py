@@ -112,14 +112,14 @@ def test_broken_submission_file_is_reported(tmp_path):
     assert not report["ok"] and "not valid UTF-8 JSON" in report["problems"][0]
 
 
-def test_chart_labels_fall_back_to_ascii_without_a_cjk_font():
-    from collectivesft.eval.cmb.summary import scores_markdown, type_labels
+def test_scores_markdown_keeps_chinese_exam_types_with_an_english_gloss():
+    from collectivesft.eval.cmb.summary import scores_markdown
 
-    labels = type_labels(["医师考试", "护理考试", "某新考试"], font=None)
-    assert labels == {"医师考试": "Physician", "护理考试": "Nursing", "某新考试": "T3"}
-    assert all(v.isascii() for v in labels.values())
-    assert type_labels(["医师考试"], font="Noto Sans CJK SC") == {"医师考试": "医师考试"}
-    scores = {"n": 1, "n_answered": 1, "missing": 0, "overall_micro": 1.0, "overall_macro_types": 1.0,
-              "by_type": {"医师考试": 1.0}, "by_class": {"医师考试": {"临床执业医师": 1.0}},
-              "counts": {"医师考试": {"临床执业医师": {"correct": 1, "n": 1}}}}
-    assert "| 医师考试 | Physician | 100.00 |" in scores_markdown(scores, labels)
+    scores = {"n": 2, "n_answered": 2, "missing": 0, "overall_micro": 1.0, "overall_macro_types": 1.0,
+              "by_type": {"医师考试": 1.0, "某新考试": 1.0},
+              "by_class": {"医师考试": {"临床执业医师": 1.0}, "某新考试": {"新类": 1.0}},
+              "counts": {"医师考试": {"临床执业医师": {"correct": 1, "n": 1}}, "某新考试": {"新类": {"correct": 1, "n": 1}}}}
+    md = scores_markdown(scores)
+    assert "| 医师考试 | Physician | 100.00 |" in md
+    assert "| 某新考试 | - | 100.00 |" in md  # an unknown type keeps its name, with no gloss
+    assert "| 医师考试 | 临床执业医师 | 1 | 1 | 100.00 |" in md

@@ -1,15 +1,17 @@
 """The report command on hand-made run folders (the stage file formats are the contract)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 
-def _run_folder(root: Path, name: str, acc: float) -> Path:
+def _run_folder(root: Path, name: str, acc: float, model: dict | None = None) -> Path:
     run = root / name
     (run / "convert" / "cmb").mkdir(parents=True)
-    (run / "recipe.json").write_text(json.dumps({"name": name, "model": {"tiny": {"arch": "qwen2"}}}))
+    model = model or {"path": None, "tiny": {"arch": "qwen2"}}
+    (run / "recipe.json").write_text(json.dumps({"name": name, "model": model}))
     (run / "convert" / "cmb" / "stats.json").write_text(json.dumps(
         {"read": 12, "kept": 10, "quarantined": 1, "skipped": {"empty answer": 1}}))
     (run / "mix").mkdir()
@@ -36,10 +38,23 @@ def test_report_on_one_run_has_tables_plots_and_tiny_model_note(tmp_path, cli):
     assert "tiny randomly initialised model" in md
     assert "| cmb | 12 | 10 | 1 | 1 | 9 | 1 |" in md  # raw read, converted, quarantined, skipped, mix train/val
     assert "| trained | 0.5000 | 0.5000 | 1.0000 | 4 |" in md
-    for png in ("mixture.png", "loss.png", "cmb_by_type.png"):
-        assert (tmp_path / "out" / "report_files" / png).read_bytes()[:4] == b"\x89PNG"
-    html = (tmp_path / "out" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # self-contained: plots embedded
+    for name in ("mixture", "loss", "cmb_by_type"):
+        assert (tmp_path / "out" / "report_files" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert f"](report_files/{name}.png)" in md  # Markdown links the PNGs
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    # Self-contained: the SVGs are inline, their text (Chinese exam types too) left as text.
+    assert html.count("<svg ") == 3 and "base64" not in html and "<?xml" not in html
+    assert ">医师考试</text>" in html
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # each inline SVG's ids are prefixed, so none collide
+
+
+def test_tiny_note_comes_from_the_recipe_model_field_not_from_text(tmp_path, cli):
+    # A real model whose folder name mentions "tiny" is not a tiny random model.
+    run = _run_folder(tmp_path, "real", 0.5, model={"path": "models/tiny-llama", "tiny": None})
+    result = cli(["report", run, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+    assert "tiny randomly initialised model" not in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_report_compares_two_runs(tmp_path, cli):
@@ -51,6 +66,7 @@ def test_report_compares_two_runs(tmp_path, cli):
     assert "| one-source | trained | 1 | 9 | 1.0000 | 1.2000 | 0.2500 | 0.2500 |" in md
     assert "| collective | trained | 1 | 9 | 1.0000 | 1.2000 | 0.7500 | 0.7500 |" in md
     assert (tmp_path / "cmp" / "report_files" / "comparison_by_type.png").is_file()
+    assert (tmp_path / "cmp" / "report_files" / "comparison_by_type.svg").is_file()
 
 
 def test_report_on_a_folder_without_outputs_is_a_clear_error(tmp_path):

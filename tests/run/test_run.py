@@ -54,7 +54,7 @@ def test_run_goes_from_raw_files_to_a_report_with_base_and_trained_model(finishe
     md = (run / "report.md").read_text()
     assert "CMB-Exam scores" in md and "| base |" in md and "| trained |" in md
     assert "tiny randomly initialised model" in md
-    assert (run / "report.html").read_text().count("data:image/png;base64,") >= 3
+    assert (run / "report.html").read_text(encoding="utf-8").count("<svg ") >= 3  # plots inline as SVG
 
 
 def test_rerun_reuses_every_stage(finished_run):

@@ -28,6 +28,7 @@ class RunSummary:
     train: dict[str, Any] | None = None  # metrics.json
     evals: dict[str, dict] = field(default_factory=dict)  # label -> scores.json
     timings: dict[str, float] = field(default_factory=dict)
+    tiny_model: bool = False  # the recipe built a tiny random model (recipe.json `model.tiny`)
 
 
 def read_run(path: str | Path) -> RunSummary:
@@ -36,7 +37,8 @@ def read_run(path: str | Path) -> RunSummary:
     if not path.is_dir():
         raise InputLayoutError(f"run folder not found: {path}")
     recipe = _load(path / "recipe.json") if (path / "recipe.json").is_file() else {}
-    run = RunSummary(name=recipe.get("name") or path.name, path=path)
+    run = RunSummary(name=recipe.get("name") or path.name, path=path,
+                     tiny_model=(recipe.get("model") or {}).get("tiny") is not None)
     for stats in sorted(path.glob("convert/*/stats.json")):
         run.convert[stats.parent.name] = _load(stats)
     for candidate in (path / "mix" / "manifest.json", path / "manifest.json"):

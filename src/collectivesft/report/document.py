@@ -1,17 +1,26 @@
-"""A report as a list of blocks, rendered to Markdown and to one self-contained HTML page."""
+"""A report as a list of blocks, rendered to Markdown (PNG links) and to one self-contained
+HTML page (SVG inline, so Chinese labels stay text the browser draws)."""
 
 from __future__ import annotations
 
-import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from collectivesft.report.tables import format_cell, markdown_table
+
+STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;"
+         "max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
+         "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;"
+         "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+         "figure svg{max-width:100%;height:auto}figcaption{color:#666;font-size:90%}")
+
 
 @dataclass
 class Document:
-    """Headings, paragraphs, tables and images, in order; images are PNG files beside the report."""
+    """Headings, paragraphs, tables and figures, in order; figures are {"png", "svg"} files beside the report."""
 
     title: str
     blocks: list[tuple[str, Any]] = field(default_factory=list)
@@ -23,10 +32,11 @@ class Document:
         self.blocks.append(("para", text))
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self.blocks.append(("table", ([str(h) for h in headers], [[_cell(c) for c in r] for r in rows])))
+        self.blocks.append(("table", ([str(h) for h in headers], [[format_cell(c) for c in r] for r in rows])))
 
-    def image(self, path: Path, alt: str) -> None:
-        self.blocks.append(("image", (Path(path), alt)))
+    def figure(self, files: dict[str, Path], alt: str) -> None:
+        """A plot saved by plots.save_figure."""
+        self.blocks.append(("figure", ({k: Path(v) for k, v in files.items()}, alt)))
 
     def to_markdown(self, base: Path) -> str:
         out = [f"# {self.title}", ""]
@@ -36,18 +46,15 @@ class Document:
             elif kind == "para":
                 out += [value, ""]
             elif kind == "table":
-                headers, rows = value
-                out.append("| " + " | ".join(headers) + " |")
-                out.append("|" + "|".join("---" for _ in headers) + "|")
-                out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-                out.append("")
-            elif kind == "image":
-                path, alt = value
-                out += [f"![{alt}]({path.relative_to(base).as_posix()})", ""]
+                out += [markdown_table(*value), ""]
+            elif kind == "figure":
+                files, alt = value
+                out += [f"![{alt}]({files['png'].relative_to(base).as_posix()})", ""]
         return "\n".join(out)
 
     def to_html(self) -> str:
         body = [f"<h1>{html.escape(self.title)}</h1>"]
+        figures = 0
         for kind, value in self.blocks:
             if kind == "heading":
                 body.append(f"<h{value[0]}>{html.escape(value[1])}</h{value[0]}>")
@@ -58,20 +65,30 @@ class Document:
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
                 lines = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>")
-            elif kind == "image":
-                path, alt = value
-                data = base64.b64encode(path.read_bytes()).decode("ascii")
-                body.append(f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            elif kind == "figure":
+                files, alt = value
+                figures += 1
+                svg = inline_svg(files["svg"].read_text(encoding="utf-8"), f"fig{figures}-")
+                body.append(f'<figure role="img" aria-label="{html.escape(alt)}">{svg}'
                             f"<figcaption>{html.escape(alt)}</figcaption></figure>")
-        style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
-                 "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;"
-                 "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
-                 "img{max-width:100%}figcaption{color:#666;font-size:90%}")
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
-                f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+                f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
-    return "-" if value is None else str(value)
+def inline_svg(svg: str, id_prefix: str) -> str:
+    """A matplotlib SVG file as an element for an HTML page: no XML prolog or doctype, and its
+    ids prefixed, because every figure names its groups "figure_1", "axes_1"... and ids must be
+    unique in a page."""
+    start = svg.find("<svg")
+    if start < 0:
+        raise ValueError("not an SVG document: no <svg> element")
+    svg = svg[start:]
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if not ids:
+        return svg
+
+    def prefix(match: re.Match) -> str:
+        return match.group(1) + id_prefix + match.group(2)
+
+    names = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.sub(rf'(\bid="|href="#|url\(#)({names})(?=[")])', prefix, svg)

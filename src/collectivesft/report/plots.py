@@ -1,18 +1,33 @@
-"""PNG plots for reports (matplotlib, Agg). Labels are ASCII: no CJK font is assumed."""
+"""Figures for every stage's reports: one look, saved as PNG and SVG, byte-identical on rerun.
+
+SVG keeps text as text (`svg.fonttype: none`), so a browser draws Chinese exam names with
+its own fonts; that is the file the HTML report embeds. PNG (for Markdown) is drawn with a
+CJK font when matplotlib finds one installed; otherwise the labels are drawn as they are
+(missing glyphs show as boxes) and matplotlib's missing-glyph warnings are silenced.
+"""
 
 from __future__ import annotations
 
+import functools
+import io
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-# CMB exam types in English for plot labels (the tables keep the Chinese names).
-EXAM_TYPE_EN = {
-    "医师考试": "Physician", "护理考试": "Nursing", "药师考试": "Pharmacist", "医技考试": "Med. technician",
-    "专业知识考试": "Prof. knowledge", "医学考研": "Grad. entrance",
-}
+from collectivesft.io import atomic_write
 
-# Reproducible PNGs: no creation date or software version in the file.
-PNG_METADATA = {"Software": None, "Creation Time": None}
+# Fonts that cover Simplified Chinese, in order of preference (Linux packages first).
+CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Droid Sans Fallback", "AR PL UMing CN", "Microsoft YaHei", "PingFang SC", "SimHei",
+)
+# A fixed salt makes the SVG element ids (hashes) the same on every run; no dates or
+# software versions go into either file.
+SVG_HASH_SALT = "collectivesft"
+PNG_METADATA = {"Software": None}
+SVG_METADATA = {"Date": None, "Creator": None}
+DPI = 100
 
 
 def _pyplot():
@@ -24,39 +39,118 @@ def _pyplot():
     return plt
 
 
-def grouped_bars(path: Path, categories: Sequence[str], series: dict[str, Sequence[float]], title: str,
-                 ylabel: str, ylim: tuple[float, float] | None = None) -> Path:
-    """One group of bars per category, one bar per series (e.g. run or model)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(categories) + 2), 4))
-    width = 0.8 / max(1, len(series))
-    for i, (label, values) in enumerate(series.items()):
-        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(categories))]
-        ax.bar(xs, values, width, label=label)
-    ax.set_xticks(range(len(categories)), [EXAM_TYPE_EN.get(c, c) for c in categories], rotation=20, ha="right")
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """Family name of an installed font that draws Chinese (per matplotlib's font manager), or None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    preferred = next((name for name in CJK_FAMILIES if name in installed), None)
+    return preferred or next((name for name in sorted(installed) if "CJK" in name), None)
+
+
+@contextmanager
+def styled() -> Iterator[None]:
+    """matplotlib settings for building and saving a report figure (restored afterwards)."""
+    import matplotlib
+
+    rc: dict[str, Any] = {"svg.fonttype": "none", "svg.hashsalt": SVG_HASH_SALT, "savefig.dpi": DPI}
+    font = cjk_font()
+    if font:
+        rc["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        # Without a CJK font the PNG shows boxes for Chinese; the SVG still carries the text.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        yield
+
+
+def figure(width: float, height: float, ncols: int = 1, sharey: bool = False) -> tuple[Any, Any]:
+    """A new (figure, axes) with constrained layout, for plots the helpers below do not draw."""
+    with styled():
+        return _pyplot().subplots(1, ncols, figsize=(width, height), layout="constrained", sharey=sharey)
+
+
+def save_figure(fig: Any, path_stem: str | Path) -> dict[str, Path]:
+    """Write `path_stem`.png and `path_stem`.svg atomically, close `fig`; return {"png": ..., "svg": ...}."""
+    stem = Path(path_stem)
+    if stem.suffix in (".png", ".svg"):
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {kind: stem.with_name(f"{stem.name}.{kind}") for kind in ("png", "svg")}
+    with styled():
+        for kind, metadata in (("png", PNG_METADATA), ("svg", SVG_METADATA)):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=kind, metadata=metadata)
+            with atomic_write(paths[kind], "wb", encoding=None) as fh:
+                fh.write(buf.getvalue())
+    _pyplot().close(fig)
+    return paths
+
+
+def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str, value_label: str,
+              horizontal: bool = False, stacked: bool = False, limits: tuple[float, float] | None = None,
+              intervals: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+              annotate: str | None = None) -> Any:
+    """Bars per category, one bar (or stacked segment) per series; return the figure.
+
+    `intervals` gives (low, high) per category for a series, drawn as error bars;
+    `annotate` is a format string ("{:.1f}") for printing each value on its bar.
+    """
+    import numpy as np
+
+    names = list(series)
+    n = len(categories)
+    if horizontal:
+        fig, ax = figure(8, 1.5 + 0.45 * max(n, 1))
+    else:
+        fig, ax = figure(max(6.0, 1.1 * n + 2), 4)
+    positions = np.arange(n, dtype=float)
+    width = 0.8 if stacked else 0.8 / max(1, len(names))
+    base = np.zeros(n)
+    for i, name in enumerate(names):
+        values = np.asarray(series[name], dtype=float)
+        where = positions if stacked else positions + (i - (len(names) - 1) / 2) * width
+        errors = None
+        if intervals and name in intervals:
+            bounds = np.asarray(intervals[name], dtype=float).reshape(n, 2)
+            errors = np.abs(np.stack([values - bounds[:, 0], bounds[:, 1] - values]))
+        draw = ax.barh if horizontal else ax.bar
+        offset = {"left": base} if horizontal else {"bottom": base}
+        bars = draw(where, values, width, label=name, **(offset if stacked else {}),
+                    **({"xerr" if horizontal else "yerr": errors, "capsize": 3} if errors is not None else {}))
+        if annotate:
+            ax.bar_label(bars, labels=[annotate.format(v) for v in values], fontsize=8, padding=2)
+        if stacked:
+            base = base + values
+    if horizontal:
+        ax.set_yticks(positions, list(categories))
+        ax.invert_yaxis()
+        ax.set_xlabel(value_label)
+        if limits:
+            ax.set_xlim(*limits)
+    else:
+        long_labels = any(len(str(c)) > 6 for c in categories)
+        ax.set_xticks(positions, list(categories), rotation=20 if long_labels else 0,
+                      ha="right" if long_labels else "center")
+        ax.set_ylabel(value_label)
+        if limits:
+            ax.set_ylim(*limits)
     ax.set_title(title)
+    if len(names) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    return fig
+
+
+def line_chart(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, title: str, xlabel: str,
+               ylabel: str) -> Any:
+    """One line per named (xs, ys) curve, with markers when a curve has few points; return the figure."""
+    fig, ax = figure(7, 4)
+    for label, (xs, ys) in curves.items():
+        ax.plot(list(xs), list(ys), marker="o" if len(xs) < 30 else None, markersize=3, label=label)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if ylim:
-        ax.set_ylim(*ylim)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
-
-
-def loss_curves(path: Path, curves: dict[str, tuple[Sequence[float], Sequence[float]]], title: str) -> Path:
-    """Line plot of (steps, losses) per named curve."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, (steps, losses) in curves.items():
-        ax.plot(steps, losses, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss")
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize="small")
+    return fig

@@ -69,30 +69,19 @@ def save_final_model(trainer, tokenizer, out: Path, merge: bool) -> None:
 
 
 def plot_loss(path: Path, train_curve: list[dict], val_curve: list[dict], title: str) -> None:
-    """Training (and validation) loss by optimizer step as a PNG."""
-    import matplotlib
+    """Training (and validation) loss by optimizer step, as `path` (PNG) and the same name .svg."""
+    from collectivesft.report import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    curves = {}
     if train_curve:
-        ax.plot([p["step"] for p in train_curve], [p["loss"] for p in train_curve], label="train")
+        curves["train"] = ([p["step"] for p in train_curve], [p["loss"] for p in train_curve])
     if val_curve:
-        ax.plot([p["step"] for p in val_curve], [p["loss"] for p in val_curve], marker="o", label="validation")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_write(path, mode="wb") as fh:
-        fig.savefig(fh, format="png")
-    plt.close(fig)
+        curves["validation"] = ([p["step"] for p in val_curve], [p["loss"] for p in val_curve])
+    plots.save_figure(plots.line_chart(curves, title=title, xlabel="optimizer step", ylabel="loss"), path)
 
 
 def write_run_folder(out: Path, resolved_config: dict[str, Any], metrics: dict[str, Any]) -> None:
-    """Write config.yaml, metrics.json and loss_curve.png into the run folder."""
+    """Write config.yaml, metrics.json and loss_curve.png (+ .svg) into the run folder."""
     import yaml
 
     with atomic_write(out / "config.yaml") as fh:
