@@ -40,7 +40,7 @@ def cmb_command(
     data: Optional[str] = typer.Option(None, "--data", help="FreedomIntelligence/CMB or a local folder/zip."),
     split: Optional[str] = typer.Option(None, "--split", help="test | val."),
     key: Optional[str] = typer.Option(None, "--key", help="Answer key JSON (default: the one inside --data)."),
-    method: Optional[str] = typer.Option(None, "--method", help="generate | loglik."),
+    method: Optional[str] = typer.Option(None, "--method", help="generate | loglik | cloze (docs/eval.md: when each is right)."),
     shots: Optional[int] = typer.Option(None, "--shots", help="Few-shot examples from val (same exam class)."),
     cot: Optional[bool] = typer.Option(None, "--cot/--no-cot", help="Ask for an analysis first (generate)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),

@@ -42,7 +42,9 @@ class CMBEvalConfig(InferenceConfig):
     data: str = Field("FreedomIntelligence/CMB", description="Hub id, or a local folder/zip with the official files.")
     split: Literal["test", "val"] = "test"
     key: Optional[str] = Field(None, description="Answer key JSON; default: the key inside `data` (test) or val's answers.")
-    method: Literal["generate", "loglik"] = "generate"
+    method: Literal["generate", "loglik", "cloze"] = Field(
+        "generate", description="generate: free answer + extraction; loglik: likelihood of the answer letters; "
+                                "cloze: likelihood of each option's text after the question, per character.")
     shots: int = Field(0, ge=0, description="Few-shot examples from val, same exam class.")
     cot: bool = Field(False, description="Ask for an analysis before the answer (generate only).")
     limit: Optional[int] = Field(None, ge=1, description="Only the first N questions.")

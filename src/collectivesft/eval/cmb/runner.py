@@ -40,6 +40,10 @@ def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
     """Prediction rows for a batch of questions with the configured method."""
     from collectivesft.eval.backends.registry import ScoreRequest
 
+    if config.method == "cloze":
+        from collectivesft.eval.cmb.cloze import cloze_rows
+
+        return cloze_rows(backend, batch, [pick_shots(q, pool, config.shots) for q in batch], config.system)
     chats = [build_chat(q, pick_shots(q, pool, config.shots), config.cot, config.system) for q in batch]
     if config.method == "generate":
         outputs = backend.generate(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
@@ -76,8 +80,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     from collectivesft.eval.cmb.scoring import score_answers
     from collectivesft.eval.cmb.summary import write_score_files
 
-    if config.cot and config.method == "loglik":
-        raise ConfigError("cot needs method=generate (loglik reads the answer letter directly)")
+    if config.cot and config.method != "generate":
+        raise ConfigError(f"cot needs method=generate ({config.method} scores the answer directly)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     questions = load_questions(config.data, config.split)
