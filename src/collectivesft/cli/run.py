@@ -45,6 +45,36 @@ def report_command(
     typer.echo(f"report: {paths['markdown']}\n        {paths['html']}")
 
 
+def ablate_command(
+    recipe: Path = typer.Argument(..., help="The reference run recipe YAML."),
+    out: Path = typer.Option(..., "--out", help="Ablation folder: shared keyed stages, ablation.md/.html/.json; "
+                             "rerun to continue a killed ablation."),
+    leave_one_out: Optional[str] = typer.Option(None, "--leave-one-out", help="'sources': one variant per source "
+                                                "left out."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="A variant with only these sources (comma-separated, "
+                                             "e.g. --only cmb or --only cmb,medqa; repeatable: one variant each)."),
+    variants: Optional[list[Path]] = typer.Option(None, "--variants", help="Another run recipe as a variant "
+                                                  "(repeatable; labelled by file name)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a key in every recipe, e.g. --set train.epochs=1."),
+) -> None:
+    """Run a recipe and its variants (shared stages) and compare their CMB scores as paired differences."""
+    from collectivesft.pipeline.ablate import REFERENCE, run_ablation
+
+    result = run_ablation(recipe, out, leave_one_out=leave_one_out, only=only, variant_files=variants,
+                          overrides=set_)
+    from collectivesft.cli.display import print_table
+
+    rows = []
+    for label, v in result["variants"].items():
+        d = v.get("vs_reference", {}).get("overall")
+        rows.append([label, len(v["sources"]), f"{v['accuracy']:.3f}",
+                     f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "-",
+                     f"{d['p_value']:.2g}" if d else "-"])
+    print_table(["variant", "sources", "CMB accuracy", f"minus {REFERENCE} [95% CI]", "McNemar p"], rows)
+    typer.echo(f"report: {result['report']['markdown']}\n        {result['report']['html']}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
+    app.command("ablate")(ablate_command)
     app.command("report")(report_command)

@@ -124,17 +124,22 @@ def is_run_recipe(data: dict[str, Any]) -> bool:
 def load_run_recipe(path: str | Path, overrides: list[str] | None = None) -> RunRecipe:
     """Read and validate a run recipe (with `--set key=value` overrides); ConfigError names the
     file and every bad key."""
-    from collectivesft.config import apply_overrides, read_yaml_mapping, validate_model
+    from collectivesft.config import apply_overrides, read_yaml_mapping
 
     data = apply_overrides(read_yaml_mapping(path, "run recipe"), overrides)
-    where = f"{path} with overrides" if overrides else str(path)
-    recipe = validate_model(RunRecipe, data, where, "recipe")
+    return recipe_from_mapping(data, f"{path} with overrides" if overrides else str(path))
+
+
+def recipe_from_mapping(data: dict[str, Any], where: str) -> RunRecipe:
+    """Validate a run recipe mapping (read from `where`); unknown source names are errors."""
+    from collectivesft.config import validate_model
     from collectivesft.sources.registry import source_names
 
+    recipe = validate_model(RunRecipe, data, where, "recipe")
     known = source_names()
     for entry in recipe.sources:
         if entry.name not in known:
-            raise ConfigError(f"{path}: sources: unknown source {entry.name!r} (known: {', '.join(known)})")
+            raise ConfigError(f"{where}: sources: unknown source {entry.name!r} (known: {', '.join(known)})")
     return recipe
 
 

@@ -31,12 +31,7 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
                log: Callable[[str], None] = print, overrides: list[str] | None = None) -> dict[str, Any]:
     """Run every stage of the recipe into `run_dir`; return a summary (also RUN_DIR/run.json)."""
     recipe, runner = _prepare(recipe_path, run_dir, force, overrides, log)
-    raw = stages.fixtures_stage(runner, recipe)
-    converted = stages.convert_stage(runner, recipe, raw)
-    mixture = stages.mix_stage(runner, recipe, raw, converted)
-    base = stages.model_stage(runner, recipe)
-    trained = stages.train_stage(runner, recipe, mixture, base)
-    evals = stages.eval_stage(runner, recipe, raw, base, trained)
+    evals = run_stages(runner, recipe)
     summary = {"name": recipe.name, "run_dir": str(runner.dir), "timings": runner.timings,
                "evals": {k: v.get("scores", {}) for k, v in evals.items()}}
     write_json(runner.dir / "run.json", summary)
@@ -47,6 +42,19 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
     summary["report"] = {k: str(v) for k, v in paths.items()}
     write_json(runner.dir / "run.json", summary)
     return summary
+
+
+def run_stages(runner: Runner, recipe: RunRecipe) -> dict[str, dict]:
+    """fixtures -> convert -> mix -> model -> train -> eval for one recipe; the eval stages' results."""
+    raw = stages.fixtures_stage(runner, recipe)
+    converted = stages.convert_stage(runner, recipe, raw)
+    mixture = stages.mix_stage(runner, recipe, raw, converted)
+    base = stages.model_stage(runner, recipe)
+    trained = stages.train_stage(runner, recipe, mixture, base)
+    evals = stages.eval_stage(runner, recipe, raw, base, trained)
+    evals["trained"]["mixture_counts"] = mixture.get("counts", {})
+    evals["trained"]["data"] = stages.eval_data_of(recipe, raw)
+    return evals
 
 
 def mix_run_recipe(recipe_path: str | Path, run_dir: str | Path, overrides: list[str] | None = None,

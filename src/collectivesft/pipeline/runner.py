@@ -30,7 +30,7 @@ def outputs_digest(paths: list[Path]) -> str:
 class Runner:
     """Runs stages in a run folder with content-keyed reuse."""
 
-    def __init__(self, run_dir: Path, force: set[str], log: Callable[[str], None] = print):
+    def __init__(self, run_dir: Path, force: set[str], log: Callable[[str], None] = print, keyed: bool = False):
         unknown = sorted(force - set(STAGES))
         if unknown:
             raise ConfigError(f"--force: unknown stage {unknown[0]!r} (stages: {', '.join(STAGES)})")
@@ -38,6 +38,9 @@ class Runner:
         self.force = force
         self.log = log
         self.timings: dict[str, float] = {}
+        # keyed: each stage's folder is named by its key (RUN_DIR/stages/<stage>@<key>), so several
+        # recipes run into one folder share every stage they have in common (`collectivesft ablate`).
+        self.keyed = keyed
 
     def stage(self, name: str, settings: Any, inputs: dict[str, str], body: Callable[[Path, bool], dict],
               folder: str | None = None) -> dict:
@@ -46,8 +49,8 @@ class Runner:
         `inputs` maps names to content digests of upstream outputs; `body` returns a JSON-able
         result that must include "digest", the content digest of what it produced.
         """
-        stage_dir = self.dir / (folder or name)
         key = json_digest({"stage": name, "settings": settings, "inputs": inputs, "version": __version__})
+        stage_dir = self.dir / "stages" / f"{folder or name}@{key[:12]}" if self.keyed else self.dir / (folder or name)
         done, pending = stage_dir / "stage.json", stage_dir / "stage.pending.json"
         family = name.split("/")[0]
         if family not in self.force and done.is_file():

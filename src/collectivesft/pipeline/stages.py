@@ -47,7 +47,8 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
             location, inputs = {"hub": entry.hub}, {}
         else:
             location = {"input": str(Path(raw["sources"]) / entry.name)}
-            inputs = {"fixtures": raw["digest"]}
+            # This source's own fixture files: a recipe with other sources reuses its conversion.
+            inputs = {"fixtures": outputs_digest([Path(location["input"])])}
 
         def body(stage_dir: Path, resume: bool, entry=entry, location=location) -> dict:
             stats = convert_source(entry.name, stage_dir, options=entry.options, **location)
@@ -180,7 +181,7 @@ def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, 
 
     settings, compare_base = eval_settings(recipe)
     settings["data"] = eval_data_of(recipe, raw)
-    digest = raw["digest"] if raw and settings["data"] == raw["cmb"] else data_digest(settings["data"])
+    digest = data_digest(settings["data"])  # by content: recipes with other sources share the base model's eval
     targets = {"trained": (trained["model"], trained["digest"])}
     if compare_base:
         targets = {"base": (base["path"], base["digest"]), **targets}
@@ -190,8 +191,11 @@ def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, 
 
         def body(stage_dir: Path, resume: bool, config=config) -> dict:
             scores = evaluate_cmb(config, stage_dir)
-            return {"scores": scores, "digest": outputs_digest([stage_dir / "predictions.jsonl"])}
+            return {"scores": scores, "dir": str(stage_dir), "digest": outputs_digest([stage_dir / "predictions.jsonl"])}
 
-        results[label] = runner.stage("eval", settings, {"model": model_digest, "data": digest},
+        # The data is keyed by its content digest, not its path: recipes whose fixture folders differ
+        # (other sources) but hold the same CMB files share the evaluation.
+        keyed = {k: v for k, v in settings.items() if k != "data"}
+        results[label] = runner.stage("eval", keyed, {"model": model_digest, "data": digest},
                                       body, folder=f"eval/{label}")
     return results

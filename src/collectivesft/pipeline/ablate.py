@@ -1,0 +1,161 @@
+"""`collectivesft ablate`: a run recipe against variants of itself, as paired CMB differences.
+
+Variants: one per source left out (`--leave-one-out sources`), one per `--only` list of sources,
+one per `--variants` recipe file. Every variant runs into the same folder with keyed stages
+(OUT/stages/<stage>@<key>), so what variants have in common (fixtures, conversions, the base
+model and its evaluation, identical mixtures) is built once, and a killed ablation continues
+where it stopped: finished stages are reused, a half-done training resumes from its
+checkpoint, a half-done evaluation from its per-question cache.
+
+Each variant's trained model is compared with the reference's on the same questions: the
+accuracy difference (variant - reference) overall and per exam type, with a 95% paired
+bootstrap interval, and McNemar's test.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from collectivesft.errors import ConfigError
+from collectivesft.io import write_json
+
+REFERENCE = "reference"
+
+
+def _drop_sources(data: dict[str, Any], keep: list[str]) -> dict[str, Any]:
+    """`data` with only the `keep` sources, in the recipe's own order (mix.sources entries too)."""
+    out = copy.deepcopy(data)
+    out["sources"] = [s for s in out.get("sources") or [] if s.get("name") in keep]
+    mix = out.get("mix")
+    if isinstance(mix, dict) and isinstance(mix.get("sources"), list):
+        mix["sources"] = [s for s in mix["sources"] if not isinstance(s, dict) or s.get("name") in keep]
+    return out
+
+
+def variant_recipes(data: dict[str, Any], where: str, leave_one_out: str | None = None,
+                    only: list[str] | None = None, variant_files: list[Path] | None = None,
+                    overrides: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """{label: recipe mapping}: the reference first, then every requested variant."""
+    from collectivesft.config import apply_overrides, read_yaml_mapping
+
+    names = [s.get("name") for s in data.get("sources") or [] if isinstance(s, dict)]
+    variants: dict[str, dict[str, Any]] = {REFERENCE: copy.deepcopy(data)}
+    if leave_one_out is not None:
+        if leave_one_out != "sources":
+            raise ConfigError(f"--leave-one-out: only 'sources' can be left out, not {leave_one_out!r}")
+        if len(names) < 2:
+            raise ConfigError(f"{where}: --leave-one-out sources needs at least two sources")
+        for name in names:
+            variants[f"without {name}"] = _drop_sources(data, [n for n in names if n != name])
+    for group in only or []:
+        keep = [n.strip() for n in group.split(",") if n.strip()]
+        unknown = [n for n in keep if n not in names]
+        if not keep or unknown:
+            raise ConfigError(f"--only {group!r}: {', '.join(unknown) or 'no source'} not in {where}'s sources "
+                              f"({', '.join(names)})")
+        variants[f"only {'+'.join(keep)}"] = _drop_sources(data, keep)
+    for path in variant_files or []:
+        label = Path(path).stem
+        if label in variants:
+            raise ConfigError(f"--variants: two variants are called {label!r}; rename one file")
+        variants[label] = apply_overrides(read_yaml_mapping(path, "run recipe"), list(overrides or []))
+    if len(variants) == 1:
+        raise ConfigError("ablate: no variants; give --leave-one-out sources, --only SOURCE or --variants FILE")
+    return variants
+
+
+def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | None = None,
+                 only: list[str] | None = None, variant_files: list[Path] | None = None,
+                 overrides: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the reference and every variant into `out` (shared keyed stages); write the comparison
+    (ablation.json, ablation.md, ablation.html, plots); return the comparison."""
+    from collectivesft.config import apply_overrides, read_yaml_mapping
+    from collectivesft.pipeline.recipe import recipe_from_mapping
+    from collectivesft.pipeline.run import run_stages, validate_sections
+    from collectivesft.pipeline.runner import Runner
+    from collectivesft.report.ablation import write_ablation_report
+
+    data = apply_overrides(read_yaml_mapping(recipe_path, "run recipe"), list(overrides or []))
+    variants = variant_recipes(data, str(recipe_path), leave_one_out, only, variant_files, overrides)
+    recipes = {label: recipe_from_mapping(d, f"{recipe_path} ({label})") for label, d in variants.items()}
+    for label, recipe in recipes.items():  # every variant checked before the first one runs
+        validate_sections(recipe, f"{recipe_path} ({label})")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = Runner(out, set(), log, keyed=True)
+    results: dict[str, dict[str, Any]] = {}
+    for i, (label, recipe) in enumerate(recipes.items(), 1):
+        log(f"== variant {i}/{len(recipes)}: {label}")
+        evals = run_stages(runner, recipe)
+        results[label] = {"sources": [s.name for s in recipe.sources], "evals": evals}
+        write_json(out / "variants.json", results)  # progress, readable while the ablation runs
+    comparison = compare_variants(results)
+    comparison["recipe"] = str(recipe_path)
+    write_json(out / "ablation.json", comparison)
+    comparison["report"] = {k: str(v) for k, v in write_ablation_report(comparison, out).items()}
+    return comparison
+
+
+def _correct_by_id(eval_dir: str | Path) -> dict[str, bool]:
+    """id -> right/wrong for every question the key can score (invalid key rows left out)."""
+    rows = {}
+    with open(Path(eval_dir) / "predictions.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("correct") is not None:
+                rows[str(row["id"])] = bool(row["correct"])
+    return rows
+
+
+def _exam_types(data: str) -> dict[str, str]:
+    """id -> exam type from the answer key shipped with the eval data ({} when there is none)."""
+    from collectivesft.benchmarks.cmb.load import load_key, locate_key
+
+    key = locate_key(data)
+    return {str(row.id): row.exam_type for row in load_key(key)} if key else {}
+
+
+def paired_difference(ref: dict[str, bool], other: dict[str, bool], ids: list[str]) -> dict[str, Any]:
+    """Accuracy of both on `ids`, the difference (other - ref) with a paired bootstrap interval, McNemar."""
+    from collectivesft.stats import bootstrap_interval, mcnemar, paired_bootstrap
+
+    a = [float(ref[i]) for i in ids]
+    b = [float(other[i]) for i in ids]
+    diff = paired_bootstrap(a, b)
+    test = mcnemar(a, b)
+    return {"n": len(ids), "reference": sum(a) / len(a), "reference_interval": bootstrap_interval(a),
+            "variant": sum(b) / len(b), "variant_interval": bootstrap_interval(b), "diff": diff["diff"],
+            "low": diff["low"], "high": diff["high"], "p_value": test["p_value"], "b01": test["b01"],
+            "b10": test["b10"]}
+
+
+def compare(ref_dir: str | Path, other_dir: str | Path, data: str) -> dict[str, Any]:
+    """Paired comparison of two evaluations of the same questions: overall and per exam type."""
+    ref, other = _correct_by_id(ref_dir), _correct_by_id(other_dir)
+    ids = sorted(set(ref) & set(other), key=lambda i: (len(i), i))
+    if not ids:
+        raise ConfigError(f"{ref_dir} and {other_dir} share no scored questions: they cannot be compared")
+    types = _exam_types(data)
+    result = {"overall": paired_difference(ref, other, ids), "by_type": {}}
+    for exam_type in sorted({types[i] for i in ids if i in types}):
+        result["by_type"][exam_type] = paired_difference(ref, other, [i for i in ids if types.get(i) == exam_type])
+    return result
+
+
+def compare_variants(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every variant's trained model against the reference's, and each trained model against its base."""
+    reference = results[REFERENCE]["evals"]["trained"]
+    out: dict[str, Any] = {"reference": REFERENCE, "variants": {}}
+    for label, result in results.items():
+        evals = result["evals"]
+        entry: dict[str, Any] = {"sources": result["sources"], "accuracy": evals["trained"]["scores"].get("overall_micro"),
+                                 "mixture_train_records": (evals["trained"].get("mixture_counts") or {}).get("train")}
+        if "base" in evals:
+            entry["trained_vs_base"] = compare(evals["base"]["dir"], evals["trained"]["dir"], evals["trained"]["data"])
+        if label != REFERENCE:
+            entry["vs_reference"] = compare(reference["dir"], evals["trained"]["dir"], evals["trained"]["data"])
+        out["variants"][label] = entry
+    return out

@@ -1,0 +1,107 @@
+"""`collectivesft ablate`: variants share stages, a killed ablation continues, differences are paired."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+RECIPE = {
+    "name": "ablate-small",
+    "fixtures": {"rows": 10, "seed": 0, "cmb_test": 24},
+    "sources": [{"name": "cmb"}, {"name": "medqa"}],
+    "mix": {"strategy": "cap", "cap": 12, "seed": 0, "val_fraction": 0.1, "decontamination": {"action": "drop"},
+            "sources": [{"name": "cmb", "cap": 10}]},
+    "model": {"tiny": {"arch": "qwen2", "size": "tiny"}},
+    "train": {"lr": 1e-3, "max_steps": 2, "batch_size": 4, "grad_accum": 1, "cutoff": 256,
+              "packing": False, "logging_steps": 1, "validation": False},
+    "eval": {"split": "test", "method": "cloze", "limit": 12, "compare_base": True},
+}
+
+
+def _write(path: Path, recipe: dict) -> Path:
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ablation(tmp_path_factory):
+    from collectivesft.pipeline.ablate import run_ablation
+
+    root = tmp_path_factory.mktemp("ablate")
+    recipe = _write(root / "recipe.yaml", RECIPE)
+    other = _write(root / "higher-lr.yaml", dict(RECIPE, train=dict(RECIPE["train"], lr=2e-3)))
+    log: list[str] = []
+    result = run_ablation(recipe, root / "out", leave_one_out="sources", variant_files=[other], log=log.append)
+    return root, recipe, other, result, log
+
+
+def _ran(log: list[str], stage: str) -> int:
+    return sum(1 for line in log if line.startswith(f"[{stage}") and line.endswith("running"))
+
+
+def test_variants_share_the_stages_they_have_in_common(ablation):
+    root, _, _, result, log = ablation
+    assert list(result["variants"]) == ["reference", "without cmb", "without medqa", "higher-lr"]
+    assert _ran(log, "model") == 1  # one base model for every variant
+    assert _ran(log, "eval/base") == 1  # ... evaluated once
+    assert _ran(log, "convert/cmb") == 1 and _ran(log, "convert/medqa") == 1  # each source converted once
+    assert _ran(log, "mix") == 3  # reference (shared with higher-lr), without cmb, without medqa
+    assert _ran(log, "train") == 4 and _ran(log, "eval/trained") == 4
+    assert len(list((root / "out" / "stages").glob("train@*"))) == 4  # one keyed folder per distinct stage
+
+
+def test_differences_are_paired_on_the_same_questions(ablation):
+    root, _, _, result, _ = ablation
+    variants = result["variants"]
+    assert variants["without cmb"]["sources"] == ["medqa"]
+    ref_dir = Path(json.loads((root / "out" / "variants.json").read_text())["reference"]["evals"]["trained"]["dir"])
+    ref = {r["id"]: r["correct"] for r in map(json.loads, (ref_dir / "predictions.jsonl").read_text().splitlines())}
+    for label in ("without cmb", "without medqa", "higher-lr"):
+        d = variants[label]["vs_reference"]["overall"]
+        run_dir = Path(json.loads((root / "out" / "variants.json").read_text())[label]["evals"]["trained"]["dir"])
+        mine = {r["id"]: r["correct"] for r in map(json.loads, (run_dir / "predictions.jsonl").read_text().splitlines())}
+        ids = [i for i in ref if ref[i] is not None]
+        assert d["n"] == len(ids) == 11  # 12 questions, one with an invalid key row
+        assert d["diff"] == pytest.approx(sum(mine[i] - ref[i] for i in ids) / len(ids))
+        assert d["b01"] == sum(1 for i in ids if mine[i] and not ref[i])
+        assert d["b10"] == sum(1 for i in ids if ref[i] and not mine[i])
+        assert d["low"] <= d["diff"] <= d["high"] and 0 <= d["p_value"] <= 1
+        by_type = variants[label]["vs_reference"]["by_type"]
+        assert sum(t["n"] for t in by_type.values()) == d["n"]
+    md = (root / "out" / "ablation.md").read_text(encoding="utf-8")
+    assert "minus reference [95% CI]" in md and "McNemar p" in md and "without medqa" in md
+    html = (root / "out" / "ablation.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 2 and "医师考试" in html
+
+
+def test_a_killed_ablation_continues_where_it_stopped(ablation):
+    from collectivesft.pipeline.ablate import run_ablation
+
+    root, recipe, other, result, _ = ablation
+    # As if killed during the last variant's evaluation: its stage never finished.
+    last = Path(json.loads((root / "out" / "variants.json").read_text())["higher-lr"]["evals"]["trained"]["dir"])
+    (last / "stage.json").unlink()
+    log: list[str] = []
+    again = run_ablation(recipe, root / "out", leave_one_out="sources", variant_files=[other], log=log.append)
+    running = [line for line in log if line.endswith("running") or line.endswith("resuming")]
+    assert running == ["[eval/trained] running"]
+    assert again["variants"]["higher-lr"]["vs_reference"] == result["variants"]["higher-lr"]["vs_reference"]
+
+
+def test_only_and_bad_variant_requests(tmp_path):
+    from collectivesft.errors import ConfigError
+    from collectivesft.pipeline.ablate import variant_recipes
+
+    got = variant_recipes(RECIPE, "r.yaml", only=["medqa", "cmb,medqa"])
+    assert list(got) == ["reference", "only medqa", "only cmb+medqa"]
+    assert [s["name"] for s in got["only medqa"]["sources"]] == ["medqa"]
+    assert got["only medqa"]["mix"]["sources"] == []  # the cmb cap goes with cmb
+    with pytest.raises(ConfigError, match="nlpec"):
+        variant_recipes(RECIPE, "r.yaml", only=["nlpec"])
+    with pytest.raises(ConfigError, match="no variants"):
+        variant_recipes(RECIPE, "r.yaml")
+    with pytest.raises(ConfigError, match="only 'sources'"):
+        variant_recipes(RECIPE, "r.yaml", leave_one_out="models")
