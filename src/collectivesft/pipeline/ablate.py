@@ -94,6 +94,7 @@ def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | 
         write_json(out / "variants.json", results)  # progress, readable while the ablation runs
     comparison = compare_variants(results)
     comparison["recipe"] = str(recipe_path)
+    comparison["tiny_model"] = any(r.model.tiny is not None for r in recipes.values())
     write_json(out / "ablation.json", comparison)
     comparison["report"] = {k: str(v) for k, v in write_ablation_report(comparison, out).items()}
     return comparison

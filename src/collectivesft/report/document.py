@@ -12,9 +12,9 @@ from typing import Any, Sequence
 from collectivesft.report.tables import format_cell, markdown_table
 
 STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;"
-         "max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
+         "max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;"
-         "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+         "text-align:left}th{background:#f3f3f3}td.n{text-align:right}"
          "figure svg{max-width:100%;height:auto}figcaption{color:#666;font-size:90%}")
 
 
@@ -63,7 +63,7 @@ class Document:
             elif kind == "table":
                 headers, rows = value
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-                lines = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+                lines = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows)
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>")
             elif kind == "figure":
                 files, alt = value
@@ -73,6 +73,14 @@ class Document:
                             f"<figcaption>{html.escape(alt)}</figcaption></figure>")
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+_NUMBER = re.compile(r"^[+\-−<]?\d")
+
+
+def _cell(text: str) -> str:
+    """A table cell: numbers right-aligned, text left-aligned."""
+    return f'<td class="n">{html.escape(text)}</td>' if _NUMBER.match(text) else f"<td>{html.escape(text)}</td>"
 
 
 def inline_svg(svg: str, id_prefix: str) -> str:
