@@ -188,26 +188,49 @@ def cmb_validate_command(
     typer.echo(f"{submission}: valid ({report['n']} answers)")
 
 
+JUDGE_MODEL = typer.Option(None, "--judge-model", help="Also rate answers with the official CMB judge prompt "
+                           "(fluency, relevance, completeness, proficiency; 1-5) on this model.")
+JUDGE_URL = typer.Option(None, "--judge-url", "--judge-base-url", help="Judge's OpenAI-compatible base URL, "
+                         "e.g. https://api.openai.com/v1.")
+JUDGE_KEY_ENV = typer.Option("OPENAI_API_KEY", "--judge-key-env", "--judge-api-key-env",
+                             help="Environment variable holding the judge's key.")
+HISTORY = typer.Option(None, "--history", help="reference (teacher-forced: earlier turns carry the reference "
+                       "solutions, as the official workers) | model (the model's own answers).")
+
+
+def _judge(model: Optional[str], url: Optional[str], key_env: str):
+    from collectivesft.eval.config import InferenceConfig, build_config
+
+    if not model:
+        return None
+    return build_config(InferenceConfig, {"model": model, "backend": "openai", "base_url": url,
+                                          "api_key_env": key_env}, "--judge-* options")
+
+
 @eval_app.command("cmb-clin")
 def cmb_clin_command(
     out: Path = typer.Option(..., "--out", help="Run folder (resumes inside a case)."),
     model: Optional[str] = MODEL,
     data: Optional[str] = typer.Option(None, "--data", help="CMB-Clin-qa.json, a release folder/zip, or the hub id."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N cases."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="collectivesft (our first turn, model history) | "
+                                           "official (the README's first turn, reference history)."),
+    history: Optional[str] = HISTORY,
+    judge_model: Optional[str] = JUDGE_MODEL, judge_url: Optional[str] = JUDGE_URL, judge_key_env: str = JUDGE_KEY_ENV,
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
 ) -> None:
-    """Run a model on CMB-Clin (each case a conversation) and score ROUGE-L / BLEU."""
+    """Run a model on CMB-Clin (each case a conversation); score ROUGE-L / BLEU and, optionally, the judge."""
     from collectivesft.eval.cmb.clin import evaluate_clin
     from collectivesft.eval.config import ClinEvalConfig, load_config
 
     cfg = load_config(ClinEvalConfig, config, _inference_overrides(
-        model=model, data=data, limit=limit, backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens,
-        temperature=temperature, system=system, device=device, dtype=dtype, base_url=base_url,
-        api_key_env=api_key_env, concurrency=concurrency), section="clin", sets=set_)
-    scores = evaluate_clin(cfg, out)
+        model=model, data=data, limit=limit, protocol=protocol, history=history, backend=backend,
+        batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, system=system, device=device,
+        dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency), section="clin", sets=set_)
+    scores = evaluate_clin(cfg, out, judge=_judge(judge_model, judge_url, judge_key_env))
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")
 
@@ -215,8 +238,12 @@ def cmb_clin_command(
 def _print_clin(scores: dict) -> None:
     rows = [["ROUGE-L (mean of cases)", round(100 * scores["rouge_l"], 2)], ["BLEU-4 (mean of cases)", round(100 * scores["bleu"], 2)],
             ["corpus BLEU-4", round(100 * scores["corpus_bleu"], 2)]]
-    if "judge" in scores:
-        rows.append(["LLM judge (1-10)", scores["judge"] if scores["judge"] is None else round(scores["judge"], 2)])
+    judge = scores.get("judge")
+    if judge:
+        for name, value in judge["criteria"].items():
+            rows.append([f"judge {name} (1-5)", "-" if value is None else round(value, 2)])
+        rows.append(["judge verdicts unparseable", f"{judge['n_unparseable']} of {judge['n_judged'] + judge['n_unparseable']}"])
+    typer.echo(f"conversation history: {scores.get('history')} answers")
     print_table(["metric", "value"], rows)
 
 
@@ -225,19 +252,13 @@ def cmb_clin_score_command(
     outputs: Path = typer.Option(..., "--outputs", help="JSONL rows {id, question_index, output}."),
     data: Path = typer.Option(..., "--data", help="CMB-Clin-qa.json (or a release folder/zip)."),
     out: Path = typer.Option(..., "--out", help="Folder for scores.json, scored.jsonl, scores.md."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Also score with an LLM judge (model name)."),
-    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="Judge's OpenAI-compatible base URL."),
-    judge_api_key_env: str = typer.Option("OPENAI_API_KEY", "--judge-api-key-env", help="Env var with the judge's key."),
+    history: Optional[str] = HISTORY,
+    judge_model: Optional[str] = JUDGE_MODEL, judge_url: Optional[str] = JUDGE_URL, judge_key_env: str = JUDGE_KEY_ENV,
 ) -> None:
-    """Score CMB-Clin answers: character ROUGE-L and BLEU per case and mean; optional LLM judge."""
+    """Score CMB-Clin answers: character ROUGE-L and BLEU per case and mean; optional official judge."""
     from collectivesft.eval.cmb.clin import score_clin
-    from collectivesft.eval.config import InferenceConfig, build_config
 
-    judge = None
-    if judge_model:
-        judge = build_config(InferenceConfig, {"model": judge_model, "backend": "openai", "base_url": judge_base_url,
-                                               "api_key_env": judge_api_key_env}, "--judge-* options")
-    _print_clin(score_clin(outputs, data, out, judge=judge))
+    _print_clin(score_clin(outputs, data, out, judge=_judge(judge_model, judge_url, judge_key_env), history=history))
     typer.echo(f"wrote {out}/scores.json, scored.jsonl, scores.md")
 
 

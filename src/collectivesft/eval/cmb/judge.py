@@ -127,3 +127,25 @@ def _ratings(values: dict[str, Any]) -> dict[str, float] | None:
             return None
         out[name] = number
     return out
+
+
+def judge_answers(judge: Any, items: list[tuple[str, str, str, str, str]]) -> list[tuple[str, dict[str, float] | None]]:
+    """(reply, ratings or None) for each (description, history, question, solution, answer) item,
+    from `judge` (an InferenceConfig, usually backend openai) with greedy decoding."""
+    from collectivesft.eval.backends.registry import get_backend
+
+    backend = get_backend(judge)
+    try:
+        chats = [[{"role": "user", "content": judge_prompt(*item)}] for item in items]
+        replies = backend.generate(chats, max_new_tokens=256, temperature=0.0)
+    finally:
+        backend.close()
+    return [(reply, parse_verdict(reply)) for reply in replies]
+
+
+def summarize(verdicts: list[dict[str, float] | None]) -> dict[str, Any]:
+    """Mean of each criterion over the readable verdicts, and how many were unreadable."""
+    readable = [v for v in verdicts if v is not None]
+    means = {c: (sum(v[c] for v in readable) / len(readable) if readable else None) for c in CRITERIA}
+    return {"criteria": means, "n_judged": len(readable), "n_unparseable": len(verdicts) - len(readable),
+            "prompt": "CMB README GPT-4 evaluation prompt"}

@@ -13,7 +13,6 @@ collectivesft also merges classes the key spells both with 与 and with 和 (off
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
