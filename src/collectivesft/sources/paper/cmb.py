@@ -46,4 +46,5 @@ class CMBPaper(PaperRules):
         for key in sorted(options):
             question += f"{key}: {options[key]}\n"
         return [{"instruction": f"该问题源自{d['exam_type']}，面向{d['exam_class']}中的{d['exam_subject']}。\n\n",
-                 "input": question, "output": f"答案是{d['answer']}。"}]
+                 "input": question, "output": f"答案是{d['answer']}。",
+                 "meta": {"answer": f"{d['answer']}", "options": {f"{k}": f"{v}" for k, v in options.items()}}}]

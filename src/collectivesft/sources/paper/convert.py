@@ -41,7 +41,7 @@ def iter_paper_records(
             continue
         records = []
         for turn, prow in enumerate(paper_rows):
-            meta = {"style": "paper", "where": row.where}
+            meta = {"style": "paper", "where": row.where, **prow.get("meta", {})}
             if len(paper_rows) > 1:
                 meta["turn"] = turn
             rec = make_record(f"{rules.name}/paper-{n + len(records)}", rules.name, rules.task,

@@ -27,9 +27,11 @@ class HeadQAPaper(PaperRules):
             prompt = (f"This is a question about {str(d['category']).strip()} from exams to access a specialized "
                       f"position in healthcare system.\n\n")
             question = f"{d['qtext'].strip()}\n"
-            for option in d["answers"]:
-                question += f"{letter(option['aid'])}: {option['atext'].strip()}\n"
+            options = [(letter(option["aid"]), option["atext"].strip()) for option in d["answers"]]
+            for key, text in options:  # a list: a repeated aid prints twice, as in the script
+                question += f"{key}: {text}\n"
             output = f"The answer is {letter(d['ra'])} ."
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise Reject(f"the hub build or the script fails on this row ({type(exc).__name__}: {exc})") from None
-        return [{"instruction": prompt, "input": question, "output": output}]
+        return [{"instruction": prompt, "input": question, "output": output,
+                 "meta": {"answer": letter(d["ra"]), "options": dict(options)}}]

@@ -31,4 +31,6 @@ class MedMCQAPaper(PaperRules):
         answer = f"The answer is {CHOICES[cop]} ."
         output = f"{get('exp')}\n{answer}" if get("exp") is not None else answer
         question = (f"{get('question')}\nA: {get('opa')}\nB: {get('opb')}\nC: {get('opc')}\nD: {get('opd')}\n")
-        return [{"instruction": prompt, "input": question, "output": output}]
+        options = {key: f"{get('op' + key.lower())}" for key in CHOICES}
+        return [{"instruction": prompt, "input": question, "output": output,
+                 "meta": {"answer": CHOICES[cop], "options": options}}]

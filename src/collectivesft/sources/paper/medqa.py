@@ -44,4 +44,5 @@ class MedQAPaper(PaperRules):
             output = answer.format(idx=d["answer_idx"])
         except (KeyError, TypeError) as exc:
             raise Reject(f"the script fails on this row ({type(exc).__name__}: {exc})") from None
-        return [{"instruction": instruction, "input": question, "output": output, "lang": lang}]
+        meta = {"region": region, "answer": f"{d['answer_idx']}", "options": {f"{k}": f"{v}" for k, v in options.items()}}
+        return [{"instruction": instruction, "input": question, "output": output, "lang": lang, "meta": meta}]

@@ -32,4 +32,5 @@ class MLECQAPaper(PaperRules):
                 question += f"{key}: {options[key]}\n"
         except (KeyError, TypeError, AttributeError) as exc:
             raise Reject(f"the script fails on this row ({type(exc).__name__}: {exc})") from None
-        return [{"instruction": "这是国家医师资格考试的题目。\n\n", "input": question, "output": output}]
+        meta = {"answer": f"{d['answer']}", "options": {f"{k}": f"{v}" for k, v in options.items()}}
+        return [{"instruction": "这是国家医师资格考试的题目。\n\n", "input": question, "output": output, "meta": meta}]

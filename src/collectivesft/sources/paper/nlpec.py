@@ -34,4 +34,5 @@ class NLPECPaper(PaperRules):
                 question += f"{chr(ord('A') + j)}: {option}\n"
         except (KeyError, TypeError, ValueError) as exc:
             raise Reject(f"the script fails on this row ({type(exc).__name__}: {exc})") from None
-        return [{"instruction": prompt, "input": question, "output": f"{explain}\n答案是{letters}。"}]
+        meta = {"answer": letters, "options": {chr(ord("A") + j): f"{o}" for j, o in enumerate(options)}}
+        return [{"instruction": prompt, "input": question, "output": f"{explain}\n答案是{letters}。", "meta": meta}]

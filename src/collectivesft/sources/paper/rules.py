@@ -43,7 +43,10 @@ class PaperRules:
         return source.read_hub(hub_id)
 
     def rows(self, row: RawRow) -> list[dict[str, Any]]:
-        """The paper's alpaca rows for one raw unit, or raise Skip / Reject (sources.base)."""
+        """The paper's alpaca rows for one raw unit, or raise Skip / Reject (sources.base).
+
+        A row may add "lang" and "meta" (MCQs: the answer letters and options, for the mix's checks).
+        """
         raise NotImplementedError
 
 
