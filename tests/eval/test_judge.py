@@ -7,7 +7,8 @@ import json
 import pytest
 
 from collectivesft.benchmarks.cmb.load import load_clin
-from collectivesft.eval.cmb import ClinEvalConfig, evaluate_clin
+from collectivesft.eval.cmb.clin import evaluate_clin
+from collectivesft.eval.config import ClinEvalConfig
 from collectivesft.eval.cmb.clin import case_chat
 from collectivesft.eval.cmb.judge import CRITERIA, judge_prompt, parse_verdict
 from collectivesft.eval.config import InferenceConfig

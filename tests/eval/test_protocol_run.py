@@ -6,7 +6,8 @@ import json
 import pytest
 
 from collectivesft.benchmarks.cmb.load import load_questions
-from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
+from collectivesft.eval.cmb.runner import evaluate_cmb
+from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.eval.server import start_in_thread
 
 
