@@ -71,7 +71,7 @@ def test_official_conversation_is_teacher_forced_with_the_readme_first_turn(cmb_
         scores = evaluate_clin(run, tmp_path)
     finally:
         stop(server)
-    assert scores["history"] == "reference"
+    assert scores["history"] == "reference" and scores["protocol"] == "official"
     opening = {"role": "user", "content": f"以下是一位病人的病例：\n{cases[0].description}\n{cases[0].qa[0][0]}"}
     assert [opening] in model.chats  # (requests arrive concurrently: looked up, not by order)
     second = next(c for c in model.chats if len(c) == 3 and c[0] == opening)

@@ -126,12 +126,13 @@ def score_clin(outputs_path: str | Path, data: str | Path, out: str | Path, judg
     out = Path(out)
     cases = cases if cases is not None else load_clin(data)
     outputs: dict[str, str] = {}
-    recorded = set()
+    recorded, protocols = set(), set()
     for i, row in enumerate(read_jsonl(outputs_path)):
         if "id" not in row or "question_index" not in row or "output" not in row:
             raise InputLayoutError(f"{outputs_path}: row {i + 1} needs 'id', 'question_index' and 'output'")
         outputs[_row_key(row["id"], int(row["question_index"]))] = str(row["output"] or "")
         recorded.add(row.get("history", "model"))
+        protocols.add(row.get("protocol", "collectivesft"))
     if history is None:
         if len(recorded) > 1:
             raise InputLayoutError(f"{outputs_path}: rows mix histories {sorted(recorded)}; pass --history")
@@ -172,6 +173,7 @@ def score_clin(outputs_path: str | Path, data: str | Path, out: str | Path, judg
         "rouge_l_per_answer": sum(r["rouge_l"] for r in scored) / len(scored) if scored else 0.0,
         "corpus_bleu": corpus_bleu(hyps, refs),
         "n_cases": len(by_case), "n_answers": len(scored), "n_missing": missing, "history": history,
+        "protocol": protocols.pop() if len(protocols) == 1 else sorted(protocols) or "collectivesft",
         "tokenization": "characters (whitespace and punctuation removed)",
         "by_case": by_case,
     }
