@@ -71,7 +71,7 @@ def test_clin_run_on_the_tiny_model_with_an_llm_judge(cmb_data, tiny_model, tmp_
     backend = get_backend(InferenceConfig(model=str(tiny_model), device="cpu", batch_size=1))
     server, url = start_in_thread(backend, "judge")
     try:
-        judge = InferenceConfig(model="judge", backend="openai", base_url=url)
+        judge = InferenceConfig(model="judge", backend="openai", base_url=url, max_new_tokens=16)
         scores = evaluate_clin(config, tmp_path, judge=judge)
     finally:
         server.shutdown()

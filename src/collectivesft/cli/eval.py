@@ -60,7 +60,8 @@ def cmb_command(
 
     cfg = load_config(CMBEvalConfig, config, _inference_overrides(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
-        protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
+        protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
+        max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
         concurrency=concurrency), sets=set_)
     result = evaluate_cmb(cfg, out)
@@ -204,7 +205,7 @@ def _judge(model: Optional[str], url: Optional[str], key_env: str):
     if not model:
         return None
     return build_config(InferenceConfig, {"model": model, "backend": "openai", "base_url": url,
-                                          "api_key_env": key_env}, "--judge-* options")
+                                          "api_key_env": key_env, "max_new_tokens": 256}, "--judge-* options")
 
 
 @eval_app.command("cmb-clin")

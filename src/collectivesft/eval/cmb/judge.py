@@ -131,13 +131,13 @@ def _ratings(values: dict[str, Any]) -> dict[str, float] | None:
 
 def judge_answers(judge: Any, items: list[tuple[str, str, str, str, str]]) -> list[tuple[str, dict[str, float] | None]]:
     """(reply, ratings or None) for each (description, history, question, solution, answer) item,
-    from `judge` (an InferenceConfig, usually backend openai) with greedy decoding."""
+    from `judge` (an InferenceConfig, usually backend openai; its max_new_tokens) with greedy decoding."""
     from collectivesft.eval.backends.registry import get_backend
 
     backend = get_backend(judge)
     try:
         chats = [[{"role": "user", "content": judge_prompt(*item)}] for item in items]
-        replies = backend.generate(chats, max_new_tokens=256, temperature=0.0)
+        replies = backend.generate(chats, max_new_tokens=judge.max_new_tokens, temperature=0.0)
     finally:
         backend.close()
     return [(reply, parse_verdict(reply)) for reply in replies]
