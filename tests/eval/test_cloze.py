@@ -6,7 +6,8 @@ import pytest
 
 from collectivesft.benchmarks.cmb.load import load_questions
 from collectivesft.eval.chat import render_chat
-from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
+from collectivesft.eval.cmb.runner import evaluate_cmb
+from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.eval.cmb.cloze import cloze_chat, cloze_options, pick_cloze
 
 

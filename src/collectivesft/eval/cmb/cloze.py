@@ -41,14 +41,13 @@ def pick_cloze(q: Question, letters: list[str], per_char: list[float]) -> str:
     return "".join(sorted(chosen))
 
 
-def cloze_rows(backend: Any, batch: list[Question], shots: list[list[Question]],
-               system: str | None = None) -> list[dict[str, Any]]:
-    """Prediction rows for a batch: the model answer and each option's per-character log-likelihood."""
+def cloze_rows(backend: Any, batch: list[Question], chats: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
+    """Prediction rows for a batch (chats from cloze_chat): the model answer and each option's
+    per-character log-likelihood."""
     from collectivesft.eval.backends.registry import ScoreRequest
 
     options = [cloze_options(q) for q in batch]
-    requests = [ScoreRequest(cloze_chat(q, s, system), [text for _, text in opts])
-                for q, s, opts in zip(batch, shots, options)]
+    requests = [ScoreRequest(chat, [text for _, text in opts]) for chat, opts in zip(chats, options)]
     rows = []
     for q, opts, scores in zip(batch, options, backend.score(requests)):
         letters = [k for k, _ in opts]
