@@ -105,3 +105,14 @@ def test_only_and_bad_variant_requests(tmp_path):
         variant_recipes(RECIPE, "r.yaml")
     with pytest.raises(ConfigError, match="only 'sources'"):
         variant_recipes(RECIPE, "r.yaml", leave_one_out="models")
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "demo-one-source.yaml"])
+def test_the_demo_recipes_validate(name):
+    from collectivesft.pipeline.recipe import load_run_recipe
+    from collectivesft.pipeline.run import validate_sections
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / name
+    recipe = load_run_recipe(path)
+    validate_sections(recipe, path)
+    assert recipe.eval["method"] == "cloze" and recipe.fixtures.cmb_test == 280  # both ask the same test
