@@ -18,10 +18,10 @@ from collectivesft.report.document import Document
 
 TINY_NOTE = ("These runs train a tiny randomly initialised model on the synthetic fixture world, in which each "
              "source states about a third of the facts the fixture CMB test asks (with overlap). What the "
-             "differences show: the pipeline turns data into measurable learning (trained minus base), and a "
-             "mixture that covers more of the facts beats one that covers fewer at the same number of training "
-             "records (coverage matters). What they do not show: anything about medicine, real models or the "
-             "real CMB; the world is made so that coverage matters.")
+             "differences can show: whether the pipeline turns data into measurable learning (trained minus base) "
+             "and whether a mixture covering more of the facts beats one covering fewer at the same number of "
+             "training records; read the intervals before concluding either. What they cannot show: anything "
+             "about medicine, real models or the real CMB; the world is made so that coverage matters.")
 EXPLAIN = ("Each variant is the reference recipe with one change (a source left out, only some sources, or "
            "another recipe file); all run the same stages where they agree. Differences are variant minus "
            "reference on the same CMB-Exam questions: an interval that excludes 0 and a small McNemar p-value "
