@@ -28,7 +28,7 @@ def sources_command() -> None:
 @data_app.command("fixtures")
 def fixtures_command(
     out: Path = typer.Argument(..., help="Folder to write raw fixture files into (one sub-folder per source)."),
-    rows: int = typer.Option(50, "--rows", help="Good rows per source (a few broken rows are added)."),
+    rows: int = typer.Option(50, "--rows", min=1, help="Good rows per source (a few broken rows are added)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed writes the same bytes."),
     source: Optional[list[str]] = typer.Option(None, "--source", help="Only these sources (repeatable)."),
 ) -> None:
@@ -50,6 +50,8 @@ def convert_command(
                                              "region=US (repeatable; see `collectivesft sources`)."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", hidden=True,
                                                help="Deprecated spelling of --set."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Exit 0 even when no record is kept "
+                                     "(by default that is an error naming the most common reason)."),
 ) -> None:
     """Convert one source's raw files (or hub dataset) to unified records, quarantining bad rows."""
     from collectivesft.config import apply_overrides, deprecated_overrides
@@ -63,7 +65,7 @@ def convert_command(
     if nested:
         raise ConfigError(f"--set {nested[0]}: converter options are plain key=value")
     options = {k: "" if v is None else str(v) for k, v in options.items()}
-    stats = convert_source(source, out, input=input, hub=hub, options=options)
+    stats = convert_source(source, out, input=input, hub=hub, options=options, allow_empty=allow_empty)
     skipped = sum(stats["skipped"].values())
     print_table(["source", "read", "kept", "quarantined", "skipped"],
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])
