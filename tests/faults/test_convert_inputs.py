@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import pytest
-
-from collectivesft.cli import main
-
-
-def run_main(args, monkeypatch, capsys):
-    """The console entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["collectivesft", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    captured = capsys.readouterr()
-    return exc.value.code or 0, captured.out, captured.err
+from fault_checks import run_main
 
 
 def good_rows(path: Path) -> list:

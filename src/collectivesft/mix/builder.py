@@ -22,12 +22,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from collectivesft.errors import InputLayoutError
+from collectivesft.errors import EmptyResultError, InputLayoutError
 from collectivesft.mix import ledger as L
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
-from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, write_json
+from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, remove_stale_temps, write_json
 from collectivesft.mix.manifest import assemble_manifest, write_contamination
 
 
@@ -141,6 +141,32 @@ def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> d
     return facts
 
 
+def check_contributions(sources: list[SourceInput], ledger: L.Ledger) -> None:
+    """Stop before writing anything when a source gives no records (unless the recipe allows it for
+    that source, or asked for none with cap/weight 0) or when the whole mixture would be empty."""
+    total = 0
+    for src in sources:
+        counts = ledger.counts(src.lo, src.hi)
+        given = counts["train"] + counts["val"]
+        total += given
+        if given or src.spec.allow_empty or src.spec.cap == 0 or src.spec.weight == 0:
+            continue
+        raise EmptyResultError(f"mix source {src.spec.name!r} contributes no records ({_why_none(counts)}); "
+                               "fix its input or the filters, or set `allow_empty: true` on it in the recipe")
+    if total == 0:
+        raise EmptyResultError("the mixture would hold no records: " + "; ".join(
+            f"{s.spec.name}: {_why_none(ledger.counts(s.lo, s.hi))}" for s in sources))
+
+
+def _why_none(counts: dict[str, Any]) -> str:
+    if counts["input"] == 0:
+        return "its records file is empty"
+    drops = {f"filter:{k}": v for k, v in counts["filtered"].items()}
+    drops.update({k: counts[k] for k in ("contaminated", "duplicate", "near_duplicate", "over_cap") if counts[k]})
+    top = sorted(drops.items(), key=lambda kv: -kv[1])[:3]
+    return f"{counts['input']} input, dropped as " + ", ".join(f"{k} {v}" for k, v in top)
+
+
 def _lines(src: SourceInput) -> Iterator[tuple[int, str]]:
     """(ledger index, raw JSON line) of a source's records, checking the file has not changed size."""
     changed = InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
@@ -213,6 +239,7 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed earlier run left (tens of MB to gigabytes)
     sources = prepare_sources(recipe, converted)
     lap("prepare_sources")
     ledger = L.Ledger()
@@ -222,6 +249,7 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
     near_info = mark_near_duplicates(recipe, scan, ledger)
     lap("near_duplicate_clusters")
     sampling = choose(recipe, sources, ledger)
+    check_contributions(sources, ledger)
     lap("sample_and_split")
     written = write_outputs(recipe, sources, ledger, out)
     lap("write_exports_and_accounting")

@@ -35,6 +35,7 @@ class SourceSpec(_Strict):
     weight: Optional[float] = Field(None, ge=0, description="share under strategy `weights`")
     stratify_by: list[str] = Field(default_factory=list, description="meta keys to sample evenly across")
     val_fraction: Optional[float] = Field(None, ge=0, lt=1, description="validation share (default: recipe's)")
+    allow_empty: bool = Field(False, description="build the mixture even if this source contributes no records")
 
     @model_validator(mode="after")
     def _one_origin(self) -> "SourceSpec":

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 from collectivesft.errors import ConfigError, EmptyResultError, InputLayoutError
 from collectivesft.records import record_problems
-from collectivesft.io import atomic_write, dumps, write_json
+from collectivesft.io import atomic_write, dumps, remove_stale_temps, write_json
 from collectivesft.sources.base import ConvertStats, Reject, Skip, Source
 from collectivesft.sources.readers import is_plain_file, snippet, split_of_name
 from collectivesft.sources.registry import get_source
@@ -75,6 +75,7 @@ def convert_source(
             raise ConfigError(f"source {name!r} has no known hub id; give the raw files as input")
     rows = source.read_raw(Path(input)) if input is not None else source.read_hub(hub)
     out = Path(out)
+    remove_stale_temps(out)
     stats = ConvertStats()
     try:
         with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
