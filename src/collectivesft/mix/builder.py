@@ -97,13 +97,13 @@ def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dic
     info: dict[str, Any] = {"compared": len(scan.signature_rows)}
     if not recipe.dedup.near:
         return info
-    bands, rows = lsh_params(recipe.dedup.threshold, recipe.dedup.num_perm)
+    bands, rows = lsh_params(recipe.dedup.candidate_threshold or recipe.dedup.threshold, recipe.dedup.num_perm)
     info.update(bands=bands, rows_per_band=rows)
     if not scan.signature_rows:
         return info
     sigs = np.concatenate(scan.signatures)
     scan.signatures = []
-    roots = near_duplicate_roots(sigs, recipe.dedup.threshold)
+    roots = near_duplicate_roots(sigs, recipe.dedup.threshold, recipe.dedup.candidate_threshold)
     del sigs
     rows_idx = scan.signature_rows
     for i in np.flatnonzero(roots != np.arange(len(roots))).tolist():

@@ -80,6 +80,9 @@ class DedupSpec(_Strict):
     threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity of n-gram sets")
     ngram: int = Field(5, ge=1, le=64, description="characters per shingle")
     num_perm: int = Field(128, ge=16, le=1024)
+    candidate_threshold: Optional[float] = Field(
+        None, gt=0, le=1, description="similarity the LSH bands are tuned for (default: threshold); lower it to "
+                                      "catch more pairs just above threshold, each still verified against threshold")
     text: Literal["user", "all"] = Field("user", description="compare user turns only, or all turns")
     workers: int = Field(1, ge=0, description="processes examining records (parse, filter, decontaminate, MinHash); 0 = one per core")
 
