@@ -44,6 +44,7 @@ class SourceEntry(BaseModel):
     input: Optional[str] = None
     hub: Optional[str] = None
     options: dict[str, str] = Field(default_factory=dict)
+    allow_empty: bool = False  # a conversion keeping no record is accepted (and the mix allows the source empty)
 
     @model_validator(mode="after")
     def _one_location(self) -> "SourceEntry":
@@ -194,6 +195,8 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
         else:
             raise ConfigError(f"{where}: sources.{i} ({name}) has no input or hub: fixture data is made by "
                               "`collectivesft run` and `collectivesft data mix` on the whole run recipe")
+        if entry.get("allow_empty"):
+            origin["allow_empty"] = True
         merged.append(dict(per_source.get(name, {}), name=name, **origin))
     section["sources"] = merged
     decon = section.setdefault("decontamination", {})

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from collectivesft.errors import CollectiveSFTError, ConfigError, InputLayoutError
+from collectivesft.model_ref import check_model_ref
 from collectivesft.train.config import TrainConfig
 
 OOM_ADVICE = (
@@ -225,6 +226,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     packing = cuda if config.packing is None else config.packing
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
 
+    check_model_ref(config.model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
     except OSError as exc:
