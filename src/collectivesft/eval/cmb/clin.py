@@ -14,7 +14,7 @@ from typing import Any
 from collectivesft.errors import InputLayoutError
 from collectivesft.benchmarks.cmb.format import id_key
 from collectivesft.benchmarks.cmb.load import ClinCase, load_clin
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.eval.config import ClinEvalConfig, InferenceConfig
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu
 from collectivesft.io import atomic_write, read_jsonl, write_json, write_jsonl
@@ -55,6 +55,7 @@ def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfi
     check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {_row_key(r["id"], r["question_index"]): r for r in read_partial(partial)}
     total = sum(len(c.qa) for c in cases)
+    say_resumed(len(done), total, partial)
     backend = None
     writer = PartialWriter(partial)
     try:

@@ -20,7 +20,7 @@ from collectivesft.eval.cmb.extraction import extract_answer
 from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
 from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, pick_shots
 from collectivesft.eval.config import CMBEvalConfig
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.io import write_json
 
 PARTIAL = "predictions.partial.jsonl"
@@ -88,6 +88,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
+    say_resumed(len(questions) - len(pending), len(questions), out / PARTIAL)
     elapsed = cpu = 0.0
     if pending:
         backend = get_backend(config)
@@ -137,7 +138,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     write_json(out / "run.json", {
         "fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
         "config": config.model_dump(), "status": "done", "n_questions": len(questions),
-        "n_answered_this_session": len(pending), "seconds_this_session": round(elapsed, 3),
+        "n_answered_this_session": len(pending), "n_reused": len(questions) - len(pending),
+        "seconds_this_session": round(elapsed, 3),
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3),
     })
