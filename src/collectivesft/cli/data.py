@@ -13,8 +13,12 @@ data_app = typer.Typer(help="Raw datasets: write fixtures, convert sources to un
                        no_args_is_help=True)
 
 
-def sources_command() -> None:
-    """List the registered source datasets."""
+def sources_command(
+    wide: bool = typer.Option(False, "--wide", help="One line per source, however wide (for grep and scripts)."),
+) -> None:
+    """List the registered source datasets (wrapped to the terminal's width)."""
+    import shutil
+
     from collectivesft.sources.registry import source_class, source_names
 
     rows = []
@@ -22,7 +26,8 @@ def sources_command() -> None:
         info = source_class(name).info
         opts = ", ".join(f"{k}={o.default}" for k, o in source_class(name).options.items())
         rows.append([name, info.task, "/".join(info.langs), info.size, info.hub_id or "-", info.license, opts or "-"])
-    print_table(["source", "task", "lang", "public size", "hub id", "license / access", "options"], rows)
+    width = None if wide else max(60, shutil.get_terminal_size((100, 24)).columns)
+    print_table(["source", "task", "lang", "public size", "hub id", "license / access", "options"], rows, width)
 
 
 @data_app.command("fixtures")
