@@ -140,3 +140,12 @@ def test_a_killed_mix_reruns_to_the_uninterrupted_result(converted, tmp_path):
 
     assert files(out) == files(tmp_path / "whole")
 
+
+
+def test_off_a_terminal_progress_is_plain_lines(converted, tmp_path, monkeypatch, capsys):
+    """In a log (no TTY) a stage prints `desc: n/total unit (s)` lines, never a redrawn bar."""
+    code, _, err = run_main(["data", "mix", _recipe(tmp_path, [{"name": "cmb", "records": converted["cmb"]}]),
+                             "--out", tmp_path / "out"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "\r" not in err and "\x1b[" not in err
+    assert "mix: write: " in err and " rec (" in err

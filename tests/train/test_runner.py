@@ -224,9 +224,12 @@ def test_a_resumed_run_reports_the_whole_runs_loss_runtime_and_throughput(tiny_m
     assert resumed["tokens_per_s"] == pytest.approx(expected, rel=1e-2)
 
 
-def test_the_final_evaluation_is_not_repeated_when_the_last_step_evaluated(tiny_model, fixture_mixture, tmp_path):
+def test_the_final_evaluation_is_not_repeated_when_the_last_step_evaluated(tiny_model, fixture_mixture, tmp_path,
+                                                                          capfd):
     metrics = run_training(quick_config(tiny_model, "max_steps=4", "eval_steps=2", "packing=false"),
                            fixture_mixture, tmp_path / "run")
+    err = capfd.readouterr().err
+    assert "\r" not in err, "off a terminal the Trainer's progress bars are off"
     assert [p["step"] for p in metrics["val_curve"]] == [2, 4]
     assert metrics["final"]["eval_loss"] == metrics["val_curve"][-1]["loss"]
     assert metrics["final"]["eval_s"] > 0

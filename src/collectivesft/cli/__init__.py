@@ -45,6 +45,9 @@ _register_all()
 
 def main() -> None:
     """Entry point: run the app; a CollectiveSFTError becomes a one-line message and exit code 2."""
+    from collectivesft.progress import quiet_libraries
+
+    quiet_libraries()
     try:
         app()
     except CollectiveSFTError as exc:

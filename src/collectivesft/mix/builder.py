@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -85,9 +84,9 @@ def prepare_sources(recipe: MixRecipe, converted: dict[str, Path] | None = None)
 
 
 def _progress(total: int | None, desc: str):
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
-    return tqdm(total=total, desc=desc, unit="rec", disable=None, file=sys.stderr, leave=False)
+    return progress(total, desc, "rec")
 
 
 def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dict[str, Any]:
@@ -214,6 +213,7 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
                     accounting.write(dumps(row) + "\n")
                 if idx % 1000 == 999:
                     bar.update(1000)
+        bar.update(len(ledger) - bar.n)  # the last partial thousand
     return {"distinct": {"before": distinct_before.result(), "after": distinct.result()}}
 
 

@@ -118,11 +118,11 @@ def encode_records(
 ) -> tuple[dict[str, list[list[int]]], EncodeStats]:
     """Encode records into {"input_ids", "labels"} columns (labels -100 outside assistant
     turns) under the truncation rules; returns the columns and the counts."""
-    from tqdm.auto import tqdm
+    from collectivesft.progress import iterate
 
     stats = EncodeStats()
     columns: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
-    for rec in tqdm(records, desc=progress, disable=progress is None, unit="rec", mininterval=1.0):
+    for rec in (records if progress is None else iterate(records, progress, "rec")):
         stats.records += 1
         ids, mask = encode_messages(tokenizer, rec["messages"])
         if 1 in mask:

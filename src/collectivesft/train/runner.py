@@ -22,6 +22,7 @@ from typing import Any
 
 from collectivesft.errors import CollectiveSFTError, ConfigError, InputLayoutError
 from collectivesft.model_ref import check_model_ref
+from collectivesft.progress import on_terminal
 from collectivesft.train.config import TrainConfig
 
 OOM_ADVICE = (
@@ -155,6 +156,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         save_total_limit=config.save_total_limit,
         dataloader_num_workers=config.num_workers,
         report_to="none",
+        disable_tqdm=not on_terminal(),  # in a log, the Trainer prints one line per logging step instead
         # On CPU this also makes torchrun / accelerate processes join one gloo group (multi-CPU DDP).
         use_cpu=not cuda,
         max_length=config.cutoff,

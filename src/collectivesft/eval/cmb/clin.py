@@ -44,7 +44,7 @@ def _row_key(case_id: Any, k: int) -> str:
 
 def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfig | None = None) -> dict[str, Any]:
     """Run `config.model` on CMB-Clin into `out` (outputs.jsonl) and score it; return the scores."""
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
     from collectivesft.eval.backends.registry import get_backend
 
@@ -59,7 +59,7 @@ def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfi
     backend = None
     writer = PartialWriter(partial)
     try:
-        with tqdm(total=total, initial=len(done), desc="CMB-Clin", unit="answer", disable=None) as bar:
+        with progress(total, "CMB-Clin", "answer", len(done)) as bar:
             while True:
                 # The next unanswered question of every case, one turn per case per round.
                 todo = []

@@ -70,7 +70,7 @@ def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow
 
 def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key)."""
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
     from collectivesft.eval.backends.registry import get_backend
     from collectivesft.eval.cmb.scoring import score_answers
@@ -96,8 +96,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         cpu_started = time.process_time()
         writer = PartialWriter(out / PARTIAL)
         try:
-            with tqdm(total=len(questions), initial=len(questions) - len(pending), desc=f"CMB {config.method}",
-                      unit="q", disable=None) as bar:
+            with progress(len(questions), f"CMB {config.method}", "q", len(questions) - len(pending)) as bar:
                 for batch in batches(pending, config.batch_size):
                     for row in answer_batch(backend, config, batch, pool):
                         writer.append(row)
