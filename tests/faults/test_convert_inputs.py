@@ -164,7 +164,7 @@ def test_convert_input_case(case, raw_fixtures, tmp_path, monkeypatch, capsys):
         for key, value in case.stats.items():
             assert stats[key] == value, key
     else:
-        assert err.startswith("error:") and "Traceback" not in err
+        assert err.splitlines()[-1].startswith("error:") and "Traceback" not in err
 
 
 def test_fixtures_refuse_a_negative_row_count(tmp_path, monkeypatch, capsys):

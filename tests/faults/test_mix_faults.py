@@ -79,7 +79,7 @@ def test_mix_case(case, converted, raw_fixtures, tmp_path, monkeypatch, capsys):
         assert word in err, (word, err)
     assert not list(tmp_path.rglob(".*.tmp"))
     if code:
-        assert err.startswith("error:") and not (out / "train.jsonl").exists() and not (out / "manifest.json").exists()
+        assert err.splitlines()[-1].startswith("error:") and not (out / "train.jsonl").exists() and not (out / "manifest.json").exists()
     else:
         assert (out / "train.jsonl").stat().st_size > 0
 

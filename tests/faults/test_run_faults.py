@@ -56,7 +56,7 @@ def test_run_validates_the_recipe_before_any_stage(case, tmp_path, monkeypatch, 
     out = tmp_path / "run"
     code, stdout, err = run_main(["run", recipe, "--out", out], monkeypatch, capsys)
     assert code == 2, stdout + err
-    assert err.startswith("error:") and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("error:") and "Traceback" not in err
     for word in words:
         assert word in err, (word, err)
     assert "running" not in stdout  # no stage started

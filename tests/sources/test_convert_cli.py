@@ -65,7 +65,7 @@ def test_unusable_inputs_exit_nonzero_naming_the_layout(raw_fixtures, tmp_path, 
         code, _, err = run_main(["data", "convert", name, "--input", bad_input, "--out", tmp_path / "out"],
                                 monkeypatch, capsys)
         assert code == 2, (name, bad_input)
-        assert err.startswith("error:") and "expected" in err and layout in err
+        assert err.splitlines()[-1].startswith("error:") and "expected" in err and layout in err
         assert not (tmp_path / "out" / "records.jsonl").exists()
 
 
