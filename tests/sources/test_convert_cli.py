@@ -181,3 +181,35 @@ def test_sources_fits_a_100_column_terminal_and_wide_keeps_one_line_per_source(c
     assert "FreedomIntelligence/CMB" in "\n".join(lines)  # hub ids are not cut
     wide = cli(["sources", "--wide"]).output.splitlines()
     assert len(wide) == 2 + len(source_names()) and max(_width(line) for line in wide) > 100
+
+
+def _all_commands():
+    import typer
+
+    from collectivesft.cli import app
+
+    def walk(command, path):
+        yield path
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=lambda p: " ".join(p) or "collectivesft")
+def test_help_reads_like_its_peers(cli, path, monkeypatch):
+    """No `<bool>` after a flag or `<list[str]>` for a repeatable option; every option says what it does."""
+    monkeypatch.setenv("COLUMNS", "200")
+    result = cli([*path, "--help"])
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output and "<list[" not in result.output
+    import typer
+
+    from collectivesft.cli import app
+
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    for param in command.params:
+        if not getattr(param, "hidden", False):
+            assert (param.help or "").strip(), f"{' '.join(path)} {param.name}: no help text"

@@ -11,9 +11,11 @@ import sys
 
 import typer
 
+from collectivesft.cli.help import TidyGroup
 from collectivesft.errors import CollectiveSFTError
 
 app = typer.Typer(
+    cls=TidyGroup,
     name="collectivesft",
     help="Build medical LLMs the CollectiveSFT way: convert -> mix -> train -> eval (CMB) -> report.",
     no_args_is_help=True,
