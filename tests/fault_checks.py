@@ -9,7 +9,7 @@ import pytest
 
 def run_main(args, monkeypatch, capsys) -> tuple[int, str, str]:
     """Run `collectivesft ARGS` through its console entry point: (exit code, stdout, stderr)."""
-    from collectivesft.cli import main
+    from collectivesft.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["collectivesft", *map(str, args)])
     with pytest.raises(SystemExit) as exc:

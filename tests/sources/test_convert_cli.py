@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from collectivesft.cli import main
+from collectivesft.cli.main import main
 from collectivesft.records import record_problems
 from collectivesft.sources.registry import source_class, source_names
 
@@ -186,7 +186,7 @@ def test_sources_fits_a_100_column_terminal_and_wide_keeps_one_line_per_source(c
 def _all_commands():
     import typer
 
-    from collectivesft.cli import app
+    from collectivesft.cli.main import app
 
     def walk(command, path):
         yield path
@@ -205,7 +205,7 @@ def test_help_reads_like_its_peers(cli, path, monkeypatch):
     assert "<bool>" not in result.output and "<list[" not in result.output
     import typer
 
-    from collectivesft.cli import app
+    from collectivesft.cli.main import app
 
     command = typer.main.get_command(app)
     for name in path:
