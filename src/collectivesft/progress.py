@@ -70,8 +70,21 @@ def iterate(items: Iterable, desc: str, unit: str = "it", total: int | None = No
 
 
 def quiet_libraries() -> None:
-    """Off a terminal, switch off the progress bars of huggingface_hub, transformers and datasets
-    (before they are imported: they read these variables)."""
-    if not on_terminal():
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    """Off a terminal, switch off the progress bars of huggingface_hub, transformers and datasets:
+    by their environment variables for later imports, by their switches if already imported."""
+    if on_terminal():
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()

@@ -22,7 +22,7 @@ from typing import Any
 
 from collectivesft.errors import CollectiveSFTError, ConfigError, InputLayoutError
 from collectivesft.model_ref import check_model_ref
-from collectivesft.progress import on_terminal
+from collectivesft.progress import on_terminal, quiet_libraries
 from collectivesft.train.config import TrainConfig
 
 OOM_ADVICE = (
@@ -229,6 +229,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
 
     check_model_ref(config.model)
+    quiet_libraries()
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
     except OSError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from collectivesft.errors import ConfigError
 from collectivesft.model_ref import check_model_ref
+from collectivesft.progress import quiet_libraries
 from collectivesft.eval.backends.registry import Backend, ScoreRequest, register_backend
 from collectivesft.eval.chat import render_chat
 
@@ -42,6 +43,7 @@ class HFBackend(Backend):
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
         check_model_ref(config.model)
+        quiet_libraries()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left")
             self.model = AutoModelForCausalLM.from_pretrained(config.model, dtype=getattr(torch, dtype)).to(device)
