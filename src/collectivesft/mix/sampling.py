@@ -2,7 +2,8 @@
 
 `source_quotas` turns a strategy into per-source counts; `select` picks that many of a
 source's surviving records (random, stratified, or the paper's first-N in file order);
-`split_validation` holds out each source's own validation share.
+`split_validation` holds out each source's own validation share; `llamafactory_split` is the
+paper's one global split instead (LLaMA-Factory's `val_size`).
 All randomness comes from random.Random seeded with "<seed>:<source name>[:purpose]", so a
 source's sample does not change when another source is added or removed.
 """
@@ -113,3 +114,20 @@ def split_validation(chosen: Sequence[int], fraction: float, rng: random.Random)
     n = len(chosen)
     k = min(int(fraction * n + 0.5), max(n - 1, 0))
     return set(rng.sample(list(chosen), k)) if k else set()
+
+
+def llamafactory_split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """LLaMA-Factory's `val_size` split of `n` rows: `datasets`' `train_test_split(test_size=
+    fraction, seed=seed)`, as v0.8.3 calls it on the concatenated datasets. Returns the row
+    positions of the train and the validation part, each in the (shuffled) order it returns."""
+    if n == 0 or fraction == 0:
+        return list(range(n)), []
+    from datasets import Dataset
+
+    from collectivesft.errors import ConfigError
+
+    try:
+        parts = Dataset.from_dict({"row": list(range(n))}).train_test_split(test_size=fraction, seed=seed)
+    except ValueError as exc:
+        raise ConfigError(f"split llamafactory: val_fraction {fraction} of {n} records: {exc}") from None
+    return list(parts["train"]["row"]), list(parts["test"]["row"])
