@@ -70,3 +70,13 @@ def test_per_source_val_fraction_is_refused_with_the_global_split(write_records,
 def test_too_few_records_for_the_split_says_so(write_records, mix):
     with pytest.raises(ConfigError, match="split llamafactory: val_fraction 0.1 of 1 records"):
         mix(dict(PAPER_MIX, sources=[{"name": "a", "records": str(write_records("a", 1))}]))
+
+
+def test_paper_rows_llamafactory_drops_still_count_towards_max_samples(write_records, mix, tmp_path):
+    # A --style paper source whose paper file had rows 3 and 4 without an answer: no records,
+    # but LLaMA-Factory's max_samples 5 takes file rows 0-4, i.e. three records.
+    rows = [0, 1, 2, 5, 6, 7]
+    source = {"name": "a", "records": str(write_records("a", 6, meta=lambda i: {"paper_row": rows[i]}))}
+    manifest = mix(dict(PAPER_MIX, cap=5, val_fraction=0.0, sources=[source]))
+    assert ids(tmp_path / "out" / "train.jsonl") == ["a/r00000", "a/r00001", "a/r00002"]
+    assert manifest["sources"][0]["selected_by"] == "paper_row" and manifest["sources"][0]["counts"]["over_cap"] == 3

@@ -27,7 +27,7 @@ import numpy as np
 from collectivesft.errors import InputLayoutError
 from collectivesft.mix import ledger as L
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
-from collectivesft.mix.sampling import llamafactory_split, select, source_quotas, split_validation
+from collectivesft.mix.sampling import first_rows, llamafactory_split, select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
 from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, write_json
 from collectivesft.mix.manifest import assemble_manifest, write_contamination
@@ -126,7 +126,14 @@ def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> t
         name = src.spec.name
         rng = random.Random(f"{recipe.seed}:{name}")
         labels = [ledger.stratum[i] for i in cands] if src.spec.stratify_by else None
-        chosen = select(cands, quota, recipe.selection, rng, labels)
+        rows = [ledger.row[i] for i in cands]
+        paper_rows = recipe.selection == "first" and bool(cands) and min(rows) >= 0
+        if paper_rows:
+            # --style paper records know their row in the paper's file: "first N" counts file rows.
+            limit = recipe.cap_of(src.spec) if recipe.strategy == "cap" else quota
+            chosen = first_rows(cands, rows, limit)
+        else:
+            chosen = select(cands, quota, recipe.selection, rng, labels)
         selected += chosen
         val: set[int] = set()
         if recipe.split == "per_source":
@@ -139,6 +146,8 @@ def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> t
             else:
                 ledger.fate[i] = L.VAL if i in val else L.TRAIN
         entry_facts: dict[str, Any] = {"available": len(cands), "quota": quota}
+        if paper_rows:
+            entry_facts["selected_by"] = "paper_row"
         if src.spec.stratify_by:
             strata: dict[str, dict[str, int]] = {}
             for i in cands:

@@ -1,7 +1,8 @@
 """How many records each source contributes, and which ones.
 
 `source_quotas` turns a strategy into per-source counts; `select` picks that many of a
-source's surviving records (random, stratified, or the paper's first-N in file order);
+source's surviving records (random, stratified, or the paper's first-N in file order;
+`first_rows` for paper-style records, whose first N counts the paper file's rows);
 `split_validation` holds out each source's own validation share; `llamafactory_split` is the
 paper's one global split instead (LLaMA-Factory's `val_size`).
 All randomness comes from random.Random seeded with "<seed>:<source name>[:purpose]", so a
@@ -107,6 +108,15 @@ def select(
     for label, k in zip(labels, counts):
         chosen.extend(rng.sample(groups[label], k))
     return sorted(chosen)
+
+
+def first_rows(candidates: Sequence[int], rows: Sequence[int], limit: int | None) -> list[int]:
+    """LLaMA-Factory's `max_samples` on a paper-style source: the candidates whose row in the
+    paper script's output is below `limit`, in file order. Rows LLaMA-Factory later drops as
+    invalid (no answer) count towards the limit, as they do there."""
+    if limit is None:
+        return list(candidates)
+    return [c for c, row in zip(candidates, rows) if row < limit]
 
 
 def split_validation(chosen: Sequence[int], fraction: float, rng: random.Random) -> set[int]:
