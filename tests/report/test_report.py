@@ -37,7 +37,7 @@ def test_report_on_one_run_has_tables_plots_and_tiny_model_note(tmp_path, cli):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "tiny randomly initialised model" in md
     assert "| cmb | 12 | 10 | 1 | 1 | 9 | 1 |" in md  # raw read, converted, quarantined, skipped, mix train/val
-    assert "| trained | 0.5000 | 0.5000 | 1.0000 | 4 |" in md
+    assert "| trained | collectivesft | 0.5000 | 0.5000 | 1.0000 | 4 |" in md  # the protocol of each score
     for name in ("mixture", "loss", "cmb_by_type"):
         assert (tmp_path / "out" / "report_files" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"](report_files/{name}.png)" in md  # Markdown links the PNGs

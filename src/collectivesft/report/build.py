@@ -103,9 +103,10 @@ def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
     rows = []
     for label, s in run.evals.items():
         n = s.get("n") or 0
-        rows.append([label, s.get("overall_micro"), s.get("overall_macro_types"),
+        rows.append([label, s.get("protocol", "collectivesft"), s.get("overall_micro"), s.get("overall_macro_types"),
                      (s.get("n_answered", 0) / n) if n else None, n])
-    doc.table(["model", "accuracy (micro)", "accuracy (mean of types)", "answer-format compliance", "questions"], rows)
+    doc.table(["model", "protocol", "accuracy (micro)", "accuracy (mean of types)", "answer-format compliance",
+               "questions"], rows)
     if types:
         doc.table(["exam type"] + labels, [[t] + [run.evals[l].get("by_type", {}).get(t) for l in labels] for t in types])
         fig = plots.bar_chart(types, {l: [run.evals[l].get("by_type", {}).get(t, 0.0) for t in types] for l in labels},

@@ -118,6 +118,17 @@ def accelerate_config_path(name: str) -> Path:
     return Path(__file__).with_name("accelerate_configs") / f"{name}.yaml"
 
 
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` laid over it, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def config_from_dict(data: dict[str, Any], where: str = "<config>") -> TrainConfig:
     """Validate `data` as a TrainConfig; ConfigError naming every bad key and `where` otherwise."""
 
