@@ -129,6 +129,10 @@ class MixRecipe(_Strict):
     alpha: float = Field(0.5, ge=0, le=1, description="temperature exponent: share ~ n**alpha")
     selection: Literal["random", "first"] = "random"
     val_fraction: float = Field(0.1, ge=0, lt=1)
+    split: Literal["per_source", "llamafactory"] = Field(
+        "per_source", description="per_source: each source holds out its own val_fraction; llamafactory: one "
+        "global split of the concatenated selection (sources in recipe order, records in file order) by "
+        "datasets' train_test_split(test_size=val_fraction, seed=seed), as LLaMA-Factory's val_size does")
     sources: list[SourceSpec] = Field(min_length=1)
     filters: FilterSpec = Field(default_factory=FilterSpec)
     dedup: DedupSpec = Field(default_factory=DedupSpec)
@@ -149,6 +153,11 @@ class MixRecipe(_Strict):
             weighted = [s.name for s in self.sources if s.weight is not None]
             if weighted:
                 raise ValueError(f"`weight` is only used by strategy weights (set on: {', '.join(weighted)})")
+        if self.split == "llamafactory":
+            own = [s.name for s in self.sources if s.val_fraction is not None]
+            if own:
+                raise ValueError("split llamafactory holds out val_fraction of the whole mixture; per-source "
+                                 f"val_fraction only applies to split per_source (set on: {', '.join(own)})")
         if self.selection == "first":
             stratified = [s.name for s in self.sources if s.stratify_by]
             if stratified:

@@ -57,7 +57,7 @@ class SourceEntry(BaseModel):
 
 class TinyModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    arch: Literal["qwen2", "llama"] = "qwen2"
+    arch: Literal["qwen2", "llama", "internlm2"] = "qwen2"
     size: str = "small"
     seed: int = 0
 

@@ -42,6 +42,7 @@ def summarize(trainer, run: dict[str, Any], final_eval: dict, train_stats, val_s
         "setup": {
             "world_size": args.world_size,
             "per_device_batch_size": args.per_device_train_batch_size,
+            "per_device_eval_batch_size": args.per_device_eval_batch_size,
             "grad_accum": args.gradient_accumulation_steps,
             "effective_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps
             * args.world_size,

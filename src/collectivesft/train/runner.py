@@ -117,7 +117,8 @@ def _encode_split(path: Path, tokenizer, config: TrainConfig, limit: int | None)
             yield rec
 
     columns, stats = encode_records(records(), tokenizer, config.cutoff,
-                                    progress=f"encoding {path.name}" if _is_main_process() else None)
+                                    progress=f"encoding {path.name}" if _is_main_process() else None,
+                                    template=config.chat_template, truncation=config.truncation_rule)
     if stats.records == 0 and path.name == "val.jsonl":
         # A mixture built without a validation share: train on, without validation loss.
         warnings.warn(f"{path} holds no records: training without validation loss")
@@ -140,7 +141,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size or config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
