@@ -278,11 +278,11 @@ def fixtures_command(
 @eval_app.command("serve")
 def serve_command(
     model: str = typer.Option(..., "--model", help="Model folder or hub id."),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
     backend: str = typer.Option("hf", "--backend", help="hf | vllm."),
-    device: str = typer.Option("auto", "--device"),
-    dtype: str = typer.Option("auto", "--dtype"),
+    device: str = typer.Option("auto", "--device", help="hf: cpu | cuda | cuda:N | auto."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
 ) -> None:
     """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint."""
     from collectivesft.eval.config import InferenceConfig, build_config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from collectivesft.io import atomic_write
@@ -32,12 +33,13 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
         if len(runs) > 1:
             doc.heading(f"Run {run.name}", 2)
             doc.para(f"Folder: {run.path}")
-        _data_section(doc, run, files, prefix)
+        _data_section(doc, run, files, prefix, out)
         _train_section(doc, run, files, prefix)
         _eval_section(doc, run, files, prefix)
         if run.timings:
             doc.heading("Stage timings", 3)
-            doc.table(["stage", "seconds"], sorted(run.timings.items()))
+            # In pipeline order (the order the stages ran in run.json), then the total.
+            doc.table(["stage", "seconds"], [*run.timings.items(), ["total", round(sum(run.timings.values()), 2)]])
     md, page = out / "report.md", out / "report.html"
     with atomic_write(md) as fh:
         fh.write(doc.to_markdown(out))
@@ -50,7 +52,7 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name) + "-"
 
 
-def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> None:
+def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str, out: Path) -> None:
     if not run.convert and not run.mix:
         return
     doc.heading("Data: sources and mixture", 3)
@@ -67,8 +69,8 @@ def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
     doc.table(["source", "raw read", "converted", "quarantined", "skipped"] + [f"mix {k}" for k in keys], rows)
     mix_report = run.path / "mix" / "report.md"
     if mix_report.is_file():
-        doc.para(f"The mixture's own report (filters, duplicates, contamination matches, length and diversity "
-                 f"plots): {mix_report}")
+        doc.link("The mixture's own report: filters, duplicates, contamination matches, length and diversity "
+                 "plots:", "mix/report.md", Path(os.path.relpath(mix_report, out)).as_posix())
     train_key = next((k for k in ("train", "kept", "selected") if k in keys), None)
     if mix and train_key:
         fig = plots.bar_chart(names, {"converted": [run.convert.get(n, {}).get("kept", 0) for n in names],

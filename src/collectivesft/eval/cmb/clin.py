@@ -17,7 +17,7 @@ from collectivesft.errors import InputLayoutError
 from collectivesft.benchmarks.cmb.format import id_key
 from collectivesft.benchmarks.cmb.load import ClinCase, load_clin
 from collectivesft.eval.cmb.official import CLIN_FIRST_TURN
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.eval.config import ClinEvalConfig, InferenceConfig
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu
 from collectivesft.io import atomic_write, read_jsonl, write_json, write_jsonl
@@ -61,7 +61,7 @@ def _row_key(case_id: Any, k: int) -> str:
 
 def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfig | None = None) -> dict[str, Any]:
     """Run `config.model` on CMB-Clin into `out` (outputs.jsonl) and score it; return the scores."""
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
     from collectivesft.eval.backends.registry import get_backend
 
@@ -73,10 +73,11 @@ def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfi
     check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {_row_key(r["id"], r["question_index"]): r for r in read_partial(partial)}
     total = sum(len(c.qa) for c in cases)
+    say_resumed(len(done), total, partial)
     backend = None
     writer = PartialWriter(partial)
     try:
-        with tqdm(total=total, initial=len(done), desc="CMB-Clin", unit="answer", disable=None) as bar:
+        with progress(total, "CMB-Clin", "answer", len(done)) as bar:
             while True:
                 # Every question whose history is known: all of them with reference history,
                 # the next one of each case with the model's own.

@@ -21,7 +21,7 @@ from collectivesft.eval.cmb import protocol as protocols
 from collectivesft.eval.cmb.outputs import model_answer
 from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.io import write_json
 
 PARTIAL = "predictions.partial.jsonl"
@@ -76,7 +76,7 @@ def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow
 
 def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key)."""
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
     from collectivesft.eval.backends.registry import get_backend
     from collectivesft.eval.cmb.scoring import score_answers
@@ -109,6 +109,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
+    say_resumed(len(questions) - len(pending), len(questions), out / PARTIAL)
     elapsed = cpu = 0.0
     if pending:
         backend = get_backend(config)
@@ -116,8 +117,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         cpu_started = time.process_time()
         writer = PartialWriter(out / PARTIAL)
         try:
-            with tqdm(total=len(questions), initial=len(questions) - len(pending), desc=f"CMB {config.method}",
-                      unit="q", disable=None) as bar:
+            with progress(len(questions), f"CMB {config.method}", "q", len(questions) - len(pending)) as bar:
                 for batch in batches(pending, config.batch_size):
                     for row in answer_batch(backend, config, batch, [chat_of[id_key(q.id)] for q in batch]):
                         writer.append(row)
@@ -158,7 +158,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     write_json(out / "run.json", {
         "fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
         "config": config.model_dump(), "status": "done", "n_questions": len(questions),
-        "n_answered_this_session": len(pending), "seconds_this_session": round(elapsed, 3),
+        "n_answered_this_session": len(pending), "n_reused": len(questions) - len(pending),
+        "seconds_this_session": round(elapsed, 3),
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3),
     })
