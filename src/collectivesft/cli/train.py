@@ -18,13 +18,15 @@ def tiny_command(
                                           "(message texts) or a plain text file (one text per line)."),
     size: str = typer.Option("tiny", "--size", help="tiny (tests), small (CPU demo) or base."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
+    remote_code: bool = typer.Option(False, "--remote-code", help="Classes from the folder's own Python files "
+                                     "(auto_map), so it loads only with trust_remote_code, like InternLM2."),
 ) -> None:
     """Build a randomly initialised causal LM with a tokenizer trained on the fixture corpus."""
     from collectivesft.fixtures.tiny_model import build_tiny_model, corpus_from_file
 
     texts = corpus_from_file(corpus) if corpus is not None else None
-    build_tiny_model(out, corpus=texts, arch=arch, size=size, seed=seed)
-    typer.echo(f"wrote {arch}/{size} tiny model to {out}")
+    build_tiny_model(out, corpus=texts, arch=arch, size=size, seed=seed, remote_code=remote_code)
+    typer.echo(f"wrote {arch}/{size}{' remote-code' if remote_code else ''} tiny model to {out}")
 
 
 def train_command(

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from collectivesft.errors import ConfigError
-from collectivesft.eval.backends.registry import Backend, ScoreRequest, register_backend
+from collectivesft.eval.backends.registry import Backend, Generation, ScoreRequest, register_backend
 
 
 def _require_vllm():
@@ -30,18 +30,33 @@ class VLLMBackend(Backend):
 
     def __init__(self, config: Any):
         super().__init__(config)
+        from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+
+        trust = bool(getattr(config, "trust_remote_code", False))
+        check_remote_code(config.model, trust)
         vllm = _require_vllm()
         dtype = "auto" if config.dtype == "auto" else config.dtype
-        self.llm = vllm.LLM(model=config.model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
-                            gpu_memory_utilization=config.gpu_memory_utilization)
+        with remote_code_errors(config.model):
+            self.llm = vllm.LLM(model=config.model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
+                                gpu_memory_utilization=config.gpu_memory_utilization, trust_remote_code=trust)
         self.tokenizer = self.llm.get_tokenizer()
         self.vllm = vllm
 
     def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
-                 temperature: float = 0.0) -> list[str]:
-        params = self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens)
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[str]:
+        return [g.text for g in self.complete(chats, max_new_tokens, temperature, stop)]
+
+    def complete(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[Generation]:
+        from collectivesft.models.generation import trim_incomplete_char
+
+        # Only our settings: vLLM would otherwise take the checkpoint's generation_config defaults.
+        params = self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens, stop=stop or None,
+                                          top_p=1.0, top_k=-1, repetition_penalty=1.0)
         outs = self.llm.chat(chats, params, use_tqdm=False)
-        return [o.outputs[0].text for o in outs]
+        return [Generation(trim_incomplete_char(o.outputs[0].text), len(o.prompt_token_ids or []),
+                           len(o.outputs[0].token_ids), "length" if o.outputs[0].finish_reason == "length" else "stop")
+                for o in outs]
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         from collectivesft.eval.chat import render_chat
