@@ -81,6 +81,7 @@ def make_handler(batcher: Batcher, model_name: str) -> type[BaseHTTPRequestHandl
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        batcher: Batcher  # set below: the queue every request of this server goes through
 
         def log_message(self, fmt: str, *args: Any) -> None:  # keep test output quiet
             pass
@@ -130,6 +131,7 @@ def make_handler(batcher: Batcher, model_name: str) -> type[BaseHTTPRequestHandl
                 "usage": usage,
             })
 
+    Handler.batcher = batcher
     return Handler
 
 
