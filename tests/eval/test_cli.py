@@ -25,6 +25,18 @@ def test_cmb_from_a_recipe_eval_section_with_command_line_overrides(cmb_data, ti
     assert result.exit_code == 0, result.output
     assert "mean of types (official)" in result.output
     assert len(json.loads((tmp_path / "r/submission.json").read_text())) == 2
+    # method: loglik came from the recipe (the command line did not name a method).
+    assert json.loads((tmp_path / "r/run.json").read_text())["fingerprint"]["method"] == "loglik"
+    predictions = [json.loads(line) for line in (tmp_path / "r/predictions.jsonl").read_text().splitlines()]
+    assert predictions and all("logprobs" in p for p in predictions)
+
+
+def test_set_overrides_a_recipe_key(cmb_data, tiny_model, tmp_path, cli):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"mix: {{}}\neval:\n  data: {cmb_data}\n  method: loglik\n  device: cpu\n", encoding="utf-8")
+    result = cli(["eval", "cmb", "--config", recipe, "--model", tiny_model, "--set", "limit=1", "--out", tmp_path / "r"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "r/submission.json").read_text())) == 1
 
 
 def test_config_errors_name_the_key_and_the_file(tmp_path, cli):

@@ -48,9 +48,15 @@ def test_run_goes_from_raw_files_to_a_report_with_base_and_trained_model(finishe
                   "eval/base", "eval/trained"):
         assert (run / stage / "stage.json").is_file(), stage
     assert (run / "mix" / "train.jsonl").stat().st_size > 0
+    key = {k["id"]: k["answer"] for k in json.loads(
+        (run / "fixtures/CMB/CMB-Exam/CMB-test/CMB-test-choice-answer.json").read_text(encoding="utf-8"))}
     for label in ("base", "trained"):
         scores = json.loads((run / "eval" / label / "scores.json").read_text())
-        assert scores["n"] == 8 and 0.0 <= scores["overall_micro"] <= 1.0
+        submitted = json.loads((run / "eval" / label / "submission.json").read_text())
+        valid = [s for s in submitted if s["id"] in key and key[s["id"]].isalpha()]
+        right = sum(sorted(set(s["model_answer"])) == sorted(set(key[s["id"]])) for s in valid)
+        # The score is what the submitted answers earn against the key, recomputed here.
+        assert scores["n"] == 8 == len(valid) and scores["overall_micro"] == pytest.approx(right / len(valid))
     md = (run / "report.md").read_text()
     assert "CMB-Exam scores" in md and "| base |" in md and "| trained |" in md
     assert "tiny randomly initialised model" in md
@@ -134,7 +140,7 @@ def test_recipe_errors_name_the_key_and_nothing_runs(tmp_path, cli, change, mess
     with pytest.raises(ConfigError) as err:
         run_recipe(path, tmp_path / "run", log=lambda m: None)
     assert message in str(err.value)
-    assert str(path) in str(err.value) or "recipe" in str(err.value)
+    assert str(path) in str(err.value)
     assert not (tmp_path / "run" / "convert").exists()
 
 
@@ -151,6 +157,7 @@ def test_every_shipped_recipe_validates():
     assert checked >= 3
 
 
+@pytest.mark.slow
 def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
     """`launch:` runs the train stage as `accelerate launch -m collectivesft train` worker processes."""
     import shutil
@@ -169,6 +176,7 @@ def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
     assert (run / "train" / "train_config.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_run_killed_with_sigkill_during_training_resumes_from_its_checkpoint(tmp_path):
     """A real kill: the stage folder keeps its pending marker and checkpoint; the rerun goes on from there."""
     import os

@@ -15,25 +15,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
 
 
-
 @pytest.fixture(scope="session")
 def fixture_mixture(raw_fixtures, tmp_path_factory) -> Path:
-    """A small mixture folder (train.jsonl / val.jsonl) of every source's converted fixture
-    records, split 90/10 with a fixed seed (stands in for the mix stage's output)."""
-    import random
+    """A small mixture folder (train.jsonl / val.jsonl) of every source's fixture records, built by
+    the mix stage itself (`data mix` on a bare recipe: convert, then 10 % held out per source)."""
+    import yaml
 
-    from collectivesft.records import read_records
-    from collectivesft.io import write_jsonl
-    from collectivesft.sources.convert import convert_source
+    from collectivesft.pipeline.run import mix_recipe_file
     from collectivesft.sources.registry import source_names
 
     work = tmp_path_factory.mktemp("mixture")
-    records = []
-    for name in source_names():
-        convert_source(name, work / "converted" / name, input=raw_fixtures / name)
-        records += read_records(work / "converted" / name / "records.jsonl")
-    random.Random(0).shuffle(records)
-    n_val = len(records) // 10
-    write_jsonl(work / "mix" / "val.jsonl", records[:n_val])
-    write_jsonl(work / "mix" / "train.jsonl", records[n_val:])
-    return work / "mix"
+    recipe = {"seed": 0, "val_fraction": 0.1, "report": False,
+              "dedup": {"exact": False, "near": False},
+              "exports": {"llamafactory": False, "sharegpt": False, "parquet": False, "accounting": False},
+              "sources": [{"name": name, "input": str(raw_fixtures / name)} for name in source_names()]}
+    path = work / "mix.yaml"
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    _manifest, folder = mix_recipe_file(path, work / "mix")
+    return folder

@@ -101,6 +101,7 @@ def test_resume_skips_a_checkpoint_the_kill_left_half_written(tiny_model, fixtur
     assert (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file()
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_take_the_steps_of_one_with_the_doubled_batch(tiny_model, fixture_mixture, tmp_path):
     common = ["max_records=48", "epochs=1", "validation=false", "packing=false"]
     single = run_training(quick_config(tiny_model, *common, "batch_size=8"), fixture_mixture, tmp_path / "one")

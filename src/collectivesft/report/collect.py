@@ -28,7 +28,7 @@ class RunSummary:
     train: dict[str, Any] | None = None  # metrics.json
     evals: dict[str, dict] = field(default_factory=dict)  # label -> scores.json
     timings: dict[str, float] = field(default_factory=dict)
-    tiny_model: bool = False  # the recipe built a tiny random model (recipe.json `model.tiny`)
+    tiny_model: bool = False  # a tiny random model: recipe.json `model.tiny`, or its marker file
 
 
 def read_run(path: str | Path) -> RunSummary:
@@ -49,6 +49,7 @@ def read_run(path: str | Path) -> RunSummary:
         if candidate.is_file():
             run.train = _load(candidate)
             break
+    run.tiny_model = run.tiny_model or _trained_a_tiny_model(path)
     for scores in sorted(path.glob("eval/*/scores.json")):
         run.evals[scores.parent.name] = _load(scores)
     if (path / "scores.json").is_file():
@@ -79,3 +80,16 @@ def mixture_counts(manifest: dict[str, Any]) -> dict[str, dict[str, int]]:
             row["filtered"] = sum(counts["filtered"].values())
         out[entry["name"]] = row
     return out
+
+
+def _trained_a_tiny_model(path: Path) -> bool:
+    """True when the run folder's train config names a model folder holding the tiny-model marker."""
+    import yaml
+
+    from collectivesft.fixtures.tiny_model import MARKER
+
+    for candidate in (path / "train" / "config.yaml", path / "config.yaml"):
+        if candidate.is_file():
+            model = (yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}).get("model")
+            return isinstance(model, str) and (Path(model) / MARKER).is_file()
+    return False

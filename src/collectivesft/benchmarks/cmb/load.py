@@ -143,7 +143,7 @@ def load_questions(data: str | Path, split: str = "test") -> list[Question]:
     """Questions of one CMB-Exam split from a local release (folder/zip/file) or the hub."""
     if split not in QUESTION_FILES:
         raise InputLayoutError(f"unknown CMB split {split!r}; expected one of {sorted(QUESTION_FILES)}")
-    if _is_local(data):
+    if _is_local(data) and not _is_hub_folder(data):
         found = find_file(data, QUESTION_FILES[split])
         if found is None and Path(data).is_file() and not zipfile.is_zipfile(data):
             found = (str(data), _read_json_list(Path(data).read_bytes(), str(data)))  # a question file by another name
@@ -162,15 +162,33 @@ def load_questions(data: str | Path, split: str = "test") -> list[Question]:
 
 
 def _hub_rows(hub_id: str, config: str, split: str) -> tuple[str, list[dict[str, Any]]]:
-    """Rows of a hub dataset split; the hub's CMB names its validation split `val`."""
+    """Rows of a hub dataset split (the hub's CMB names its validation split `val`). A local folder
+    in hub layout (one sub-folder per config holding <split>.jsonl/.json/.parquet) works the same."""
+    local = Path(hub_id)
     try:
         from datasets import load_dataset
 
-        ds = load_dataset(hub_id, config, split=split)
+        if local.is_dir():
+            # One split at a time: CMB's splits have different columns (test has no answers).
+            folder = local / config if (local / config).is_dir() else local
+            files = sorted(folder.glob(f"{split}.*"))
+            if not files:
+                raise FileNotFoundError(f"no {split}.* file in {folder}")
+            builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}[files[0].suffix]
+            ds = load_dataset(builder, data_files={split: str(files[0])}, split=split)
+        else:
+            ds = load_dataset(hub_id, config, split=split)
     except Exception as exc:  # hub/network/layout problems all mean: this input is unusable here
-        raise InputLayoutError(f"{hub_id!r} is neither a local path nor a loadable hub dataset "
+        raise InputLayoutError(f"{hub_id!r} is neither a CMB release nor a loadable hub dataset "
                                f"(config {config!r}, split {split!r}): {exc}") from None
     return f"hub:{hub_id}/{config}/{split}", [dict(r) for r in ds]
+
+
+def _is_hub_folder(data: str | Path) -> bool:
+    """A local folder that holds no release file but hub-layout config folders (exam/, clin/)."""
+    path = Path(data)
+    return path.is_dir() and any((path / c).is_dir() for c in (HUB_EXAM_CONFIG, HUB_CLIN_CONFIG)) and \
+        find_file(path, QUESTION_FILES["test"]) is None and find_file(path, CLIN_FILE) is None
 
 
 def load_key(path: str | Path) -> list[KeyRow]:
@@ -213,7 +231,7 @@ def locate_key(data: str | Path) -> Path | None:
 
 def load_clin(data: str | Path) -> list[ClinCase]:
     """CMB-Clin cases; the reference of a QA pair is `answer` in the release, `solution` in the docs."""
-    if _is_local(data):
+    if _is_local(data) and not _is_hub_folder(data):
         found = find_file(data, CLIN_FILE)
         if found is None and Path(data).is_file() and not zipfile.is_zipfile(data):
             found = (str(data), _read_json_list(Path(data).read_bytes(), str(data)))
@@ -240,6 +258,10 @@ def load_clin(data: str | Path) -> list[ClinCase]:
 
 
 def _has(data: str | Path, relpath: str) -> bool:
+    if _is_hub_folder(data):
+        config = HUB_CLIN_CONFIG if relpath == CLIN_FILE else HUB_EXAM_CONFIG
+        split = HUB_CLIN_SPLIT if relpath == CLIN_FILE else next(s for s, f in QUESTION_FILES.items() if f == relpath)
+        return any((Path(data) / config).glob(f"{split}.*"))
     return not _is_local(data) or find_file(data, relpath) is not None
 
 
