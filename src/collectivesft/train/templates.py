@@ -6,7 +6,9 @@ turns are wrapped in `{% generation %}...{% endgeneration %}`, so
 tokens the model must learn to produce: the assistant's text and its end-of-turn token,
 never the role header before it nor the newline after it.
 
-chatml / qwen   <|im_start|>role\\n...<|im_end|>\\n (Qwen2/2.5 and many others)
+chatml          <|im_start|>role\\n...<|im_end|>\\n, no default system prompt
+qwen            chatml with Qwen2.5's default system prompt when the chat has none (what
+                Qwen2.5's own template and LLaMA-Factory >= 0.9.3 `qwen` render)
 intern2         bos + chatml with InternLM2's default system prompt (LLaMA-Factory's
                 `intern2`, the template the CollectiveSFT paper trained with)
 llama3          <|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>
@@ -62,6 +64,15 @@ _INTERN2 = (
     "{%- endif -%}" + _CHATML
 )
 
+# Qwen2.5's own template (and LLaMA-Factory's `qwen` since v0.9.3; earlier versions used
+# "You are a helpful assistant."): this system turn when the chat has none.
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+_QWEN = (
+    "{%- if messages[0]['role'] != 'system' -%}"
+    "{{ '<|im_start|>system\\n" + QWEN_DEFAULT_SYSTEM + "<|im_end|>\\n' }}"
+    "{%- endif -%}" + _CHATML
+)
+
 _LLAMA3 = (
     "{{ bos_token }}"
     "{%- for message in messages -%}"
@@ -83,7 +94,8 @@ def _add(template: ChatTemplate) -> None:
         TEMPLATES[key] = template
 
 
-_add(ChatTemplate("chatml", _CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", aliases=("qwen",)))
+_add(ChatTemplate("chatml", _CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"))
+_add(ChatTemplate("qwen", _QWEN, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"))
 _add(ChatTemplate("intern2", _INTERN2, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", needs_bos=True))
 _add(ChatTemplate("llama3", _LLAMA3, ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), "<|eot_id|>",
                   needs_bos=True))

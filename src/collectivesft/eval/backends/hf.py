@@ -71,10 +71,12 @@ class HFBackend(Backend):
         self.end_ids = end_ids(config.model, self.model, self.tokenizer)
 
     def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+        from collectivesft.models.generation import recorded
+
         return {"backend": self.name, "model": self.config.model,
                 "chat_template": "the tokenizer's own" if self.has_template else "none: plain 问/答 transcript",
                 "device": str(self.device), "dtype": str(self.model.dtype).removeprefix("torch."),
-                "generation_config": self._decoding(max_new_tokens, temperature, None).to_diff_dict()}
+                "generation_config": recorded(self._decoding(max_new_tokens, temperature, None))}
 
     def _decoding(self, max_new_tokens: int, temperature: float, stop: list[str] | None):
         from collectivesft.models.generation import decoding_config

@@ -2,12 +2,15 @@
 
 Generation through `LLM.chat` with greedy sampling. Loglik uses prompt log-probabilities of
 each candidate row (the same definition as the hf back-end); the end term of multi-answer
-sets is read from the top-20 log-probabilities of the next token.
+sets is read from the top-20 log-probabilities of the next token. A LoRA run folder is served
+as its base model plus the adapter (enable_lora), stopping at the folder's eos ids.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from collectivesft.errors import ConfigError
@@ -36,11 +39,36 @@ class VLLMBackend(Backend):
         check_remote_code(config.model, trust)
         vllm = _require_vllm()
         dtype = "auto" if config.dtype == "auto" else config.dtype
+        model, extra, self.lora, self.stop_ids = config.model, {}, None, None
+        adapter = Path(config.model) / "adapter_config.json"
+        if adapter.is_file():
+            # A LoRA run folder: vLLM loads the base model and applies the adapter per request;
+            # the folder's generation_config.json carries the template's end token.
+            from vllm.lora.request import LoRARequest
+
+            spec = json.loads(adapter.read_text(encoding="utf-8"))
+            model = spec["base_model_name_or_path"]
+            extra = {"enable_lora": True, "max_lora_rank": max(16, int(spec.get("r") or 16))}
+            self.lora = LoRARequest("adapter", 1, str(config.model))
+            if (Path(config.model) / "generation_config.json").is_file():
+                eos = json.loads((Path(config.model) / "generation_config.json").read_text()).get("eos_token_id")
+                self.stop_ids = [eos] if isinstance(eos, int) else list(eos or []) or None
         with remote_code_errors(config.model):
-            self.llm = vllm.LLM(model=config.model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
-                                gpu_memory_utilization=config.gpu_memory_utilization, trust_remote_code=trust)
+            self.llm = vllm.LLM(model=model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
+                                gpu_memory_utilization=config.gpu_memory_utilization, trust_remote_code=trust,
+                                tokenizer=str(config.model) if self.lora else None, **extra)
         self.tokenizer = self.llm.get_tokenizer()
         self.vllm = vllm
+
+    def _sampling(self, max_new_tokens: int, temperature: float, stop: list[str] | None):
+        # Only our settings: vLLM would otherwise take the checkpoint's generation_config defaults.
+        return self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens, stop=stop or None,
+                                        top_p=1.0, top_k=-1, repetition_penalty=1.0, stop_token_ids=self.stop_ids)
+
+    def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.config.model,
+                "chat_template": "the tokenizer's own (LLM.chat)", "sampling_params": repr(
+                    self._sampling(max_new_tokens, temperature, None))}
 
     def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> list[str]:
@@ -50,10 +78,8 @@ class VLLMBackend(Backend):
                  temperature: float = 0.0, stop: list[str] | None = None) -> list[Generation]:
         from collectivesft.models.generation import trim_incomplete_char
 
-        # Only our settings: vLLM would otherwise take the checkpoint's generation_config defaults.
-        params = self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens, stop=stop or None,
-                                          top_p=1.0, top_k=-1, repetition_penalty=1.0)
-        outs = self.llm.chat(chats, params, use_tqdm=False)
+        params = self._sampling(max_new_tokens, temperature, stop)
+        outs = self.llm.chat(chats, params, use_tqdm=False, lora_request=self.lora)
         return [Generation(trim_incomplete_char(o.outputs[0].text), len(o.prompt_token_ids or []),
                            len(o.outputs[0].token_ids), "length" if o.outputs[0].finish_reason == "length" else "stop")
                 for o in outs]
@@ -69,7 +95,7 @@ class VLLMBackend(Backend):
                 prompts.append({"prompt_token_ids": context + ids})
                 spans.append(len(ids))
         params = self.vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, logprobs=20, temperature=0.0)
-        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self.lora)
         flat = []
         for out, n, prompt in zip(outs, spans, prompts):
             tokens = prompt["prompt_token_ids"][-n:]
