@@ -27,7 +27,8 @@ GOAL_SPEEDUP = 10.0
 
 def timed_run(model: Path, data: Path, out: Path, **settings) -> dict:
     """Run evaluate_cmb and return questions/s of the answering part (model load excluded)."""
-    from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
+    from collectivesft.eval.cmb.runner import evaluate_cmb
+    from collectivesft.eval.config import CMBEvalConfig
 
     config = CMBEvalConfig(model=str(model), data=str(data), **settings)
     start = time.perf_counter()

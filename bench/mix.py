@@ -41,7 +41,7 @@ _MIX = """
 import json, resource, sys, time
 from pathlib import Path
 from collectivesft.mix.builder import build_mixture
-from collectivesft.mix import load_recipe
+from collectivesft.mix.recipe import load_recipe
 t, cpu = time.perf_counter(), time.process_time()
 timings = {}
 manifest = build_mixture(load_recipe(sys.argv[1]), Path(sys.argv[2]), timings=timings)

@@ -30,7 +30,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture()
 def cli():
     """Run the real `collectivesft` CLI in-process: cli(["data", "convert", ...]) -> Result."""
-    from collectivesft.cli import app
+    from collectivesft.cli.main import app
 
     runner = CliRunner()
 

@@ -1,3 +1,3 @@
-from collectivesft.cli import main
+from collectivesft.cli.main import main
 
 main()

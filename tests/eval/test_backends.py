@@ -7,7 +7,8 @@ import pytest
 
 from collectivesft.errors import ConfigError
 from collectivesft.eval.backends.registry import backend_names, get_backend
-from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
+from collectivesft.eval.cmb.runner import evaluate_cmb
+from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.benchmarks.cmb.load import load_questions
 from collectivesft.eval.cmb.prompts import build_chat
 from collectivesft.eval.config import InferenceConfig

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from collectivesft.eval.cmb import ClinEvalConfig, evaluate_clin, score_clin
+from collectivesft.eval.cmb.clin import evaluate_clin, score_clin
+from collectivesft.eval.config import ClinEvalConfig
 from collectivesft.eval.cmb.clin import case_chat
 from collectivesft.benchmarks.cmb.load import load_clin
 from collectivesft.eval.metrics import corpus_bleu, rouge_l, sentence_bleu

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
+from collectivesft.eval.cmb.runner import evaluate_cmb
+from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.benchmarks.cmb.load import load_questions
 from collectivesft.eval.chat import render_chat
 from collectivesft.eval.cmb.prompts import answer_candidates, build_chat

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from collectivesft.errors import ConfigError
-from collectivesft.eval.cmb import CMBEvalConfig, evaluate_cmb
+from collectivesft.eval.cmb.runner import evaluate_cmb
+from collectivesft.eval.config import CMBEvalConfig
 
 
 def test_sigkilled_run_resumes_without_loss_or_duplicates(cmb_data, tiny_model, tmp_path):

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from collectivesft.errors import ConfigError
-from collectivesft.mix import build_mixture, load_recipe
+from collectivesft.mix.builder import build_mixture
+from collectivesft.mix.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 def test_cli_reports_bad_recipe_as_one_line_exit_2(tmp_path, monkeypatch, capsys):
     import sys
 
-    from collectivesft.cli import main
+    from collectivesft.cli.main import main
 
     path = _write(tmp_path, {"sources": [dict(GOOD_SOURCE, capp=5)]})
     monkeypatch.setattr(sys, "argv", ["collectivesft", "data", "mix", str(path), "--out", str(tmp_path / "o")])

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from collectivesft.cli import main
+from collectivesft.cli.main import main
 from collectivesft.records import record_problems
 from collectivesft.sources.registry import source_class, source_names
 

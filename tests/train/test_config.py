@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectivesft.errors import ConfigError
-from collectivesft.train import load_config
+from collectivesft.train.config import load_config
 
 
 def test_defaults_are_the_papers(tmp_path):

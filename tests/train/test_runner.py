@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from collectivesft.errors import ConfigError, InputLayoutError
-from collectivesft.train import load_config, run_training
+from collectivesft.train.config import load_config
+from collectivesft.train.runner import run_training
 
 # Small and fast: a few optimizer steps on short records with a high learning rate.
 # One torch thread: the suite runs under xdist on 2 cores, and oversubscribed OpenMP threads spin.

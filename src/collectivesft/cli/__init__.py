@@ -1,52 +1,6 @@
-"""The `collectivesft` command. Thin: parse arguments, call a stage, print.
+"""The `collectivesft` command line (cli/main.py). Thin: parse arguments, call a stage, print.
 
-Each stage's commands live in their own module under cli/ and register themselves here.
-Heavy libraries (torch, transformers, datasets) are imported inside commands only, so
-`collectivesft --help` stays fast.
+Each stage's commands live in their own module under cli/ and register themselves on the
+root app. Heavy libraries (torch, transformers, datasets) are imported inside commands only,
+so `collectivesft --help` stays fast.
 """
-
-from __future__ import annotations
-
-import sys
-
-import typer
-
-from collectivesft.errors import CollectiveSFTError
-
-app = typer.Typer(
-    name="collectivesft",
-    help="Build medical LLMs the CollectiveSFT way: convert -> mix -> train -> eval (CMB) -> report.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _register_all() -> None:
-    from collectivesft.cli import data
-
-    data.register(app)
-    from collectivesft.cli import mix
-
-    mix.register(app)
-    from collectivesft.cli import train as train_cli
-
-    train_cli.register(app)
-    from collectivesft.cli import run as run_cli
-
-    run_cli.register(app)
-    from collectivesft.cli import eval as eval_cli
-
-    eval_cli.register(app)
-
-
-_register_all()
-
-
-def main() -> None:
-    """Entry point: run the app; a CollectiveSFTError becomes a one-line message and exit code 2."""
-    try:
-        app()
-    except CollectiveSFTError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)

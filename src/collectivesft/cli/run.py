@@ -39,7 +39,7 @@ def report_command(
     title: Optional[str] = typer.Option(None, "--title"),
 ) -> None:
     """Markdown + self-contained HTML report with plots; several runs get a comparison table."""
-    from collectivesft.report import build_report
+    from collectivesft.report.build import build_report
 
     paths = build_report(runs, out, title=title)
     typer.echo(f"report: {paths['markdown']}\n        {paths['html']}")

@@ -62,7 +62,8 @@ def train_command(
 
     from collectivesft.config import deprecated_overrides
     from collectivesft.errors import ConfigError
-    from collectivesft.train import load_config, run_training
+    from collectivesft.train.config import load_config
+    from collectivesft.train.runner import run_training
 
     # A recipe-less call passes overrides only; typer puts the first of them in `recipe`.
     if recipe is not None and "=" in str(recipe) and not recipe.exists():

@@ -41,7 +41,7 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
                "evals": {k: v.get("scores", {}) for k, v in evals.items()}}
     write_json(runner.dir / "run.json", summary)
 
-    from collectivesft.report import build_report
+    from collectivesft.report.build import build_report
 
     paths = build_report([runner.dir], runner.dir)
     summary["report"] = {k: str(v) for k, v in paths.items()}
@@ -70,7 +70,8 @@ def mix_recipe_file(recipe_path: str | Path, out: str | Path, overrides: list[st
 
     if is_run_recipe(read_yaml_mapping(recipe_path, "recipe")):
         return mix_run_recipe(recipe_path, out, overrides, log)
-    from collectivesft.mix import build_mixture, load_recipe
+    from collectivesft.mix.builder import build_mixture
+    from collectivesft.mix.recipe import load_recipe
     from collectivesft.sources.convert import convert_source
 
     recipe = load_recipe(recipe_path, overrides)

@@ -84,7 +84,7 @@ def mix_recipe_of(recipe: RunRecipe, converted: dict[str, dict], raw: dict | Non
 
 def mix_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, converted: dict[str, dict]) -> dict:
     """The mixture in mix/ (train.jsonl, val.jsonl, manifest, exports, report)."""
-    from collectivesft.mix import build_mixture
+    from collectivesft.mix.builder import build_mixture
 
     mix_recipe = mix_recipe_of(recipe, converted, raw)
 
@@ -116,7 +116,7 @@ def model_stage(runner: Runner, recipe: RunRecipe) -> dict:
 
 def train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -> dict:
     """Fine-tune the base model on the mixture, in-process or under `accelerate launch`."""
-    from collectivesft.train import run_training
+    from collectivesft.train.runner import run_training
     from collectivesft.train.config import config_from_dict
 
     config = config_from_dict(dict(recipe.train, model=base["path"]), "recipe train:")
@@ -180,7 +180,7 @@ def eval_settings(recipe: RunRecipe) -> tuple[dict[str, Any], bool]:
 
 def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, trained: dict) -> dict[str, dict]:
     """CMB-Exam for the trained model (and the base model with compare_base) in eval/<label>/."""
-    from collectivesft.eval.cmb import evaluate_cmb
+    from collectivesft.eval.cmb.runner import evaluate_cmb
 
     settings, compare_base = eval_settings(recipe)
     settings["data"] = eval_data_of(recipe, raw)

@@ -17,6 +17,11 @@ LETTER_SET = frozenset(LETTERS)
 SINGLE = "单项选择题"
 MULTI = "多项选择题"
 QUESTION_TYPES = (SINGLE, MULTI)
+# The six exam types of CMB-Exam with English glosses (a column beside the Chinese names).
+TYPE_LABELS = {
+    "医师考试": "Physician", "护理考试": "Nursing", "药师考试": "Pharmacist",
+    "医技考试": "Med. technician", "专业知识考试": "Specialist knowl.", "医学考研": "Postgrad entrance",
+}
 # The answer-validity rule of the official key: one or more option letters, nothing else.
 VALID_ANSWER = re.compile(r"^[A-F]+$")
 

@@ -9,13 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from collectivesft.benchmarks.cmb.format import TYPE_LABELS
 from collectivesft.io import atomic_write, write_json, write_jsonl
 
-# English glosses of CMB's six exam types (a column of scores.md; the chart keeps the Chinese).
-TYPE_LABELS = {
-    "医师考试": "Physician", "护理考试": "Nursing", "药师考试": "Pharmacist",
-    "医技考试": "Med. technician", "专业知识考试": "Specialist knowl.", "医学考研": "Postgrad entrance",
-}
 CHART = "scores_by_type.png"
 
 
