@@ -47,7 +47,7 @@ def remote_lora(cli, remote_model, mixture, tmp_path_factory) -> Path:
 def cli():
     from typer.testing import CliRunner
 
-    from collectivesft.cli import app
+    from collectivesft.cli.main import app
 
     runner = CliRunner()
     return lambda args: runner.invoke(app, [str(a) for a in args])

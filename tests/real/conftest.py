@@ -73,7 +73,7 @@ def smollm2_gguf() -> Path:
 def real_cli():
     from typer.testing import CliRunner
 
-    from collectivesft.cli import app
+    from collectivesft.cli.main import app
 
     runner = CliRunner()
 
