@@ -98,7 +98,7 @@ def test_edit_redoes_only_what_changed_and_force_redoes_a_stage(finished_run, tm
 
 
 def test_killed_run_resumes_without_redoing_finished_stages(finished_run, tmp_path, monkeypatch):
-    import collectivesft.train as train_pkg
+    import collectivesft.train.runner as train_pkg
     from collectivesft.pipeline.run import run_recipe
 
     recipe = _write(tmp_path / "recipe.yaml", SMALL_RECIPE)

@@ -50,6 +50,8 @@ def convert_command(
                                              "region=US (repeatable; see `collectivesft sources`)."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", hidden=True,
                                                help="Deprecated spelling of --set."),
+    style: str = typer.Option("default", "--style", help="default: our records; paper: exactly the rows of the "
+                              "CollectiveSFT paper's preprocess script, as LLaMA-Factory turns them into turns."),
 ) -> None:
     """Convert one source's raw files (or hub dataset) to unified records, quarantining bad rows."""
     from collectivesft.config import apply_overrides, deprecated_overrides
@@ -63,12 +65,14 @@ def convert_command(
     if nested:
         raise ConfigError(f"--set {nested[0]}: converter options are plain key=value")
     options = {k: "" if v is None else str(v) for k, v in options.items()}
-    stats = convert_source(source, out, input=input, hub=hub, options=options)
+    stats = convert_source(source, out, input=input, hub=hub, options=options, style=style)
     skipped = sum(stats["skipped"].values())
     print_table(["source", "read", "kept", "quarantined", "skipped"],
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])
     for reason, n in stats["skipped"].items():
         typer.echo(f"  skipped {n}: {reason}")
+    if style == "paper":
+        typer.echo(f"  {stats['notes'].get('paper rows written', 0)} records, one per paper row")
     typer.echo(f"wrote {out}/records.jsonl, quarantine.jsonl, stats.json")
 
 

@@ -72,6 +72,8 @@ def prepare_sources(recipe: MixRecipe, converted: dict[str, Path] | None = None)
         records = _records_file(str(folder), spec.name)
         stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
         origin = {"source": spec.converter, "options": dict(sorted(spec.options.items()))}
+        if spec.style != "default":
+            origin["style"] = spec.style
         checksums = {}
         if spec.input is not None:
             origin["input"] = spec.input

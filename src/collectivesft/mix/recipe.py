@@ -31,6 +31,8 @@ class SourceSpec(_Strict):
     hub: Optional[str] = Field(None, description="hub id or local hub-layout folder; converted with `source`")
     source: Optional[str] = Field(None, description="registered converter for input/hub (default: name)")
     options: dict[str, str] = Field(default_factory=dict, description="converter options")
+    style: Literal["default", "paper"] = Field("default", description="conversion style for input/hub: default "
+                                               "(our records) or paper (the CollectiveSFT scripts' rows)")
     cap: Optional[int] = Field(None, ge=0, description="at most this many records (default: recipe cap)")
     weight: Optional[float] = Field(None, ge=0, description="share under strategy `weights`")
     stratify_by: list[str] = Field(default_factory=list, description="meta keys to sample evenly across")
@@ -41,8 +43,8 @@ class SourceSpec(_Strict):
         given = [k for k in ("records", "input", "hub") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of records, input or hub (got {given or 'none'})")
-        if self.records is not None and (self.source is not None or self.options):
-            raise ValueError("source/options only apply to input or hub (records are already converted)")
+        if self.records is not None and (self.source is not None or self.options or self.style != "default"):
+            raise ValueError("source/options/style only apply to input or hub (records are already converted)")
         return self
 
     @property

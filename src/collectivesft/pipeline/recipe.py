@@ -44,6 +44,8 @@ class SourceEntry(BaseModel):
     input: Optional[str] = None
     hub: Optional[str] = None
     options: dict[str, str] = Field(default_factory=dict)
+    # default: our records; paper: the CollectiveSFT preprocess scripts' rows (sources/paper/).
+    style: Literal["default", "paper"] = "default"
 
     @model_validator(mode="after")
     def _one_location(self) -> "SourceEntry":
@@ -192,6 +194,8 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
             origin = {"records": converted[name]}
         elif entry.get("input") or entry.get("hub"):
             origin = {k: entry[k] for k in ("input", "hub", "options") if entry.get(k)}
+            if entry.get("style", "default") != "default":
+                origin["style"] = entry["style"]
         else:
             raise ConfigError(f"{where}: sources.{i} ({name}) has no input or hub: fixture data is made by "
                               "`collectivesft run` and `collectivesft data mix` on the whole run recipe")

@@ -80,7 +80,8 @@ def mix_recipe_file(recipe_path: str | Path, out: str | Path, overrides: list[st
     for spec in recipe.sources:
         if spec.records is None:
             folder = out / "sources" / spec.name
-            convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options)
+            convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options,
+                           style=spec.style)
             converted[spec.name] = folder
     return build_mixture(recipe, out, converted), out
 

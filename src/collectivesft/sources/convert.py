@@ -2,7 +2,7 @@
 
 DIR/records.jsonl   unified records
 DIR/quarantine.jsonl  {"where", "reason", "snippet"} per rejected row
-DIR/stats.json      {"read", "kept", "quarantined", "skipped": {reason: n}, "notes": {...}}
+DIR/stats.json      {"read", "kept", "quarantined", "skipped": {reason: n}, "notes": {...}, "style"}
 All three are written atomically; read = kept + quarantined + sum(skipped).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -20,6 +21,8 @@ from collectivesft.sources.base import ConvertStats, Reject, Skip, Source
 from collectivesft.sources.readers import snippet
 from collectivesft.sources.registry import get_source
 from collectivesft.sources.rows import BadRow, RawRow
+
+STYLES = ("default", "paper")  # default: our records; paper: the CollectiveSFT scripts' rows, exactly
 
 
 def iter_converted(
@@ -52,6 +55,25 @@ def iter_converted(
         yield "record", rec
 
 
+def _converter(name: str, options: dict[str, str], style: str):
+    """(source, read_raw(path), read_hub(id), convert_rows(rows, stats)) for the style."""
+    if style not in STYLES:
+        raise ConfigError(f"style {style!r} is not one of {', '.join(STYLES)}")
+    if style == "default":
+        source = get_source(name, **options)
+        return source, source.read_raw, source.read_hub, partial(iter_converted, source)
+    from collectivesft.sources.paper.convert import iter_paper_records
+    from collectivesft.sources.paper.rules import paper_rules
+
+    if options:
+        raise ConfigError(f"style paper fixes the files and splits the paper read; "
+                          f"drop the converter option(s) {sorted(options)}")
+    rules = paper_rules(name)
+    source = get_source(name, **rules.reader_options)
+    return (source, partial(rules.read_raw, source), partial(rules.read_hub, source),
+            partial(iter_paper_records, rules))
+
+
 def convert_source(
     name: str,
     out: str | Path,
@@ -59,23 +81,26 @@ def convert_source(
     hub: str | None = None,
     options: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    style: str = "default",
 ) -> dict[str, Any]:
     """Convert raw files at `input` (or hub dataset `hub`; "default" = the source's known hub id)
     of source `name` into `out`; return stats. Raises InputLayoutError when the input is unusable.
+
+    `style="paper"` writes the CollectiveSFT paper's own rows instead (sources/paper/).
     """
-    source = get_source(name, **(options or {}))
     if (input is None) == (hub is None):
         raise ValueError("give exactly one of input= or hub=")
+    source, read_raw, read_hub, convert_rows = _converter(name, options or {}, style)
     if hub == "default":
         hub = source.info.hub_id
         if not hub:
             raise ConfigError(f"source {name!r} has no known hub id; give the raw files as input")
-    rows = source.read_raw(Path(input)) if input is not None else source.read_hub(hub)
+    rows = read_raw(Path(input)) if input is not None else read_hub(hub)
     out = Path(out)
     stats = ConvertStats()
     try:
         with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
-            for kind, obj in iter_converted(source, rows, stats):
+            for kind, obj in convert_rows(rows, stats):
                 (rec_fh if kind == "record" else q_fh).write(dumps(obj) + "\n")
                 if progress is not None and stats.read % 1000 == 0:
                     progress(stats.read)
@@ -95,5 +120,6 @@ def convert_source(
     result["source"] = name
     result["input"] = str(input) if input is not None else f"hub:{hub}"
     result["options"] = source.opts
+    result["style"] = style
     write_json(out / "stats.json", result)
     return result
