@@ -122,6 +122,7 @@ REMOTE_RECIPE = {
 }
 
 
+@pytest.mark.slow
 def test_run_recipe_carries_the_trainers_trust_to_the_eval_stages(tmp_path):
     import yaml
 

@@ -82,7 +82,7 @@ def lora_run(real_cli, smollm2, tmp_path_factory) -> tuple[Path, dict]:
     rows = [{"id": f"clinic/{i}", "source": "clinic", "task": "qa", "lang": "en", "meta": {},
              "messages": [*QUESTION, {"role": "assistant", "content": ANSWER}]} for i in range(16)]
     write_jsonl(work / "mix" / "train.jsonl", rows)
-    sets = ["model=" + str(smollm2), "finetuning=lora", "lora.r=8", "lr=2e-3", "max_steps=8", "batch_size=4",
+    sets = ["model=" + str(smollm2), "finetuning=lora", "lora.r=8", "lr=2e-3", "max_steps=6", "batch_size=2",
             "grad_accum=1", "warmup_ratio=0", "logging_steps=1", "validation=false", "cutoff=128", "packing=false"]
     real_cli(["train", *[a for s in sets for a in ("--set", s)], "--mixture", work / "mix", "--out", work / "run"])
     return work / "run", json.loads((work / "run" / "metrics.json").read_text())
@@ -92,7 +92,8 @@ def test_lora_loss_falls_and_the_run_folder_keeps_the_end_token(lora_run):
     run, metrics = lora_run
     assert metrics["final"]["last_logged_loss"] < 0.5 * metrics["final"]["first_logged_loss"]
     assert metrics["setup"]["chat_template"] == "the tokenizer's own"
-    assert 2 in json.loads((run / "model" / "generation_config.json").read_text())["eos_token_id"]
+    eos = json.loads((run / "model" / "generation_config.json").read_text())["eos_token_id"]
+    assert 2 in ([eos] if isinstance(eos, int) else eos)  # <|im_end|>: the adapter folder keeps it
 
 
 def test_adapter_reloads_answers_as_trained_and_stops(lora_run, smollm2):
