@@ -13,8 +13,9 @@ the official format (perturbed copies of some fixture questions plus random ques
 items like the real test set) is the decontamination target.
 
 The mix then runs in a fresh child process (near dedup + decontamination on, every export
-and the report) and reports wall time, per-step times, CPU seconds and peak RSS
-(ru_maxrss of the largest process: the main one; MinHash workers are forked from it).
+and the report) and reports wall time, per-step times, and CPU seconds and peak RSS both of
+the main process and of its whole process tree (sampled from /proc every 0.2 s: the worker
+processes are started by a forkserver, so getrusage in the parent never counts them).
 Prints one JSON document.
 """
 
@@ -116,6 +117,73 @@ def generate(work: Path, records: int, seed: int) -> tuple[list[str], Path]:
     return folders, eval_file
 
 
+class TreeSampler:
+    """Samples a process and all its descendants from /proc (Linux): CPU seconds and the peak
+    of their summed RSS. Multiprocessing workers started by forkserver are grandchildren that
+    the parent never waits for, so getrusage cannot see them."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        import threading
+
+        self.pid, self.interval = pid, interval
+        self.cpu_ticks: dict[int, int] = {}  # pid -> last seen utime + stime
+        self.peak_rss = 0
+        self.processes = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _stat(self, pid: int):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # fields[1] = ppid, [11] utime, [12] stime, [21] rss (pages), counted after the ")".
+        return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21])
+
+    def _run(self) -> None:
+        import os
+
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            stats = {}
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    s = self._stat(int(name))
+                    if s is not None:
+                        stats[int(name)] = s
+            tree, frontier = {self.pid}, [self.pid]
+            children: dict[int, list[int]] = {}
+            for pid, (ppid, _, _) in stats.items():
+                children.setdefault(ppid, []).append(pid)
+            while frontier:
+                for child in children.get(frontier.pop(), []):
+                    if child not in tree:
+                        tree.add(child)
+                        frontier.append(child)
+            rss = 0
+            for pid in tree & stats.keys():
+                self.cpu_ticks[pid] = max(self.cpu_ticks.get(pid, 0), stats[pid][1])
+                rss += stats[pid][2] * page
+            self.processes |= tree & stats.keys()
+            self.peak_rss = max(self.peak_rss, rss)
+            self._stop.wait(self.interval)
+
+    @property
+    def cpu_s(self) -> float:
+        import os
+
+        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -148,11 +216,13 @@ def main() -> None:
         recipe_path = work / "recipe.yaml"
         recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
         print(f"generated {args.records} records in {generation_s:.1f}s; mixing...", file=sys.stderr)
-        proc = subprocess.run([sys.executable, "-c", _MIX, str(recipe_path), str(work / "mixture")],
-                              capture_output=True, text=True)
+        proc = subprocess.Popen([sys.executable, "-c", _MIX, str(recipe_path), str(work / "mixture")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with TreeSampler(proc.pid) as tree:
+            stdout, stderr = proc.communicate()
         if proc.returncode != 0:
-            raise SystemExit(f"mix failed:\n{proc.stderr[-3000:]}")
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+            raise SystemExit(f"mix failed:\n{stderr[-3000:]}")
+        result = json.loads(stdout.strip().splitlines()[-1])
         children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     finally:
         if not args.keep:
@@ -169,15 +239,19 @@ def main() -> None:
         "generation_s": round(generation_s, 1),
         "mix_wall_s": round(result["wall_s"], 1),
         "mix_main_cpu_s": round(result["cpu_s"], 1),
+        # The whole process tree: forkserver workers are grandchildren getrusage never sees.
+        "mix_tree_cpu_s": round(tree.cpu_s, 1),
+        "mix_tree_processes": len(tree.processes),
+        "peak_tree_rss_mib": round(tree.peak_rss / 2**20, 1),  # the largest sum of the tree's RSS
         "records_per_s": round(args.records / result["wall_s"]),
         "steps_s": result["timings"],
-        "peak_rss_mib": peak_mib,
+        "peak_rss_mib": peak_mib,  # the main process alone
         "largest_child_rss_mib": round(children_rss / 1024, 1),
         "totals": result["totals"],
         "near_dedup": result["near_dedup"],
         "matched_eval_items": result["matched_eval_items"],
         "goal": {"seconds": GOAL_SECONDS, "rss_mib": GOAL_RSS_MIB,
-                 "met": result["wall_s"] < GOAL_SECONDS and peak_mib < GOAL_RSS_MIB},
+                 "met": result["wall_s"] < GOAL_SECONDS and tree.peak_rss / 2**20 < GOAL_RSS_MIB},
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
 

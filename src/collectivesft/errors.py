@@ -15,3 +15,7 @@ class ConfigError(CollectiveSFTError):
 
 class RecordError(CollectiveSFTError):
     """A unified record breaks the record contract."""
+
+
+class EmptyResultError(CollectiveSFTError):
+    """A stage read its input but produced nothing (all rows rejected or filtered)."""

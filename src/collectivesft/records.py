@@ -7,7 +7,6 @@ Every stage reads and writes records as JSONL, one object per line:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Iterator
 
 from collectivesft.errors import RecordError

@@ -8,7 +8,7 @@ resamples take a fraction of a second.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -111,3 +111,35 @@ def _exact_binomial_two_sided(k: int, n: int) -> float:
         term = term * (n - i) // (i + 1)
         total += term
     return min(1.0, 2 * total / 2**n)
+
+
+def stratified_bootstrap_means(groups: Mapping[Hashable, Sequence], n_boot: int = 1000,
+                               seed: int = 0) -> dict[Hashable, np.ndarray]:
+    """Per group, the means of `n_boot` resamples drawn inside that group (a stratified
+    bootstrap: every resample keeps each group's size). A group is one vector (result shape
+    (n_boot,)) or k aligned vectors of the same items (shape (n_boot, k)): the same resampled
+    items serve all k, which is what a paired comparison needs."""
+    _check(n_boot, 0.5)
+    rng = np.random.default_rng(seed)
+    out: dict[Hashable, np.ndarray] = {}
+    for name, values in groups.items():
+        data = np.asarray(values, dtype=float)
+        single = data.ndim == 1
+        data = data[None, :] if single else data
+        if data.ndim != 2 or data.shape[1] == 0 or not np.isfinite(data).all():
+            raise ValueError(f"group {name!r}: expected non-empty finite vectors, got shape {data.shape}")
+        n = data.shape[1]
+        block = max(1, _BLOCK_CELLS // n)
+        means = np.empty((n_boot, data.shape[0]))
+        for start in range(0, n_boot, block):
+            stop = min(n_boot, start + block)
+            index = rng.integers(0, n, size=(stop - start, n), dtype=np.int32 if n < 2**31 else np.int64)
+            means[start:stop] = data[:, index].mean(axis=2).T
+        out[name] = means[:, 0] if single else means
+    return out
+
+
+def percentile_interval(samples: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """The (low, high) percentile interval at `level` of bootstrap samples."""
+    _check(1, level)
+    return _percentiles(np.asarray(samples, dtype=float), level)

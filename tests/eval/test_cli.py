@@ -23,7 +23,7 @@ def test_cmb_from_a_recipe_eval_section_with_command_line_overrides(cmb_data, ti
                       encoding="utf-8")
     result = cli(["eval", "cmb", "--config", recipe, "--model", tiny_model, "--limit", 2, "--out", tmp_path / "r"])
     assert result.exit_code == 0, result.output
-    assert "mean of types (official)" in result.output
+    assert "mean of types (leaderboard average)" in result.output and "protocol: collectivesft" in result.output
     assert len(json.loads((tmp_path / "r/submission.json").read_text())) == 2
     # method: loglik came from the recipe (the command line did not name a method).
     assert json.loads((tmp_path / "r/run.json").read_text())["fingerprint"]["method"] == "loglik"

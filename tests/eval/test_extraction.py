@@ -1,11 +1,13 @@
-"""Answer extraction on realistic model outputs, compared with the official CMB rule."""
+"""Answer extraction (collectivesft protocol) on realistic model outputs, compared with the official rule."""
 
 import pytest
 
-from collectivesft.eval.cmb.extraction import extract_answer, official_extract
+from collectivesft.eval.cmb.extraction import extract_answer
+from collectivesft.eval.cmb.official import official_answer
 
 S, M = "单项选择题", "多项选择题"
 DRUGS = {"A": "氨氯地平", "B": "二甲双胍", "C": "阿莫西林", "D": "奥美拉唑"}
+ECHO_4 = "A. 氨氯地平\nB. 二甲双胍\nC. 阿莫西林\nD. 奥美拉唑"
 FIVE = {"A": "小叶型肺炎", "B": "浸润性肺结核", "C": "继发性肺结核", "D": "原发性肺结核", "E": "粟粒型肺结核"}
 
 # (name, output, question type, options, expected letters)
@@ -72,6 +74,37 @@ CASES = [
     ("option discussed as correct", "根据题意，选项C是正确的。", S, None, "C"),
     ("multi choose list", "故本题选A、C、E。", M, FIVE, "ACE"),
     ("empty output", "", S, None, ""),
+    # Forms collected from real models: echoes of the option list (most of a real 135M model's
+    # generations; the official rule reads them as A), English and lower-case answers, options
+    # named in words, several letters in one sentence.
+    ("echo of the option list", ECHO_4, S, DRUGS, ""),
+    ("echo of the option list, options unknown", ECHO_4, S, None, ""),
+    ("echo of the option list, multi", ECHO_4, M, DRUGS, ""),
+    ("echo of the whole prompt", "以下是中国医师考试中临床执业医师考试的一道单项选择题，不需要做任何分析和解释，直接输出答案选项。\n治疗高血压的首选药物是\n" + ECHO_4, S, DRUGS, ""),
+    ("echo on one line", "A. 氨氯地平 B. 二甲双胍 C. 阿莫西林 D. 奥美拉唑", S, DRUGS, ""),
+    ("echo then a statement", ECHO_4 + "\n答案：B", S, DRUGS, "B"),
+    ("echo repeated", ECHO_4 + "\n" + ECHO_4 + "\n" + ECHO_4, S, DRUGS, ""),
+    ("option analysis lines then conclusion", "A. 错误，氨氯地平是降压药\nB. 正确\nC. 错误\nD. 错误\n所以答案是B", S, DRUGS, "B"),
+    ("chosen options listed as lines", "A. 氨氯地平\nC. 阿莫西林", M, DRUGS, "AC"),
+    ("lower case after cue", "答案是c", S, None, "C"),
+    ("english lower case", "The answer is b.", S, None, "B"),
+    ("english article is not an answer", "The answer is a drug that lowers blood pressure", S, None, ""),
+    ("english option is correct", "Option C is correct.", S, None, "C"),
+    ("english correct options are", "The correct options are A and C.", M, None, "AC"),
+    ("english letters are correct", "A and C are correct, B is wrong.", M, None, "AC"),
+    ("english the answer is option", "The answer is option D.", S, None, "D"),
+    ("english ordinal option", "The answer is the third option.", S, DRUGS, "C"),
+    ("chinese ordinal option correct", "第三个选项正确", S, DRUGS, "C"),
+    ("choose the second item", "选第二项", S, DRUGS, "B"),
+    ("answer is option number", "答案是选项四", S, DRUGS, "D"),
+    ("answer includes", "答案包括A、C、D", M, FIVE, "ACD"),
+    ("the correct ones are", "正确的有：A、B", M, FIVE, "AB"),
+    ("item correct", "C项正确，其余错误", S, DRUGS, "C"),
+    ("items correct multi", "A、C项正确", M, DRUGS, "AC"),
+    ("several letters in a sentence", "我认为A和C都对", M, DRUGS, "AC"),
+    ("choose a and c", "选A和C", M, DRUGS, "AC"),
+    ("english parenthesised lower", "I think the answer is (d)", S, None, "D"),
+    ("leading letter then echo", "B\n" + ECHO_4, S, DRUGS, "B"),
 ]
 
 
@@ -83,12 +116,13 @@ def test_extract_answer(text, qtype, options, expected):
 def test_table_is_large_and_beats_the_official_rule():
     assert len(CASES) >= 40
     ours = sum(extract_answer(t, q, o) == e for _, t, q, o, e in CASES)
-    official = sum(official_extract(t, q) == e for _, t, q, o, e in CASES)
+    official = sum(official_answer([t], q) == e for _, t, q, o, e in CASES)
     assert ours == len(CASES)
     assert official < ours - 10  # the official regex misreads many realistic outputs
 
 
 def test_official_rule_is_reproduced():
-    assert official_extract("答案是AC", "单项选择题") == "A"
-    assert official_extract("答案是AC", "多项选择题") == "AC"
-    assert official_extract("Answer: D") == "A"  # every capital counts when no 答案 cue is present
+    assert official_answer(["答案是AC"], "单项选择题") == "A"
+    assert official_answer(["答案是AC"], "多项选择题") == "AC"
+    assert official_answer(["Answer: D"], "单项选择题") == "A"  # every capital counts when no 答案 cue is present
+    assert official_answer([ECHO_4], "单项选择题") == "A"  # the echo the official rule reads as A

@@ -150,7 +150,7 @@ def test_filters_drop_with_reasons(write_records, mix, jsonl, tmp_path):
                            meta=lambda i: bad[i][1] if i in bad else {"answer": "AB", "options": {"A": "1", "B": "2"}})
     english = write_records("english", 3, lang="en")
     manifest = mix({"val_fraction": 0.0, "filters": {"min_chars": 32, "langs": ["zh"]},
-                    "sources": [{"name": "exam", "records": str(folder)}, {"name": "english", "records": str(english)}]})
+                    "sources": [{"name": "exam", "records": str(folder)}, {"name": "english", "records": str(english), "allow_empty": True}]})
     reasons = {r["id"]: r["reason"] for r in jsonl(tmp_path / "out" / "accounting.jsonl")}
     assert [reasons[f"exam/r{i:05d}"] for i in range(6)] == [
         "filter:empty-turn", "filter:mcq-answer-invalid", "filter:mcq-answer-not-in-options",

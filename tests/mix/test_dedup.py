@@ -138,3 +138,91 @@ def test_minhash_estimates_jaccard(changes):
     sig = signatures([base, other], ngram=5, num_perm=256)
     estimate = float((sig[0] == sig[1]).mean())
     assert abs(estimate - true) < 0.1, (estimate, true)
+
+
+def _bucket_that_hides_a_pair(seed: int = 0):
+    """Signatures of three rows sharing band 0: rows 1 and 2 are near duplicates (120 of 128 values
+    equal) and share no other band; row 0 is in their band-0 bucket, first, and unlike both."""
+    import numpy as np
+
+    from collectivesft.mix.minhash import lsh_params
+
+    bands, rows = lsh_params(0.8, 128)
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**32, size=128, dtype=np.uint64).astype(np.uint32)
+    first = rng.integers(0, 2**32, size=128, dtype=np.uint64).astype(np.uint32)
+    first[:rows] = base[:rows]
+    twin = base.copy()
+    twin[np.arange(1, bands) * rows] ^= 1  # one value differs in every band but the first
+    return np.stack([first, base, twin])
+
+
+def test_a_bucket_whose_first_record_is_unlike_the_others_still_pairs_them():
+    from collectivesft.mix.minhash import near_duplicate_roots
+
+    sigs = _bucket_that_hides_a_pair()
+    assert (sigs[1] == sigs[2]).sum() == 120 and (sigs[0] == sigs[1]).sum() < 20
+    assert near_duplicate_roots(sigs, 0.8).tolist() == [0, 1, 1]
+
+
+def test_clusters_equal_all_pairs_verification_of_the_candidates():
+    """On records with planted near duplicates, the clusters are those of verifying every pair
+    that shares a band (the ground truth the banding allows)."""
+    import numpy as np
+
+    from collectivesft.mix.minhash import _band_keys, lsh_params, near_duplicate_roots, signatures
+
+    rng = random.Random(3)
+    texts = []
+    for _ in range(300):
+        text = random_text(rng, 80)
+        texts.append(text)
+        for _ in range(rng.randint(0, 4)):  # copies with a few characters changed
+            chars = list(text)
+            for pos in rng.sample(range(len(chars)), rng.randint(1, 6)):
+                chars[pos] = random_text(rng, 1)
+            texts.append("".join(chars))
+    sigs = signatures(texts, 5, 128)
+    bands, rows = lsh_params(0.8, 128)
+    parent = list(range(len(texts)))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for k in range(bands):
+        keys = _band_keys(np.ascontiguousarray(sigs[:, k * rows:(k + 1) * rows])).tolist()
+        buckets: dict[int, list[int]] = {}
+        for i, key in enumerate(keys):
+            buckets.setdefault(key, []).append(i)
+        for members in buckets.values():
+            for a in members:
+                for b in members:
+                    if a < b and (sigs[a] == sigs[b]).sum() >= 0.8 * 128:
+                        ra, rb = find(a), find(b)
+                        parent[max(ra, rb)] = min(ra, rb)
+    assert near_duplicate_roots(sigs, 0.8).tolist() == [find(i) for i in range(len(texts))]
+
+
+def test_a_lower_candidate_threshold_finds_more_pairs_above_the_threshold():
+    """Bands tuned for 0.6 propose pairs the 0.8 bands miss; every accepted pair still meets 0.8."""
+    import numpy as np
+
+    from collectivesft.mix.minhash import near_duplicate_roots, signatures
+
+    rng = random.Random(5)
+    texts = []
+    for _ in range(200):
+        text = random_text(rng, 100)
+        chars = list(text)
+        for pos in rng.sample(range(100), 4):  # J about 0.83 for 5-grams: near the threshold
+            chars[pos] = random_text(rng, 1)
+        texts += [text, "".join(chars)]
+    sigs = signatures(texts, 5, 128)
+    default = near_duplicate_roots(sigs, 0.8)
+    wider = near_duplicate_roots(sigs, 0.8, candidate_threshold=0.6)
+    found = lambda roots: int((roots != np.arange(len(roots))).sum())  # noqa: E731
+    assert found(wider) > found(default)
+    for i in np.flatnonzero(wider != np.arange(len(wider))):
+        assert (sigs[i] == sigs[wider[i]]).sum() >= 0.8 * 128

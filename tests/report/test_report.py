@@ -37,7 +37,7 @@ def test_report_on_one_run_has_tables_plots_and_tiny_model_note(tmp_path, cli):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "tiny randomly initialised model" in md
     assert "| cmb | 12 | 10 | 1 | 1 | 9 | 1 |" in md  # raw read, converted, quarantined, skipped, mix train/val
-    assert "| trained | 0.5000 | 0.5000 | 1.0000 | 4 |" in md
+    assert "| trained | collectivesft | 0.5000 | 0.5000 | 1.0000 | 4 |" in md  # the protocol of each score
     for name in ("mixture", "loss", "cmb_by_type"):
         assert (tmp_path / "out" / "report_files" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"](report_files/{name}.png)" in md  # Markdown links the PNGs
@@ -75,3 +75,32 @@ def test_report_on_a_folder_without_outputs_is_a_clear_error(tmp_path):
                            "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "no stage outputs found" in proc.stderr
+
+
+def test_html_tables_fit_timings_follow_the_pipeline_and_the_mix_report_is_linked(tmp_path, cli):
+    run = _run_folder(tmp_path, "demo", 0.5)
+    (run / "mix" / "report.md").write_text("# Mixture report\n", encoding="utf-8")
+    timings = {"fixtures": 1.0, "convert/cmb": 2.0, "mix": 3.0, "model": 4.0, "train": 5.0, "eval/base": 6.0}
+    (run / "run.json").write_text(json.dumps({"name": "demo", "timings": timings}))
+    result = cli(["report", run, "--out", run])
+    assert result.exit_code == 0, result.output
+    html = (run / "report.html").read_text(encoding="utf-8")
+    md = (run / "report.md").read_text(encoding="utf-8")
+    # Every table sits in a scroll box; the wide data table gets the compact class; headers wrap at "_".
+    assert html.count("<table>") == html.count('<div class="table') >= 3
+    assert '"><table><thead><tr><th>source</th><th>raw read</th>' in html
+    assert "max-width:1200px" in html and "overflow-x:auto" in html
+    rows = re.findall(r"^\| ([a-z/]+) \| [\d.]+ \|$", md.split("### Stage timings")[1], re.M)
+    assert rows == [*timings, "total"]
+    assert "| total | 21 |" in md or "| total | 21.0" in md
+    assert "[mix/report.md](mix/report.md)" in md
+    assert '<a href="mix/report.md">mix/report.md</a>' in html
+
+
+def test_a_wide_table_is_compact_and_its_headers_can_wrap():
+    from collectivesft.report.document import Document
+
+    doc = Document("t")
+    doc.table([f"mix near_duplicate {i}" for i in range(13)], [list(range(13))])
+    html = doc.to_html()
+    assert '<div class="table many"><table>' in html and "<th>mix near_<wbr>duplicate 0</th>" in html

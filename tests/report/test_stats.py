@@ -113,3 +113,19 @@ def test_bootstrap_rejects_bad_settings(kwargs, message):
 def test_paired_bootstrap_needs_the_same_items():
     with pytest.raises(ValueError, match="same items"):
         paired_bootstrap([1, 0, 1], [1, 0])
+
+
+def test_stratified_bootstrap_keeps_each_group_and_pairs_aligned_vectors():
+    from collectivesft.stats import percentile_interval, stratified_bootstrap_means
+
+    groups = {"all right": [1.0] * 30, "half": [1.0, 0.0] * 20, "paired": [[1.0, 0.0] * 20, [1.0, 0.0] * 20]}
+    means = stratified_bootstrap_means(groups, n_boot=500, seed=3)
+    assert means["all right"].shape == (500,) and set(means["all right"]) == {1.0}  # resampled inside the group only
+    assert means["paired"].shape == (500, 2)
+    assert (means["paired"][:, 0] == means["paired"][:, 1]).all()  # the same items for both vectors
+    low, high = percentile_interval(means["half"])
+    assert low < 0.5 < high
+    again = stratified_bootstrap_means(groups, n_boot=500, seed=3)
+    assert (again["half"] == means["half"]).all()
+    with pytest.raises(ValueError, match="group 'empty'"):
+        stratified_bootstrap_means({"empty": []})

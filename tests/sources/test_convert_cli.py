@@ -47,7 +47,8 @@ def test_every_source_converts_its_fixture(cli, raw_fixtures, tmp_path, name):
 def test_sources_command_lists_every_source(cli):
     result = cli(["sources"])
     assert result.exit_code == 0
-    listed = {line.split()[0] for line in result.output.splitlines()[2:] if line.strip()}
+    # Wrapped cells continue on lines that start with spaces; a source's line starts with its name.
+    listed = {line.split()[0] for line in result.output.splitlines()[2:] if line.strip() and not line[0].isspace()}
     assert listed == set(source_names())
     assert len(listed) == 12
 
@@ -64,7 +65,7 @@ def test_unusable_inputs_exit_nonzero_naming_the_layout(raw_fixtures, tmp_path, 
         code, _, err = run_main(["data", "convert", name, "--input", bad_input, "--out", tmp_path / "out"],
                                 monkeypatch, capsys)
         assert code == 2, (name, bad_input)
-        assert err.startswith("error:") and "expected" in err and layout in err
+        assert err.splitlines()[-1].startswith("error:") and "expected" in err and layout in err
         assert not (tmp_path / "out" / "records.jsonl").exists()
 
 
@@ -169,3 +170,46 @@ def test_hub_folder_without_region_needs_the_option(tmp_path, monkeypatch, capsy
 def test_input_and_hub_are_exclusive(tmp_path, monkeypatch, capsys):
     code, _, err = run_main(["data", "convert", "medqa", "--out", tmp_path / "o"], monkeypatch, capsys)
     assert code == 2 and "exactly one of --input" in err
+
+
+def test_sources_fits_a_100_column_terminal_and_wide_keeps_one_line_per_source(cli, monkeypatch):
+    from collectivesft.cli.display import _width
+
+    monkeypatch.setenv("COLUMNS", "100")
+    lines = cli(["sources"]).output.splitlines()
+    assert max(_width(line) for line in lines) <= 100
+    assert "FreedomIntelligence/CMB" in "\n".join(lines)  # hub ids are not cut
+    wide = cli(["sources", "--wide"]).output.splitlines()
+    assert len(wide) == 2 + len(source_names()) and max(_width(line) for line in wide) > 100
+
+
+def _all_commands():
+    import typer
+
+    from collectivesft.cli.main import app
+
+    def walk(command, path):
+        yield path
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=lambda p: " ".join(p) or "collectivesft")
+def test_help_reads_like_its_peers(cli, path, monkeypatch):
+    """No `<bool>` after a flag or `<list[str]>` for a repeatable option; every option says what it does."""
+    monkeypatch.setenv("COLUMNS", "200")
+    result = cli([*path, "--help"])
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output and "<list[" not in result.output
+    import typer
+
+    from collectivesft.cli.main import app
+
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    for param in command.params:
+        if not getattr(param, "hidden", False):
+            assert (param.help or "").strip(), f"{' '.join(path)} {param.name}: no help text"

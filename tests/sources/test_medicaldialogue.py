@@ -11,7 +11,7 @@ from collectivesft.sources.convert import convert_source
 
 def convert(tmp_path, input, **options):
     out = tmp_path / "out"
-    stats = convert_source("medicaldialogue", out, input=input, options=options)
+    stats = convert_source("medicaldialogue", out, input=input, options=options, allow_empty=True)
     records = [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     quarantine = [json.loads(line) for line in (out / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()]
     assert stats["read"] == stats["kept"] + stats["quarantined"] + sum(stats["skipped"].values())

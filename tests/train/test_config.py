@@ -71,3 +71,11 @@ def test_run_recipe_train_section_takes_the_top_level_model(tmp_path):
     recipe.write_text("sources: [{name: cmb}]\nmodel: {path: Qwen/Qwen2.5-7B}\ntrain: {lr: 1.0e-4}\n")
     config = load_config(recipe)
     assert config.model == "Qwen/Qwen2.5-7B" and config.lr == 1e-4
+
+
+def test_overrides_as_a_mapping_merge_into_nested_keys(tmp_path):
+    # The Python API also takes overrides as a mapping; nested ones merge key by key.
+    path = tmp_path / "train.yaml"
+    path.write_text("model: m\nlora: {r: 4, alpha: 8}\n", encoding="utf-8")
+    c = load_config(path, {"lora": {"r": 16}, "lr": 1e-4})
+    assert (c.lora.r, c.lora.alpha, c.lr) == (16, 8, 1e-4)

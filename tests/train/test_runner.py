@@ -201,3 +201,36 @@ def test_train_cli_runs_a_recipe_with_overrides(cli, tiny_model, fixture_mixture
     assert json.loads(summary)["global_step"] == 2
     with pytest.raises(ConfigError, match="--mixture DIR --out DIR"):
         cli(["train", f"model={tiny_model}"])
+
+
+def test_a_resumed_run_reports_the_whole_runs_loss_runtime_and_throughput(tiny_model, fixture_mixture, tmp_path):
+    """Kill after checkpoint-3 (a copy of it in a fresh folder), resume: metrics.json describes the
+    whole run as the uninterrupted one does, not the resumed part."""
+    import shutil
+
+    config = quick_config(tiny_model, "max_steps=6", "save_steps=3", "logging_steps=2", "validation=false",
+                          "packing=false")
+    whole = run_training(config, fixture_mixture, tmp_path / "whole")["final"]
+    killed = tmp_path / "killed" / "checkpoints"
+    killed.mkdir(parents=True)
+    shutil.copytree(tmp_path / "whole" / "checkpoints" / "checkpoint-3", killed / "checkpoint-3")
+    saved = json.loads((killed / "checkpoint-3" / "collectivesft_totals.json").read_text())
+    resumed = run_training(config, fixture_mixture, tmp_path / "killed", resume=True)["final"]
+    assert resumed["global_step"] == whole["global_step"] == 6
+    assert resumed["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-6)
+    assert resumed["resumed_from_step"] == 3 and resumed["runtime_complete"] is True
+    assert resumed["runtime_s"] > saved["train_s"] > 0  # the seconds before the kill are counted
+    data = json.loads((tmp_path / "killed" / "metrics.json").read_text())["data"]["train"]
+    expected = data["tokens"] * resumed["epochs"] / (resumed["runtime_s"] - resumed["eval_s"])
+    assert resumed["tokens_per_s"] == pytest.approx(expected, rel=1e-2)
+
+
+def test_the_final_evaluation_is_not_repeated_when_the_last_step_evaluated(tiny_model, fixture_mixture, tmp_path,
+                                                                          capfd):
+    metrics = run_training(quick_config(tiny_model, "max_steps=4", "eval_steps=2", "packing=false"),
+                           fixture_mixture, tmp_path / "run")
+    err = capfd.readouterr().err
+    assert "\r" not in err, "off a terminal the Trainer's progress bars are off"
+    assert [p["step"] for p in metrics["val_curve"]] == [2, 4]
+    assert metrics["final"]["eval_loss"] == metrics["val_curve"][-1]["loss"]
+    assert metrics["final"]["eval_s"] > 0

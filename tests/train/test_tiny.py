@@ -102,3 +102,21 @@ def test_model_tiny_rejects_unknown_arch(tmp_path):
 
     with pytest.raises(ConfigError, match="arch"):
         build_tiny_model(tmp_path / "m", arch="gpt2")
+
+
+AGREEMENT_TEXTS = [
+    "\n\n", "你好\n\n医生：头痛三天", "a  b\n\n\nc", "答案是AC。\n\n解析：", " \n \n", "患者，男，45岁。\r\n\r\n",
+    "e\u0301 versus \u00e9", "Ｑｗｅｎ２ full width", "1234567 mg\t\t", "Spanish: ¿Cuál es la respuesta?\n\n",
+]
+
+
+def test_auto_tokenizer_and_the_saved_tokenizer_file_encode_alike(tiny_model):
+    """transformers may load a qwen2 tokenizer as Qwen2Tokenizer, which rebuilds its own normalizer
+    and pre-tokenizer; the saved file must already be that, or ids differ by environment."""
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(tiny_model)
+    plain = Tokenizer.from_file(str(tiny_model / "tokenizer.json"))
+    for text in AGREEMENT_TEXTS:
+        assert auto.encode(text, add_special_tokens=False) == plain.encode(text, add_special_tokens=False).ids, text

@@ -13,8 +13,12 @@ data_app = typer.Typer(help="Raw datasets: write fixtures, convert sources to un
                        no_args_is_help=True)
 
 
-def sources_command() -> None:
-    """List the registered source datasets."""
+def sources_command(
+    wide: bool = typer.Option(False, "--wide", help="One line per source, however wide (for grep and scripts)."),
+) -> None:
+    """List the registered source datasets (wrapped to the terminal's width)."""
+    import shutil
+
     from collectivesft.sources.registry import source_class, source_names
 
     rows = []
@@ -22,13 +26,14 @@ def sources_command() -> None:
         info = source_class(name).info
         opts = ", ".join(f"{k}={o.default}" for k, o in source_class(name).options.items())
         rows.append([name, info.task, "/".join(info.langs), info.size, info.hub_id or "-", info.license, opts or "-"])
-    print_table(["source", "task", "lang", "public size", "hub id", "license / access", "options"], rows)
+    width = None if wide else max(60, shutil.get_terminal_size((100, 24)).columns)
+    print_table(["source", "task", "lang", "public size", "hub id", "license / access", "options"], rows, width)
 
 
 @data_app.command("fixtures")
 def fixtures_command(
     out: Path = typer.Argument(..., help="Folder to write raw fixture files into (one sub-folder per source)."),
-    rows: int = typer.Option(50, "--rows", help="Good rows per source (a few broken rows are added)."),
+    rows: int = typer.Option(50, "--rows", min=1, help="Good rows per source (a few broken rows are added)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed writes the same bytes."),
     source: Optional[list[str]] = typer.Option(None, "--source", help="Only these sources (repeatable)."),
 ) -> None:
@@ -50,6 +55,8 @@ def convert_command(
                                              "region=US (repeatable; see `collectivesft sources`)."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", hidden=True,
                                                help="Deprecated spelling of --set."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Exit 0 even when no record is kept "
+                                     "(by default that is an error naming the most common reason)."),
     style: str = typer.Option("default", "--style", help="default: our records; paper: exactly the rows of the "
                               "CollectiveSFT paper's preprocess script, as LLaMA-Factory turns them into turns."),
 ) -> None:
@@ -65,7 +72,8 @@ def convert_command(
     if nested:
         raise ConfigError(f"--set {nested[0]}: converter options are plain key=value")
     options = {k: "" if v is None else str(v) for k, v in options.items()}
-    stats = convert_source(source, out, input=input, hub=hub, options=options, style=style)
+    stats = convert_source(source, out, input=input, hub=hub, options=options, style=style,
+                           allow_empty=allow_empty)
     skipped = sum(stats["skipped"].values())
     print_table(["source", "read", "kept", "quarantined", "skipped"],
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])

@@ -27,6 +27,8 @@ CONCURRENCY = typer.Option(None, "--concurrency", help="openai: parallel request
 TRUST = typer.Option(None, "--trust-remote-code/--no-trust-remote-code",
                      help="hf/vllm: allow the model's own Python code (auto_map in config.json; InternLM2 needs it).")
 CONFIG = typer.Option(None, "--config", help="YAML: a bare eval config or a full recipe (its eval: section).")
+PROTOCOL = typer.Option(None, "--protocol", help="collectivesft (default: our prompt, robust extraction, letter "
+                        "sets) | official (the CMB scripts exactly: prompt, few-shot, match_choice, exact compare).")
 SET = typer.Option(None, "--set", help="Override a config key, e.g. --set shots=3 (value parsed as YAML; "
                    "repeatable; applied after the other options).")
 
@@ -44,8 +46,11 @@ def cmb_command(
     key: Optional[str] = typer.Option(None, "--key", help="Answer key JSON (default: the one inside --data)."),
     method: Optional[str] = typer.Option(None, "--method", help="generate | loglik."),
     shots: Optional[int] = typer.Option(None, "--shots", help="Few-shot examples from val (same exam class)."),
-    cot: Optional[bool] = typer.Option(None, "--cot/--no-cot", help="Ask for an analysis first (generate)."),
+    cot: Optional[bool] = typer.Option(None, "--cot/--no-cot", help="Ask for an analysis first (generate); "
+                                       "default on for --protocol official."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
+    protocol: Optional[str] = PROTOCOL,
+    fewshot_seed: Optional[int] = typer.Option(None, "--fewshot-seed", help="official: seed of the shot draws (42)."),
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
@@ -58,7 +63,8 @@ def cmb_command(
 
     cfg = load_config(CMBEvalConfig, config, _inference_overrides(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
-        backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
+        protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
+        max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
         concurrency=concurrency, trust_remote_code=trust_remote_code), sets=set_)
     result = evaluate_cmb(cfg, out)
@@ -70,10 +76,24 @@ def _print_scores(scores: dict) -> None:
     if "by_type" not in scores:
         typer.echo(f"answered {scores.get('n_answered', 0)} of {scores.get('n', 0)} questions (no answer key: not scored)")
         return
-    rows = [[t, round(100 * a, 2)] for t, a in scores["by_type"].items()]
-    rows.append(["mean of types (official)", round(100 * scores["overall_macro_types"], 2)])
-    rows.append(["all questions (micro)", round(100 * scores["overall_micro"], 2)])
-    print_table(["exam type", "accuracy %"], rows)
+    ci = scores.get("ci95") or {}
+
+    def interval(bounds) -> str:
+        return f"{100 * bounds[0]:.1f}-{100 * bounds[1]:.1f}" if bounds else ""
+
+    rows = [[t, round(100 * a, 2), interval(ci.get("by_type", {}).get(t))] for t, a in scores["by_type"].items()]
+    rows.append(["mean of types (leaderboard average)", round(100 * scores["overall_macro_types"], 2),
+                 interval(ci.get("overall_macro_types"))])
+    rows.append(["all questions (micro)", round(100 * scores["overall_micro"], 2), interval(ci.get("overall_micro"))])
+    typer.echo(f"protocol: {scores.get('protocol', 'collectivesft')}")
+    print_table(["exam type", "accuracy %", "95% interval"], rows)
+    for label, name in (("missing", "missing_ids"), ("unknown (not in the key)", "unknown_ids")):
+        ids = scores.get(name) or []
+        if ids:
+            typer.echo(f"{label}: {len(ids)} id(s), first: {', '.join(map(str, ids[:10]))}")
+    if scores.get("duplicates"):
+        d = scores["duplicates"]
+        typer.echo(f"duplicated: {d['n']} id(s) (kept the {d['kept']} row), first: {', '.join(map(str, d['ids'][:10]))}")
     if scores.get("key_invalid"):
         typer.echo(f"excluded {scores['key_invalid']} key row(s) with an invalid answer: ids {scores['key_invalid_ids'][:20]}")
 
@@ -84,12 +104,70 @@ def cmb_score_command(
     key: Path = typer.Option(..., "--key", help="Official answer key JSON (or a release folder/zip holding it)."),
     out: Path = typer.Option(..., "--out", help="Folder for predictions.jsonl, scores.json, scores.md, chart."),
     questions: Optional[Path] = typer.Option(None, "--questions", help="Question file: enables option-text matching."),
+    protocol: str = typer.Option("collectivesft", "--protocol", help="collectivesft | official (match_choice, "
+                                 "exact string comparison, as score.py)."),
+    on_duplicate: Optional[str] = typer.Option(None, "--on-duplicate", help="first | last: which row of a "
+                                               "duplicated id to keep (default: duplicates are an error)."),
 ) -> None:
-    """Score model outputs against the official CMB answer key (official aggregation)."""
+    """Score model outputs against the official CMB answer key (per class, type = mean of classes)."""
+    from collectivesft.errors import ConfigError
     from collectivesft.eval.cmb.scoring import score_cmb
 
-    _print_scores(score_cmb(outputs, key, out, questions))
+    if on_duplicate not in (None, "first", "last"):
+        raise ConfigError(f"--on-duplicate must be first or last, got {on_duplicate!r}")
+    _print_scores(score_cmb(outputs, key, out, questions, protocol, on_duplicate))
     typer.echo(f"wrote {out}/predictions.jsonl, scores.json, scores.md")
+
+
+@eval_app.command("cmb-prompts")
+def cmb_prompts_command(
+    data: str = typer.Option(..., "--data", help="FreedomIntelligence/CMB or a local folder/zip/question file."),
+    out: Path = typer.Option(..., "--out", help="JSONL file: one {id, messages} per question."),
+    split: str = typer.Option("test", "--split", help="test | val."),
+    protocol: str = typer.Option("collectivesft", "--protocol", help="collectivesft | official."),
+    cot: Optional[bool] = typer.Option(None, "--cot/--no-cot", help="CoT wording; default on for official."),
+    shots: int = typer.Option(0, "--shots", help="Few-shot examples from val."),
+    fewshot_seed: int = typer.Option(42, "--fewshot-seed", help="official: seed of the shot draws."),
+    system: Optional[str] = SYSTEM,
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions (shots drawn as in a full run)."),
+) -> None:
+    """Write the chat messages each question would get (before the chat template); no model is loaded."""
+    from collectivesft.eval.cmb.protocol import write_prompts
+
+    n = write_prompts(data, split, protocol, str(out), cot, shots, fewshot_seed, system, limit)
+    typer.echo(f"wrote {n} prompts ({protocol} protocol) to {out}")
+
+
+@eval_app.command("cmb-compare")
+def cmb_compare_command(
+    a: Path = typer.Argument(..., help="Run A: a folder with predictions.jsonl (eval cmb / cmb-score) or the file."),
+    b: Path = typer.Argument(..., help="Run B, on the same questions."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+) -> None:
+    """B minus A on the questions both scored: paired bootstrap 95% intervals and McNemar's test."""
+    from collectivesft.eval.cmb.compare import compare_runs
+    from collectivesft.io import write_json
+
+    result = compare_runs(a, b, n_boot, seed)
+    rows = []
+    for label, entry in [("all questions (micro)", result["overall_micro"]),
+                         ("mean of types", result["overall_macro_types"])] + list(result["by_type"].items()):
+        lo, hi = entry["interval"]
+        rows.append([label, round(100 * entry["a"], 2), round(100 * entry["b"], 2), round(100 * entry["difference"], 2),
+                     f"{100 * lo:.2f} to {100 * hi:.2f}"])
+    typer.echo(f"A: {result['a']} ({result['protocol_a']})\nB: {result['b']} ({result['protocol_b']})\n"
+               f"questions compared: {result['n']}")
+    print_table(["score", "A %", "B %", "B - A", "95% interval"], rows)
+    m = result["mcnemar"]
+    typer.echo(f"McNemar: A right & B wrong {m['b10']}, A wrong & B right {m['b01']}, "
+               f"p = {m['p_value']:.4g} ({m['method']})")
+    for warning in result["warnings"]:
+        typer.secho(f"warning: {warning}", fg="yellow")
+    if out:
+        write_json(out, result)
+        typer.echo(f"wrote {out}")
 
 
 @eval_app.command("cmb-validate")
@@ -114,27 +192,51 @@ def cmb_validate_command(
     typer.echo(f"{submission}: valid ({report['n']} answers)")
 
 
+JUDGE_MODEL = typer.Option(None, "--judge-model", help="Also rate answers with the official CMB judge prompt "
+                           "(fluency, relevance, completeness, proficiency; 1-5) on this model.")
+JUDGE_URL = typer.Option(None, "--judge-url", "--judge-base-url", help="Judge's OpenAI-compatible base URL, "
+                         "e.g. https://api.openai.com/v1.")
+JUDGE_KEY_ENV = typer.Option("OPENAI_API_KEY", "--judge-key-env", "--judge-api-key-env",
+                             help="Environment variable holding the judge's key.")
+HISTORY = typer.Option(None, "--history", help="reference (teacher-forced: earlier turns carry the reference "
+                       "solutions, as the official workers) | model (the model's own answers).")
+
+
+def _judge(model: Optional[str], url: Optional[str], key_env: str):
+    from collectivesft.eval.config import InferenceConfig, build_config
+
+    if not model:
+        return None
+    return build_config(InferenceConfig, {"model": model, "backend": "openai", "base_url": url,
+                                          "api_key_env": key_env, "max_new_tokens": 256}, "--judge-* options")
+
+
 @eval_app.command("cmb-clin")
 def cmb_clin_command(
     out: Path = typer.Option(..., "--out", help="Run folder (resumes inside a case)."),
     model: Optional[str] = MODEL,
     data: Optional[str] = typer.Option(None, "--data", help="CMB-Clin-qa.json, a release folder/zip, or the hub id."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N cases."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="collectivesft (our first turn, model history) | "
+                                           "official (the README's first turn, reference history)."),
+    history: Optional[str] = HISTORY,
+    judge_model: Optional[str] = JUDGE_MODEL, judge_url: Optional[str] = JUDGE_URL, judge_key_env: str = JUDGE_KEY_ENV,
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
     trust_remote_code: Optional[bool] = TRUST,
 ) -> None:
-    """Run a model on CMB-Clin (each case a conversation) and score ROUGE-L / BLEU."""
+    """Run a model on CMB-Clin (each case a conversation); score ROUGE-L / BLEU and, optionally, the judge."""
     from collectivesft.eval.cmb.clin import evaluate_clin
     from collectivesft.eval.config import ClinEvalConfig, load_config
 
     cfg = load_config(ClinEvalConfig, config, _inference_overrides(
-        model=model, data=data, limit=limit, backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens,
-        temperature=temperature, system=system, device=device, dtype=dtype, base_url=base_url,
-        api_key_env=api_key_env, concurrency=concurrency, trust_remote_code=trust_remote_code), section="clin", sets=set_)
-    scores = evaluate_clin(cfg, out)
+        model=model, data=data, limit=limit, protocol=protocol, history=history, backend=backend,
+        batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, system=system, device=device,
+        dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
+        trust_remote_code=trust_remote_code), section="clin", sets=set_)
+    scores = evaluate_clin(cfg, out, judge=_judge(judge_model, judge_url, judge_key_env))
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")
 
@@ -142,8 +244,12 @@ def cmb_clin_command(
 def _print_clin(scores: dict) -> None:
     rows = [["ROUGE-L (mean of cases)", round(100 * scores["rouge_l"], 2)], ["BLEU-4 (mean of cases)", round(100 * scores["bleu"], 2)],
             ["corpus BLEU-4", round(100 * scores["corpus_bleu"], 2)]]
-    if "judge" in scores:
-        rows.append(["LLM judge (1-10)", scores["judge"] if scores["judge"] is None else round(scores["judge"], 2)])
+    judge = scores.get("judge")
+    if judge:
+        for name, value in judge["criteria"].items():
+            rows.append([f"judge {name} (1-5)", "-" if value is None else round(value, 2)])
+        rows.append(["judge verdicts unparseable", f"{judge['n_unparseable']} of {judge['n_judged'] + judge['n_unparseable']}"])
+    typer.echo(f"conversation history: {scores.get('history')} answers")
     print_table(["metric", "value"], rows)
 
 
@@ -152,19 +258,13 @@ def cmb_clin_score_command(
     outputs: Path = typer.Option(..., "--outputs", help="JSONL rows {id, question_index, output}."),
     data: Path = typer.Option(..., "--data", help="CMB-Clin-qa.json (or a release folder/zip)."),
     out: Path = typer.Option(..., "--out", help="Folder for scores.json, scored.jsonl, scores.md."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Also score with an LLM judge (model name)."),
-    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="Judge's OpenAI-compatible base URL."),
-    judge_api_key_env: str = typer.Option("OPENAI_API_KEY", "--judge-api-key-env", help="Env var with the judge's key."),
+    history: Optional[str] = HISTORY,
+    judge_model: Optional[str] = JUDGE_MODEL, judge_url: Optional[str] = JUDGE_URL, judge_key_env: str = JUDGE_KEY_ENV,
 ) -> None:
-    """Score CMB-Clin answers: character ROUGE-L and BLEU per case and mean; optional LLM judge."""
+    """Score CMB-Clin answers: character ROUGE-L and BLEU per case and mean; optional official judge."""
     from collectivesft.eval.cmb.clin import score_clin
-    from collectivesft.eval.config import InferenceConfig, build_config
 
-    judge = None
-    if judge_model:
-        judge = build_config(InferenceConfig, {"model": judge_model, "backend": "openai", "base_url": judge_base_url,
-                                               "api_key_env": judge_api_key_env}, "--judge-* options")
-    _print_clin(score_clin(outputs, data, out, judge=judge))
+    _print_clin(score_clin(outputs, data, out, judge=_judge(judge_model, judge_url, judge_key_env), history=history))
     typer.echo(f"wrote {out}/scores.json, scored.jsonl, scores.md")
 
 
@@ -183,11 +283,11 @@ def fixtures_command(
 @eval_app.command("serve")
 def serve_command(
     model: str = typer.Option(..., "--model", help="Model folder or hub id."),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
     backend: str = typer.Option("hf", "--backend", help="hf | vllm."),
-    device: str = typer.Option("auto", "--device"),
-    dtype: str = typer.Option("auto", "--dtype"),
+    device: str = typer.Option("auto", "--device", help="hf: cpu | cuda | cuda:N | auto."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
     batch_size: int = typer.Option(8, "--batch-size", help="Concurrent requests answered in one generate call."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
 ) -> None:

@@ -11,9 +11,11 @@ import sys
 
 import typer
 
+from collectivesft.cli.help import TidyGroup
 from collectivesft.errors import CollectiveSFTError
 
 app = typer.Typer(
+    cls=TidyGroup,
     name="collectivesft",
     help="Build medical LLMs the CollectiveSFT way: convert -> mix -> train -> eval (CMB) -> report.",
     no_args_is_help=True,
@@ -45,6 +47,9 @@ _register_all()
 
 def main() -> None:
     """Entry point: run the app; a CollectiveSFTError becomes a one-line message and exit code 2."""
+    from collectivesft.progress import quiet_libraries
+
+    quiet_libraries()
     try:
         app()
     except CollectiveSFTError as exc:

@@ -36,7 +36,8 @@ def run_command(
 def report_command(
     runs: list[Path] = typer.Argument(..., help="One or more run folders."),
     out: Path = typer.Option(..., "--out", help="Folder for report.md, report.html and report_files/."),
-    title: Optional[str] = typer.Option(None, "--title"),
+    title: Optional[str] = typer.Option(None, "--title", help="Page title (default: \"Run report: NAME\", or "
+                                        "\"Comparison of runs\")."),
 ) -> None:
     """Markdown + self-contained HTML report with plots; several runs get a comparison table."""
     from collectivesft.report.build import build_report

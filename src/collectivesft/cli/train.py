@@ -14,7 +14,8 @@ model_app = typer.Typer(help="Models: build the tiny offline model for tests and
 @model_app.command("tiny")
 def tiny_command(
     out: Path = typer.Argument(..., help="Folder to save the model and tokenizer into (Hugging Face layout)."),
-    arch: str = typer.Option("qwen2", "--arch", help="Architecture: qwen2 or llama."),
+    arch: str = typer.Option("qwen2", "--arch", help="Architecture: qwen2, llama, or internlm2 (Llama with InternLM2's "
+                             "<s>/</s>, the paper recipe's stand-in)."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Extra tokenizer corpus: records .jsonl "
                                           "(message texts) or a plain text file (one text per line)."),
     size: str = typer.Option("tiny", "--size", help="tiny (tests), small (CPU demo) or base."),

@@ -45,10 +45,19 @@ class CMBEvalConfig(InferenceConfig):
     data: str = Field("FreedomIntelligence/CMB", description="Hub id, or a local folder/zip with the official files.")
     split: Literal["test", "val"] = "test"
     key: Optional[str] = Field(None, description="Answer key JSON; default: the key inside `data` (test) or val's answers.")
+    protocol: Literal["collectivesft", "official"] = Field(
+        "collectivesft", description="collectivesft (our prompt, robust extraction, letter sets) or official "
+        "(the CMB scripts' prompt, few-shot, match_choice and exact comparison).")
     method: Literal["generate", "loglik"] = "generate"
     shots: int = Field(0, ge=0, description="Few-shot examples from val, same exam class.")
-    cot: bool = Field(False, description="Ask for an analysis before the answer (generate only).")
+    cot: Optional[bool] = Field(None, description="Ask for an analysis before the answer (generate only); "
+                                "default: on for the official protocol (as generate_answers.sh), off otherwise.")
+    fewshot_seed: int = Field(42, description="official: seed of the few-shot draws (random.Random(seed).sample).")
     limit: Optional[int] = Field(None, ge=1, description="Only the first N questions.")
+
+    def use_cot(self) -> bool:
+        """The CoT setting in force: the explicit one, else the protocol's default."""
+        return self.cot if self.cot is not None else self.protocol == "official"
 
 
 class ClinEvalConfig(InferenceConfig):
@@ -56,6 +65,16 @@ class ClinEvalConfig(InferenceConfig):
 
     data: str = Field("FreedomIntelligence/CMB", description="CMB-Clin-qa.json, a release folder/zip, or the hub id.")
     limit: Optional[int] = Field(None, ge=1, description="Only the first N cases.")
+    protocol: Literal["collectivesft", "official"] = Field(
+        "collectivesft", description="official: the README's first turn and reference answers as history; "
+        "collectivesft: our first turn and the model's own answers.")
+    history: Optional[Literal["reference", "model"]] = Field(
+        None, description="Earlier turns' assistant answers: reference solutions (teacher-forced, the official "
+        "workers) or the model's own; default: reference for official, model for collectivesft.")
+
+    def history_mode(self) -> str:
+        """The history setting in force: the explicit one, else the protocol's default."""
+        return self.history or ("reference" if self.protocol == "official" else "model")
 
 
 C = TypeVar("C", bound=BaseModel)

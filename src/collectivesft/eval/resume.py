@@ -68,3 +68,11 @@ def check_fingerprint(out: Path, config: Any, keys: tuple[str, ...], partial: st
             raise ConfigError(f"{out} holds a run with different settings ({', '.join(changed)}); "
                               "use another --out or delete the folder")
     write_json(run_file, {"fingerprint": fingerprint, "status": "running"})
+
+
+def say_resumed(reused: int, total: int, path: Path) -> None:
+    """Tell the user (stderr) that a resumed run reuses answers, so a quick finish is not a surprise."""
+    import sys
+
+    if reused:
+        print(f"resuming: reused {reused} of {total} answers from {path}", file=sys.stderr)

@@ -4,16 +4,17 @@ Two streaming passes over the sources, in recipe order then file order:
 1. (scan.py) read each record once: filters -> decontamination -> exact dedup -> MinHash
    signature, in chunks and optionally in worker processes; the ledger keeps a few numbers
    per record. Then near-duplicate clusters over all signatures, then per-source quotas,
-   sampling and the validation split, decided on the ledger alone.
+   sampling and the validation split (per source, or `split: llamafactory`'s one global
+   split), decided on the ledger alone.
 2. read again and write the chosen records to every export, plus accounting.jsonl.
-Memory grows with the ledger and the signatures, not with the text.
+Memory grows with the ledger and the signatures, not with the text (split llamafactory holds
+the chosen records until pass 2 ends, to write them in LLaMA-Factory's order).
 """
 
 from __future__ import annotations
 
 import json
 import random
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,12 +23,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from collectivesft.errors import InputLayoutError
+from collectivesft.errors import EmptyResultError, InputLayoutError
 from collectivesft.mix import ledger as L
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
-from collectivesft.mix.sampling import select, source_quotas, split_validation
+from collectivesft.mix.sampling import first_rows, llamafactory_split, select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
-from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, write_json
+from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, remove_stale_temps, write_json
 from collectivesft.mix.manifest import assemble_manifest, write_contamination
 
 
@@ -87,9 +88,9 @@ def prepare_sources(recipe: MixRecipe, converted: dict[str, Path] | None = None)
 
 
 def _progress(total: int | None, desc: str):
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
-    return tqdm(total=total, desc=desc, unit="rec", disable=None, file=sys.stderr, leave=False)
+    return progress(total, desc, "rec")
 
 
 def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dict[str, Any]:
@@ -99,13 +100,13 @@ def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dic
     info: dict[str, Any] = {"compared": len(scan.signature_rows)}
     if not recipe.dedup.near:
         return info
-    bands, rows = lsh_params(recipe.dedup.threshold, recipe.dedup.num_perm)
+    bands, rows = lsh_params(recipe.dedup.candidate_threshold or recipe.dedup.threshold, recipe.dedup.num_perm)
     info.update(bands=bands, rows_per_band=rows)
     if not scan.signature_rows:
         return info
     sigs = np.concatenate(scan.signatures)
     scan.signatures = []
-    roots = near_duplicate_roots(sigs, recipe.dedup.threshold)
+    roots = near_duplicate_roots(sigs, recipe.dedup.threshold, recipe.dedup.candidate_threshold)
     del sigs
     rows_idx = scan.signature_rows
     for i in np.flatnonzero(roots != np.arange(len(roots))).tolist():
@@ -113,17 +114,30 @@ def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dic
     return info
 
 
-def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> dict[str, Any]:
-    """Quotas, sampling and validation split per source; returns per-source sampling facts."""
+def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> tuple[dict[str, Any], list[int] | None]:
+    """Quotas, sampling and the validation split; returns per-source sampling facts and, for
+    split llamafactory, the ledger indices in the order LLaMA-Factory returns them (train, then val)."""
     candidates = [ledger.candidates(e, s.lo, s.hi) for e, s in enumerate(sources)]
     quotas = source_quotas(recipe, [len(c) for c in candidates])
     facts = {}
+    selected: list[int] = []  # recipe order, then file order: LLaMA-Factory's concatenation
     for src, cands, quota in zip(sources, candidates, quotas):
         name = src.spec.name
         rng = random.Random(f"{recipe.seed}:{name}")
         labels = [ledger.stratum[i] for i in cands] if src.spec.stratify_by else None
-        chosen = select(cands, quota, recipe.selection, rng, labels)
-        val = split_validation(chosen, recipe.val_fraction_of(src.spec), random.Random(f"{recipe.seed}:{name}:val"))
+        rows = [ledger.row[i] for i in cands]
+        paper_rows = recipe.selection == "first" and bool(cands) and min(rows) >= 0
+        if paper_rows:
+            # --style paper records know their row in the paper's file: "first N" counts file rows.
+            limit = recipe.cap_of(src.spec) if recipe.strategy == "cap" else quota
+            chosen = first_rows(cands, rows, limit)
+        else:
+            chosen = select(cands, quota, recipe.selection, rng, labels)
+        selected += chosen
+        val: set[int] = set()
+        if recipe.split == "per_source":
+            val = split_validation(chosen, recipe.val_fraction_of(src.spec),
+                                   random.Random(f"{recipe.seed}:{name}:val"))
         chosen_set = set(chosen)
         for i in cands:
             if i not in chosen_set:
@@ -131,6 +145,8 @@ def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> d
             else:
                 ledger.fate[i] = L.VAL if i in val else L.TRAIN
         entry_facts: dict[str, Any] = {"available": len(cands), "quota": quota}
+        if paper_rows:
+            entry_facts["selected_by"] = "paper_row"
         if src.spec.stratify_by:
             strata: dict[str, dict[str, int]] = {}
             for i in cands:
@@ -140,7 +156,38 @@ def choose(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger) -> d
                 row["selected"] += i in chosen_set
             entry_facts["strata"] = dict(sorted(strata.items()))
         facts[name] = entry_facts
-    return facts
+    if recipe.split == "per_source":
+        return facts, None
+    train, val = llamafactory_split(len(selected), recipe.val_fraction, recipe.seed)
+    for pos in val:
+        ledger.fate[selected[pos]] = L.VAL
+    return facts, [selected[pos] for pos in train + val]
+
+
+def check_contributions(sources: list[SourceInput], ledger: L.Ledger) -> None:
+    """Stop before writing anything when a source gives no records (unless the recipe allows it for
+    that source, or asked for none with cap/weight 0) or when the whole mixture would be empty."""
+    total = 0
+    for src in sources:
+        counts = ledger.counts(src.lo, src.hi)
+        given = counts["train"] + counts["val"]
+        total += given
+        if given or src.spec.allow_empty or src.spec.cap == 0 or src.spec.weight == 0:
+            continue
+        raise EmptyResultError(f"mix source {src.spec.name!r} contributes no records ({_why_none(counts)}); "
+                               "fix its input or the filters, or set `allow_empty: true` on it in the recipe")
+    if total == 0:
+        raise EmptyResultError("the mixture would hold no records: " + "; ".join(
+            f"{s.spec.name}: {_why_none(ledger.counts(s.lo, s.hi))}" for s in sources))
+
+
+def _why_none(counts: dict[str, Any]) -> str:
+    if counts["input"] == 0:
+        return "its records file is empty"
+    drops = {f"filter:{k}": v for k, v in counts["filtered"].items()}
+    drops.update({k: counts[k] for k in ("contaminated", "duplicate", "near_duplicate", "over_cap") if counts[k]})
+    top = sorted(drops.items(), key=lambda kv: -kv[1])[:3]
+    return f"{counts['input']} input, dropped as " + ", ".join(f"{k} {v}" for k, v in top)
 
 
 def _lines(src: SourceInput) -> Iterator[tuple[int, str]]:
@@ -159,14 +206,19 @@ def _lines(src: SourceInput) -> Iterator[tuple[int, str]]:
         raise changed
 
 
-def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, out: Path) -> dict[str, Any]:
-    """Pass 2: write the chosen records to every export and one accounting line per input record."""
+def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, out: Path,
+                  order: list[int] | None = None) -> dict[str, Any]:
+    """Pass 2: write the chosen records to every export and one accounting line per input record.
+
+    Records go out in file order, or in `order` (ledger indices) when given: then the chosen
+    records are held in memory until pass 2 ends."""
     from collectivesft.mix.diversity import DistinctCounter
     from collectivesft.mix.exports import MixtureWriter
 
     distinct = DistinctCounter()
     distinct_before = DistinctCounter()
     stride = max(1, -(-len(ledger) // distinct_before.max_records))
+    held: dict[int, dict[str, Any]] = {}
     with ExitStack() as stack:
         writer = stack.enter_context(MixtureWriter(out, recipe.exports))
         accounting = stack.enter_context(atomic_write(out / "accounting.jsonl")) if recipe.exports.accounting else None
@@ -183,13 +235,19 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
                     if idx % stride == 0:
                         distinct_before.add(rec)
                     if fate in ("train", "val"):
-                        writer.write(fate, rec)
+                        if order is None:
+                            writer.write(fate, rec)
+                        else:
+                            held[idx] = rec
                         distinct.add(rec)
                 if accounting is not None:
                     row = {"source": src.spec.name, "id": ledger.ids[idx], "fate": fate, "reason": reason}
                     accounting.write(dumps(row) + "\n")
                 if idx % 1000 == 999:
                     bar.update(1000)
+        bar.update(len(ledger) - bar.n)  # the last partial thousand
+        for idx in order or []:
+            writer.write(ledger.reason(idx)[0], held.pop(idx))
     return {"distinct": {"before": distinct_before.result(), "after": distinct.result()}}
 
 
@@ -215,6 +273,7 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed earlier run left (tens of MB to gigabytes)
     sources = prepare_sources(recipe, converted)
     lap("prepare_sources")
     ledger = L.Ledger()
@@ -223,9 +282,10 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
     lap("scan_filter_decontaminate_exact_minhash")
     near_info = mark_near_duplicates(recipe, scan, ledger)
     lap("near_duplicate_clusters")
-    sampling = choose(recipe, sources, ledger)
+    sampling, order = choose(recipe, sources, ledger)
+    check_contributions(sources, ledger)
     lap("sample_and_split")
-    written = write_outputs(recipe, sources, ledger, out)
+    written = write_outputs(recipe, sources, ledger, out, order)
     lap("write_exports_and_accounting")
 
     manifest = assemble_manifest(recipe, sources, ledger, scan, sampling, near_info, written)

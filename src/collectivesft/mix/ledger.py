@@ -23,7 +23,7 @@ REASONS = {FILTERED: "filter", CONTAMINATED: "contaminated-by", DUPLICATE: "dupl
 
 
 class Ledger:
-    """Per-record facts (source entry, id, task, length, stratum) and fate with its detail."""
+    """Per-record facts (source entry, id, task, length, stratum, paper row) and fate with its detail."""
 
     def __init__(self) -> None:
         self.ids: list[str] = []
@@ -31,6 +31,8 @@ class Ledger:
         self.task = array("b")
         self.chars = array("i")
         self.stratum = array("i")
+        # Row of the paper script's output file (meta.paper_row of --style paper records), -1 if none.
+        self.row = array("q")
         self.fate = bytearray()
         self.filter_reason: dict[int, str] = {}
         self.duplicate_of: dict[int, int] = {}
@@ -41,7 +43,7 @@ class Ledger:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, entry: int, rid: str, task: str, chars: int, stratum: str) -> int:
+    def add(self, entry: int, rid: str, task: str, chars: int, stratum: str, row: int = -1) -> int:
         """Register one input record; return its ledger index."""
         key = (entry, stratum)
         code = self._stratum_codes.get(key)
@@ -53,6 +55,7 @@ class Ledger:
         self.task.append(_TASK_CODES[task])
         self.chars.append(min(chars, 2**31 - 1))
         self.stratum.append(code)
+        self.row.append(row)
         self.fate.append(CANDIDATE)
         return len(self.ids) - 1
 

@@ -68,20 +68,26 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
-def near_duplicate_roots(sigs: np.ndarray, threshold: float) -> np.ndarray:
+# Buckets up to this size have every pair verified (at most 496 pairs); larger ones, rare
+# with 13-value bands, are verified in pivot rounds (see _verified_pairs).
+_ALL_PAIRS_BUCKET = 32
+
+
+def near_duplicate_roots(sigs: np.ndarray, threshold: float, candidate_threshold: float | None = None) -> np.ndarray:
     """For each row, the index of the earliest row of its near-duplicate cluster (itself if none).
 
-    LSH banding proposes candidate pairs (rows sharing any band), each candidate is checked
-    by its estimated Jaccard similarity (share of equal signature values) >= threshold, and
-    the checked pairs are joined into clusters (union-find). The earliest row of a cluster is
+    LSH banding (tuned for `candidate_threshold`, default `threshold`) proposes candidates
+    (rows sharing any band); pairs inside a bucket are checked
+    by their estimated Jaccard similarity (share of equal signature values) >= threshold, and
+    the accepted pairs are joined into clusters (union-find). The earliest row of a cluster is
     the kept copy, so the answer depends only on the row order, never on hashing order.
     """
     n, num_perm = sigs.shape
     roots = np.arange(n, dtype=np.int64)
     if n < 2:
         return roots
-    bands, rows = lsh_params(threshold, num_perm)
-    edges = []
+    bands, rows = lsh_params(candidate_threshold or threshold, num_perm)
+    accepted = []
     for k in range(bands):
         band = np.ascontiguousarray(sigs[:, k * rows : (k + 1) * rows])
         keys = _band_keys(band)
@@ -90,20 +96,10 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float) -> np.ndarray:
         new_group = np.empty(n, dtype=bool)
         new_group[0] = True
         new_group[1:] = sorted_keys[1:] != sorted_keys[:-1]
-        group_first = order[np.flatnonzero(new_group)]
-        group_of = np.cumsum(new_group) - 1
-        members = ~new_group
-        # Star edges from each bucket's earliest row: same components as all pairs, linear size.
-        edges.append(np.stack([group_first[group_of[members]], order[members]], axis=1))
-    pairs = np.concatenate(edges) if edges else np.zeros((0, 2), dtype=np.int64)
+        accepted += _verified_pairs(sigs, order, np.cumsum(new_group) - 1, threshold)
+    pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), dtype=np.int64)
     if len(pairs) == 0:
         return roots
-    pairs = np.unique(pairs, axis=0)
-    similar = np.zeros(len(pairs), dtype=bool)
-    step = max(1, 2_000_000 // num_perm)
-    for lo in range(0, len(pairs), step):
-        u, v = pairs[lo : lo + step, 0], pairs[lo : lo + step, 1]
-        similar[lo : lo + step] = (sigs[u] == sigs[v]).sum(axis=1) >= threshold * num_perm
     parent = list(range(n))
 
     def find(x: int) -> int:
@@ -112,7 +108,7 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float) -> np.ndarray:
             x = parent[x]
         return x
 
-    for u, v in pairs[similar].tolist():
+    for u, v in pairs.tolist():
         ru, rv = find(u), find(v)
         if ru != rv:
             # The smaller index becomes the root, so a cluster's root is its earliest row.
@@ -120,9 +116,59 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float) -> np.ndarray:
                 parent[rv] = ru
             else:
                 parent[ru] = rv
-    for i in np.unique(pairs[similar]).tolist():
+    for i in np.unique(pairs).tolist():
         roots[i] = find(i)
     return roots
+
+
+def _verified_pairs(sigs: np.ndarray, order: np.ndarray, group: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Accepted pairs of one band; `order` lists rows by bucket, `group` is each position's bucket.
+
+    Linking every member to the bucket's first row only ("star edges") misses two similar rows
+    whose bucket's first row is unlike both. So small buckets verify all their pairs (lag d pairs
+    positions p and p+d of one bucket), and in larger ones the members a pivot rejects are checked
+    against the earliest rejected member, round after round.
+    """
+    size = np.bincount(group)[group]
+    out = []
+    small = (size > 1) & (size <= _ALL_PAIRS_BUCKET)
+    members, bucket = order[small], group[small]
+    for d in range(1, int(size[small].max()) if small.any() else 1):
+        same = bucket[:-d] == bucket[d:]
+        if not same.any():
+            break
+        out.append(_accepted(sigs, np.stack([members[:-d][same], members[d:][same]], axis=1), threshold))
+    big = size > _ALL_PAIRS_BUCKET
+    members, bucket = order[big], group[big]
+    while len(members):
+        first = np.empty(len(bucket), dtype=bool)
+        first[0] = True
+        first[1:] = bucket[1:] != bucket[:-1]
+        pivot = members[first][np.cumsum(first) - 1]
+        rest = ~first
+        pairs = np.stack([pivot[rest], members[rest]], axis=1)
+        ok = _similar(sigs, pairs, threshold)
+        out.append(pairs[ok])
+        members, bucket = members[rest][~ok], bucket[rest][~ok]
+        if len(bucket):
+            alone = np.bincount(bucket)[bucket] == 1
+            members, bucket = members[~alone], bucket[~alone]
+    return out
+
+
+def _accepted(sigs: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
+    return pairs[_similar(sigs, pairs, threshold)]
+
+
+def _similar(sigs: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each pair's estimated Jaccard similarity reaches `threshold` (in bounded chunks)."""
+    num_perm = sigs.shape[1]
+    similar = np.zeros(len(pairs), dtype=bool)
+    step = max(1, 2_000_000 // num_perm)
+    for lo in range(0, len(pairs), step):
+        u, v = pairs[lo : lo + step, 0], pairs[lo : lo + step, 1]
+        similar[lo : lo + step] = (sigs[u] == sigs[v]).sum(axis=1) >= threshold * num_perm
+    return similar
 
 
 def _band_keys(band: np.ndarray) -> np.ndarray:

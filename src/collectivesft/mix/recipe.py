@@ -37,6 +37,7 @@ class SourceSpec(_Strict):
     weight: Optional[float] = Field(None, ge=0, description="share under strategy `weights`")
     stratify_by: list[str] = Field(default_factory=list, description="meta keys to sample evenly across")
     val_fraction: Optional[float] = Field(None, ge=0, lt=1, description="validation share (default: recipe's)")
+    allow_empty: bool = Field(False, description="build the mixture even if this source contributes no records")
 
     @model_validator(mode="after")
     def _one_origin(self) -> "SourceSpec":
@@ -81,6 +82,9 @@ class DedupSpec(_Strict):
     threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity of n-gram sets")
     ngram: int = Field(5, ge=1, le=64, description="characters per shingle")
     num_perm: int = Field(128, ge=16, le=1024)
+    candidate_threshold: Optional[float] = Field(
+        None, gt=0, le=1, description="similarity the LSH bands are tuned for (default: threshold); lower it to "
+                                      "catch more pairs just above threshold, each still verified against threshold")
     text: Literal["user", "all"] = Field("user", description="compare user turns only, or all turns")
     workers: int = Field(1, ge=0, description="processes examining records (parse, filter, decontaminate, MinHash); 0 = one per core")
 
@@ -125,6 +129,10 @@ class MixRecipe(_Strict):
     alpha: float = Field(0.5, ge=0, le=1, description="temperature exponent: share ~ n**alpha")
     selection: Literal["random", "first"] = "random"
     val_fraction: float = Field(0.1, ge=0, lt=1)
+    split: Literal["per_source", "llamafactory"] = Field(
+        "per_source", description="per_source: each source holds out its own val_fraction; llamafactory: one "
+        "global split of the concatenated selection (sources in recipe order, records in file order) by "
+        "datasets' train_test_split(test_size=val_fraction, seed=seed), as LLaMA-Factory's val_size does")
     sources: list[SourceSpec] = Field(min_length=1)
     filters: FilterSpec = Field(default_factory=FilterSpec)
     dedup: DedupSpec = Field(default_factory=DedupSpec)
@@ -145,6 +153,11 @@ class MixRecipe(_Strict):
             weighted = [s.name for s in self.sources if s.weight is not None]
             if weighted:
                 raise ValueError(f"`weight` is only used by strategy weights (set on: {', '.join(weighted)})")
+        if self.split == "llamafactory":
+            own = [s.name for s in self.sources if s.val_fraction is not None]
+            if own:
+                raise ValueError("split llamafactory holds out val_fraction of the whole mixture; per-source "
+                                 f"val_fraction only applies to split per_source (set on: {', '.join(own)})")
         if self.selection == "first":
             stratified = [s.name for s in self.sources if s.stratify_by]
             if stratified:

@@ -1,8 +1,10 @@
 """How many records each source contributes, and which ones.
 
 `source_quotas` turns a strategy into per-source counts; `select` picks that many of a
-source's surviving records (random, stratified, or the paper's first-N in file order);
-`split_validation` holds out each source's own validation share.
+source's surviving records (random, stratified, or the paper's first-N in file order;
+`first_rows` for paper-style records, whose first N counts the paper file's rows);
+`split_validation` holds out each source's own validation share; `llamafactory_split` is the
+paper's one global split instead (LLaMA-Factory's `val_size`).
 All randomness comes from random.Random seeded with "<seed>:<source name>[:purpose]", so a
 source's sample does not change when another source is added or removed.
 """
@@ -108,8 +110,34 @@ def select(
     return sorted(chosen)
 
 
+def first_rows(candidates: Sequence[int], rows: Sequence[int], limit: int | None) -> list[int]:
+    """LLaMA-Factory's `max_samples` on a paper-style source: the candidates whose row in the
+    paper script's output is below `limit`, in file order. Rows LLaMA-Factory later drops as
+    invalid (no answer) count towards the limit, as they do there."""
+    if limit is None:
+        return list(candidates)
+    return [c for c, row in zip(candidates, rows) if row < limit]
+
+
 def split_validation(chosen: Sequence[int], fraction: float, rng: random.Random) -> set[int]:
     """The members of `chosen` held out for validation: round(fraction * n), never all of them."""
     n = len(chosen)
     k = min(int(fraction * n + 0.5), max(n - 1, 0))
     return set(rng.sample(list(chosen), k)) if k else set()
+
+
+def llamafactory_split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """LLaMA-Factory's `val_size` split of `n` rows: `datasets`' `train_test_split(test_size=
+    fraction, seed=seed)`, as v0.8.3 calls it on the concatenated datasets. Returns the row
+    positions of the train and the validation part, each in the (shuffled) order it returns."""
+    if n == 0 or fraction == 0:
+        return list(range(n)), []
+    from datasets import Dataset
+
+    from collectivesft.errors import ConfigError
+
+    try:
+        parts = Dataset.from_dict({"row": list(range(n))}).train_test_split(test_size=fraction, seed=seed)
+    except ValueError as exc:
+        raise ConfigError(f"split llamafactory: val_fraction {fraction} of {n} records: {exc}") from None
+    return list(parts["train"]["row"]), list(parts["test"]["row"])

@@ -38,6 +38,7 @@ class ChunkFacts:
     tasks: list[str] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)
     strata: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # meta.paper_row, -1 when absent
     filtered: list[str | None] = field(default_factory=list)
     contaminated: list[tuple[str, float] | None] = field(default_factory=list)
     keys: list[int | None] = field(default_factory=list)  # exact-dedup key; None: not compared
@@ -89,6 +90,8 @@ def examine_chunk(job: tuple[int, str, list[int], list[str], list[str]]) -> Chun
         facts.tasks.append(rec["task"])
         facts.chars.append(sum(len(m["content"]) for m in rec["messages"]))
         facts.strata.append(_stratum(rec, stratify_by))
+        row = rec["meta"].get("paper_row")
+        facts.rows.append(row if isinstance(row, int) and not isinstance(row, bool) and row >= 0 else -1)
         reason = _WORKER["check"](rec)
         facts.filtered.append(reason)
         if reason is None:
@@ -164,7 +167,8 @@ class _Recorder:
         drop_contaminated = self.recipe.decontamination.drops
         first = len(ledger)
         for pos, rid in enumerate(facts.ids):
-            idx = ledger.add(facts.entry, rid, facts.tasks[pos], facts.chars[pos], facts.strata[pos])
+            idx = ledger.add(facts.entry, rid, facts.tasks[pos], facts.chars[pos], facts.strata[pos],
+                             facts.rows[pos])
             if facts.filtered[pos] is not None:
                 ledger.drop(idx, L.FILTERED, facts.filtered[pos])
                 continue

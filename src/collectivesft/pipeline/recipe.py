@@ -46,6 +46,7 @@ class SourceEntry(BaseModel):
     options: dict[str, str] = Field(default_factory=dict)
     # default: our records; paper: the CollectiveSFT preprocess scripts' rows (sources/paper/).
     style: Literal["default", "paper"] = "default"
+    allow_empty: bool = False  # a conversion keeping no record is accepted (and the mix allows the source empty)
 
     @model_validator(mode="after")
     def _one_location(self) -> "SourceEntry":
@@ -56,7 +57,7 @@ class SourceEntry(BaseModel):
 
 class TinyModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    arch: Literal["qwen2", "llama"] = "qwen2"
+    arch: Literal["qwen2", "llama", "internlm2"] = "qwen2"
     size: str = "small"
     seed: int = 0
     remote_code: bool = False  # classes from the folder's own files: needs train.trust_remote_code
@@ -199,6 +200,8 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
         else:
             raise ConfigError(f"{where}: sources.{i} ({name}) has no input or hub: fixture data is made by "
                               "`collectivesft run` and `collectivesft data mix` on the whole run recipe")
+        if entry.get("allow_empty"):
+            origin["allow_empty"] = True
         merged.append(dict(per_source.get(name, {}), name=name, **origin))
     section["sources"] = merged
     decon = section.setdefault("decontamination", {})

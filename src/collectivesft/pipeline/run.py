@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from collectivesft.errors import EmptyResultError, InputLayoutError
 from collectivesft.io import write_json
+from collectivesft.model_ref import is_hub_id
 from collectivesft.pipeline import stages
 from collectivesft.pipeline.recipe import RunRecipe, is_run_recipe, load_run_recipe
 from collectivesft.pipeline.runner import Runner
@@ -20,6 +22,7 @@ def _prepare(recipe_path: str | Path, run_dir: str | Path, force: list[str] | No
              log: Callable[[str], None]) -> tuple[RunRecipe, Runner]:
     recipe = load_run_recipe(recipe_path, overrides)
     validate_sections(recipe, recipe_path)
+    validate_paths(recipe, recipe_path)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     runner = Runner(run_dir, set(force or []), log)
@@ -80,10 +83,37 @@ def mix_recipe_file(recipe_path: str | Path, out: str | Path, overrides: list[st
     for spec in recipe.sources:
         if spec.records is None:
             folder = out / "sources" / spec.name
-            convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options,
-                           style=spec.style)
+            try:
+                convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options,
+                               style=spec.style, allow_empty=spec.allow_empty)
+            except EmptyResultError as exc:
+                raise EmptyResultError(f"mix source {spec.name!r}: {exc}") from None
             converted[spec.name] = folder
     return build_mixture(recipe, out, converted), out
+
+
+def validate_paths(recipe: RunRecipe, where: str | Path) -> None:
+    """Every local path the recipe names exists, before any stage runs (a missing input used to
+    surface as a traceback after fixtures and conversions had run)."""
+    from collectivesft.model_ref import check_model_ref
+
+    for i, entry in enumerate(recipe.sources):
+        if entry.input and not Path(entry.input).exists():
+            raise InputLayoutError(f"{where}: sources.{i} ({entry.name}): input {entry.input!r} not found")
+        if entry.hub and not is_hub_id(entry.hub) and not Path(entry.hub).exists():
+            raise InputLayoutError(f"{where}: sources.{i} ({entry.name}): hub {entry.hub!r} is no folder and no hub id")
+    decon = (recipe.mix or {}).get("decontamination") or {}
+    for path in decon.get("eval_files") or [] if isinstance(decon, dict) else []:
+        if not Path(path).exists():
+            raise InputLayoutError(f"{where}: mix.decontamination.eval_files: {path!r} not found")
+    data = recipe.eval.get("data")
+    if data and not Path(data).exists() and not is_hub_id(str(data)):
+        raise InputLayoutError(f"{where}: eval.data {data!r} not found: no such folder or zip (and not a hub id)")
+    if recipe.model.path:
+        try:
+            check_model_ref(recipe.model.path, "model.path")
+        except InputLayoutError as exc:
+            raise InputLayoutError(f"{where}: {exc}") from None
 
 
 def validate_sections(recipe: RunRecipe, where: str | Path) -> None:

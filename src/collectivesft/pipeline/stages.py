@@ -50,13 +50,16 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
             inputs = {"fixtures": raw["digest"]}
 
         def body(stage_dir: Path, resume: bool, entry=entry, location=location) -> dict:
-            stats = convert_source(entry.name, stage_dir, options=entry.options, style=entry.style, **location)
+            stats = convert_source(entry.name, stage_dir, options=entry.options, style=entry.style,
+                                   allow_empty=entry.allow_empty, **location)
             return {"stats": stats, "records": str(stage_dir / "records.jsonl"),
                     "digest": file_sha256(stage_dir / "records.jsonl")}
 
         settings = {"name": entry.name, "options": entry.options, "hub": entry.hub}
         if entry.style != "default":  # default runs keep their stage keys (and caches)
             settings["style"] = entry.style
+        if entry.allow_empty:
+            settings["allow_empty"] = True
         results[entry.name] = runner.stage("convert", settings, inputs, body, folder=f"convert/{entry.name}")
     return results
 

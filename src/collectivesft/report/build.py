@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from collectivesft.io import atomic_write
@@ -32,12 +33,13 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
         if len(runs) > 1:
             doc.heading(f"Run {run.name}", 2)
             doc.para(f"Folder: {run.path}")
-        _data_section(doc, run, files, prefix)
+        _data_section(doc, run, files, prefix, out)
         _train_section(doc, run, files, prefix)
         _eval_section(doc, run, files, prefix)
         if run.timings:
             doc.heading("Stage timings", 3)
-            doc.table(["stage", "seconds"], sorted(run.timings.items()))
+            # In pipeline order (the order the stages ran in run.json), then the total.
+            doc.table(["stage", "seconds"], [*run.timings.items(), ["total", round(sum(run.timings.values()), 2)]])
     md, page = out / "report.md", out / "report.html"
     with atomic_write(md) as fh:
         fh.write(doc.to_markdown(out))
@@ -50,7 +52,7 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name) + "-"
 
 
-def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> None:
+def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str, out: Path) -> None:
     if not run.convert and not run.mix:
         return
     doc.heading("Data: sources and mixture", 3)
@@ -67,8 +69,8 @@ def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
     doc.table(["source", "raw read", "converted", "quarantined", "skipped"] + [f"mix {k}" for k in keys], rows)
     mix_report = run.path / "mix" / "report.md"
     if mix_report.is_file():
-        doc.para(f"The mixture's own report (filters, duplicates, contamination matches, length and diversity "
-                 f"plots): {mix_report}")
+        doc.link("The mixture's own report: filters, duplicates, contamination matches, length and diversity "
+                 "plots:", "mix/report.md", Path(os.path.relpath(mix_report, out)).as_posix())
     train_key = next((k for k in ("train", "kept", "selected") if k in keys), None)
     if mix and train_key:
         fig = plots.bar_chart(names, {"converted": [run.convert.get(n, {}).get("kept", 0) for n in names],
@@ -103,9 +105,10 @@ def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
     rows = []
     for label, s in run.evals.items():
         n = s.get("n") or 0
-        rows.append([label, s.get("overall_micro"), s.get("overall_macro_types"),
+        rows.append([label, s.get("protocol", "collectivesft"), s.get("overall_micro"), s.get("overall_macro_types"),
                      (s.get("n_answered", 0) / n) if n else None, n])
-    doc.table(["model", "accuracy (micro)", "accuracy (mean of types)", "answer-format compliance", "questions"], rows)
+    doc.table(["model", "protocol", "accuracy (micro)", "accuracy (mean of types)", "answer-format compliance",
+               "questions"], rows)
     if types:
         doc.table(["exam type"] + labels, [[t] + [run.evals[l].get("by_type", {}).get(t) for l in labels] for t in types])
         fig = plots.bar_chart(types, {l: [run.evals[l].get("by_type", {}).get(t, 0.0) for t in types] for l in labels},

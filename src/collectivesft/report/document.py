@@ -11,10 +11,14 @@ from typing import Any, Sequence
 
 from collectivesft.report.tables import format_cell, markdown_table
 
+# Tables sit in a scroll box and their headers wrap (at "_" too), so a 13-column table fits a
+# 1280-px window instead of being cut at the page edge.
 STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;"
-         "max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
-         "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;"
-         "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+         "max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+         ".table{overflow-x:auto;max-width:100%}"
+         "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 6px;"
+         "text-align:right}th{background:#f3f3f3;white-space:normal;vertical-align:bottom}"
+         ".many table{font-size:85%}td:first-child,th:first-child{text-align:left}"
          "figure svg{max-width:100%;height:auto}figcaption{color:#666;font-size:90%}")
 
 
@@ -31,6 +35,10 @@ class Document:
     def para(self, text: str) -> None:
         self.blocks.append(("para", text))
 
+    def link(self, text: str, label: str, target: str) -> None:
+        """A paragraph ending in a link (`target` relative to the report's folder)."""
+        self.blocks.append(("link", (text, label, target)))
+
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.blocks.append(("table", ([str(h) for h in headers], [[format_cell(c) for c in r] for r in rows])))
 
@@ -45,6 +53,9 @@ class Document:
                 out += ["#" * value[0] + " " + value[1], ""]
             elif kind == "para":
                 out += [value, ""]
+            elif kind == "link":
+                text, label, target = value
+                out += [f"{text} [{label}]({target})", ""]
             elif kind == "table":
                 out += [markdown_table(*value), ""]
             elif kind == "figure":
@@ -60,11 +71,16 @@ class Document:
                 body.append(f"<h{value[0]}>{html.escape(value[1])}</h{value[0]}>")
             elif kind == "para":
                 body.append(f"<p>{html.escape(value)}</p>")
+            elif kind == "link":
+                text, label, target = value
+                body.append(f'<p>{html.escape(text)} <a href="{html.escape(target)}">{html.escape(label)}</a></p>')
             elif kind == "table":
                 headers, rows = value
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+                head = "".join(f"<th>{html.escape(h).replace('_', '_<wbr>')}</th>" for h in headers)
                 lines = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>")
+                many = " many" if len(headers) > 8 else ""
+                body.append(f'<div class="table{many}"><table><thead><tr>{head}</tr></thead>'
+                            f"<tbody>{lines}</tbody></table></div>")
             elif kind == "figure":
                 files, alt = value
                 figures += 1

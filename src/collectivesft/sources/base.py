@@ -103,6 +103,14 @@ class ConvertStats:
     skipped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
     last_where: str = ""  # where the last raw unit came from (names the spot when an archive breaks)
+    # Quarantine reasons with their first place, to name the likeliest cause when nothing is kept.
+    reasons: Counter = field(default_factory=Counter)
+    first_where: dict = field(default_factory=dict)
+
+    def quarantine(self, where: str, reason: str) -> None:
+        self.quarantined += 1
+        self.reasons[reason] += 1
+        self.first_where.setdefault(reason, where)
 
     def as_dict(self) -> dict[str, Any]:
         return {

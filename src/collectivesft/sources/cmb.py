@@ -19,7 +19,7 @@ from collectivesft.benchmarks.cmb.load import Question
 from collectivesft.benchmarks.cmb.render import training_answer, user_turn
 from collectivesft.records import make_record
 from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_json_list, iter_members
+from collectivesft.sources.readers import iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -43,7 +43,7 @@ class CMB(Source):
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
-            yield from iter_json_list(name, fh)
+            yield from iter_json_rows(name, fh)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         from collectivesft.sources.readers import iter_hub_rows

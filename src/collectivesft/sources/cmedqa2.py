@@ -19,7 +19,7 @@ from typing import IO, Any, Iterator
 from collectivesft.errors import InputLayoutError
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_csv, iter_members, replay
+from collectivesft.sources.readers import is_plain_file, iter_csv, iter_members, replay
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -54,7 +54,11 @@ class CMedQA2(Source):
                                "all pairs, or only questions listed in that split's candidate file")}
 
     def _open_one(self, path: Path, name: str) -> Iterator[tuple[str, IO[bytes]]]:
-        return iter_members(path, [name], self.info.layout)
+        # A pair joins two files, so one plain file cannot be converted on its own.
+        if is_plain_file(path):
+            raise InputLayoutError(f"{path}: cMedQA2 pairs join question.csv, answer.csv and the candidate "
+                                   f"files, so give the folder (or a zip) holding them; expected {self.info.layout}")
+        return iter_members(path, [name], self.info.layout, any_name=False)
 
     def _split_of_questions(self, path: Path) -> dict[str, str]:
         """question_id -> split, from whichever candidate files the input holds."""

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from collectivesft.records import make_record
 from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_json_list, iter_members
+from collectivesft.sources.readers import iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -71,7 +71,7 @@ class CMID(Source):
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         for name, fh in iter_members(path, ["CMID.json", "cmid.json"], self.info.layout):
-            yield from iter_json_list(name, fh)
+            yield from iter_json_rows(name, fh)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

@@ -14,11 +14,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from collectivesft.errors import ConfigError, InputLayoutError
+from collectivesft.errors import ConfigError, EmptyResultError, InputLayoutError
 from collectivesft.records import record_problems
-from collectivesft.io import atomic_write, dumps, write_json
+from collectivesft.io import atomic_write, dumps, remove_stale_temps, write_json
 from collectivesft.sources.base import ConvertStats, Reject, Skip, Source
-from collectivesft.sources.readers import snippet
+from collectivesft.sources.readers import is_plain_file, snippet, split_of_name
 from collectivesft.sources.registry import get_source
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -33,7 +33,7 @@ def iter_converted(
         stats.read += 1
         stats.last_where = row.where
         if isinstance(row, BadRow):
-            stats.quarantined += 1
+            stats.quarantine(row.where, row.reason)
             yield "quarantine", {"where": row.where, "reason": row.reason, "snippet": row.snippet}
             continue
         try:
@@ -42,12 +42,12 @@ def iter_converted(
             stats.skipped[exc.reason] += 1
             continue
         except Reject as exc:
-            stats.quarantined += 1
+            stats.quarantine(row.where, exc.reason)
             yield "quarantine", {"where": row.where, "reason": exc.reason, "snippet": snippet(dumps(row.data))}
             continue
         problems = record_problems(rec)
         if problems:
-            stats.quarantined += 1
+            stats.quarantine(row.where, "invalid record: " + "; ".join(problems))
             yield "quarantine", {"where": row.where, "reason": "invalid record: " + "; ".join(problems),
                                  "snippet": snippet(dumps(row.data))}
             continue
@@ -82,9 +82,12 @@ def convert_source(
     options: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     style: str = "default",
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     """Convert raw files at `input` (or hub dataset `hub`; "default" = the source's known hub id)
-    of source `name` into `out`; return stats. Raises InputLayoutError when the input is unusable.
+    of source `name` into `out`; return stats. Raises InputLayoutError when the input is unusable,
+    and EmptyResultError (after writing the outputs, so the quarantine can be read) when no
+    record was kept, unless `allow_empty`.
 
     `style="paper"` writes the CollectiveSFT paper's own rows instead (sources/paper/).
     """
@@ -97,6 +100,7 @@ def convert_source(
             raise ConfigError(f"source {name!r} has no known hub id; give the raw files as input")
     rows = read_raw(Path(input)) if input is not None else read_hub(hub)
     out = Path(out)
+    remove_stale_temps(out)
     stats = ConvertStats()
     try:
         with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
@@ -120,6 +124,26 @@ def convert_source(
     result["source"] = name
     result["input"] = str(input) if input is not None else f"hub:{hub}"
     result["options"] = source.opts
+    if input is not None and is_plain_file(Path(input)):
+        # A file named on the command line is read as the split its name says, whatever the option.
+        result["input_file"] = {"name": Path(input).name, "split": split_of_name(Path(input).name)}
     result["style"] = style
     write_json(out / "stats.json", result)
+    if stats.kept == 0 and not allow_empty:
+        raise EmptyResultError(_empty_message(name, result["input"], out, stats, source.info.layout))
     return result
+
+
+def _empty_message(name: str, where: str, out: Path, stats: ConvertStats, layout: str) -> str:
+    """Why a conversion kept nothing: the most common reason, where it first happened, where to look."""
+    hint = "pass --allow-empty (or allow_empty: true in a recipe) to accept an empty result"
+    if stats.read == 0:
+        return f"{name}: no rows read from {where} (empty file or list?); expected {layout}; {hint}"
+    if stats.reasons:
+        reason, count = stats.reasons.most_common(1)[0]
+        cause = f"{count} of {stats.read} rows quarantined as {reason!r} (first at {stats.first_where[reason]})"
+        return (f"{name}: read {stats.read} rows from {where} but kept none: {cause}; see {out / 'quarantine.jsonl'}; "
+                f"expected {layout}; {hint}")
+    reason, count = stats.skipped.most_common(1)[0]
+    return (f"{name}: read {stats.read} rows from {where} but kept none: {count} skipped as {reason!r}; "
+            f"see {out / 'stats.json'}; {hint}")

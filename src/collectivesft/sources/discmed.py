@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from collectivesft.records import make_record
 from collectivesft.sources.base import Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import checked_rows, iter_jsonl, iter_members
+from collectivesft.sources.readers import checked_rows, iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -44,7 +44,7 @@ class DISCMedSFT(Source):
         homepage="https://github.com/FudanDISC/DISC-MedLLM",
         hub_id="Flmc/DISC-Med-SFT",
         layout="DISC-Med-SFT_released.jsonl (JSON lines with _id, source, conversation [{role, content}]), "
-               "or a folder/zip holding DISC-Med-SFT*.jsonl",
+               "or a folder/zip holding DISC-Med-SFT*.jsonl (or, failing that, other .jsonl files)",
     )
 
     def __init__(self, **options: str):
@@ -52,13 +52,10 @@ class DISCMedSFT(Source):
         self._seen_ids: set[str] = set()  # record ids must stay unique even if an _id repeats
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
-        # A folder is searched for the release's file name only, so a converted output
-        # (records.jsonl) left inside it is never read back as input.
-        patterns = ["*.jsonl"] if Path(path).is_file() else ["DISC-Med-SFT*.jsonl"]
-        for name, fh in iter_members(path, patterns, self.info.layout):
+        for name, fh in iter_members(path, _folder_patterns(Path(path)), self.info.layout):
             # "*.jsonl" also matches other datasets' files: a first row without a conversation
             # means the wrong input, not a file of broken rows.
-            yield from checked_rows(iter_jsonl(name, fh), name,
+            yield from checked_rows(iter_json_rows(name, fh), name,
                                     lambda d: isinstance(d, dict) and "conversation" in d,
                                     "DISC-Med-SFT", self.info.layout)
 
@@ -111,3 +108,18 @@ class DISCMedSFT(Source):
             rid = f"{rid}@{row.where}"
         self._seen_ids.add(rid)
         return make_record(f"discmed/{rid}", "discmed", "dialogue", "zh", system + merged, meta)
+
+
+# Files our own stages write: a folder holding them next to the data never reads them back.
+OUTPUT_NAMES = {"records.jsonl", "quarantine.jsonl", "accounting.jsonl", "contamination.jsonl"}
+
+
+def _folder_patterns(path: Path) -> list[str]:
+    """The release's file name; in a folder without it, every other .jsonl file (a user's copy
+    renamed, or the release split in parts), never a converted output."""
+    if not path.is_dir():
+        return ["DISC-Med-SFT*.jsonl"]
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*.jsonl") if p.is_file())
+    if any(f.rsplit("/", 1)[-1].startswith("DISC-Med-SFT") for f in files):
+        return ["DISC-Med-SFT*.jsonl"]
+    return [f for f in files if f.rsplit("/", 1)[-1] not in OUTPUT_NAMES] or ["DISC-Med-SFT*.jsonl"]

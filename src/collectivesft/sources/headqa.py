@@ -18,7 +18,7 @@ from typing import IO, Any, Iterator
 from collectivesft.errors import InputLayoutError
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_members
+from collectivesft.sources.readers import is_plain_file, iter_members, split_of_name
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -84,6 +84,12 @@ class HeadQA(Source):
 
     def _read_files(self, path: Path) -> Iterator[RawRow | BadRow]:
         split = self.opts["split"]
+        if is_plain_file(path):
+            # One file named on the command line: read once, as the language and split its name says.
+            lang = "en" if "_EN" in path.name.upper() else ("es" if self.opts["lang"] == "both" else self.opts["lang"])
+            for name, fh in iter_members(path, [], self.info.layout):
+                yield from iter_exam_file(name, fh, lang, split_of_name(name))
+            return
         for lang in self._langs():
             base = FILE_BASE[lang]
             splits = ["train", "dev", "test"] if split == "all" else [split]

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_json_list, iter_members
+from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -47,7 +47,7 @@ class MedicalDialogue(Source):
         split = self.opts["split"]
         patterns = [p for s in FILES for p in FILES[s]] if split == "all" else FILES[split]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_json_list(name, fh), name, lambda d: isinstance(d, list) or (isinstance(d, dict) and "utterances" in d), "MedDialog", self.info.layout)
+            yield from checked_rows(iter_json_rows(name, fh), name, lambda d: isinstance(d, list) or (isinstance(d, dict) and "utterances" in d), "MedDialog", self.info.layout)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         split = None if self.opts["split"] == "all" else self.opts["split"]

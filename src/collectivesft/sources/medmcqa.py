@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import iter_jsonl, iter_members
+from collectivesft.sources.readers import iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -39,7 +39,7 @@ class MedMCQA(Source):
         split = self.opts["split"]
         patterns = ["train.json", "dev.json"] if split == "all" else [f"{split}.json"]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from iter_jsonl(name, fh)
+            yield from iter_json_rows(name, fh)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from collectivesft.errors import ConfigError
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_jsonl, iter_members
+from collectivesft.sources.readers import checked_rows, iter_hub_rows, iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -92,7 +92,7 @@ class MedQA(Source):
             prefix = f"{path.name}/"
             patterns = [p.split("/", 1)[1] if p.startswith(f"*{path.name}/") else "\0" for p in patterns]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_jsonl(prefix + name, fh), name, lambda d: isinstance(d, dict) and ("answer_idx" in d or "options" in d), "MedQA", self.info.layout)
+            yield from checked_rows(iter_json_rows(prefix + name, fh), name, lambda d: isinstance(d, dict) and ("answer_idx" in d or "options" in d), "MedQA", self.info.layout)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         """bigbio/med_qa has one config per region; any other id (or a local folder) is read as one

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from collectivesft.benchmarks.cmb.format import canonical_answer
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import checked_rows, iter_json_list, iter_members
+from collectivesft.sources.readers import checked_rows, iter_json_rows, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -51,7 +51,7 @@ class MLECQA(Source):
         splits = SPLITS if self.opts["split"] == "all" else (self.opts["split"],)
         patterns = [f"{s}_{sp}.json" for s in subsets for sp in splits]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_json_list(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("qtext", "qtype", "qid")), "MLEC-QA", self.info.layout)
+            yield from checked_rows(iter_json_rows(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("qtext", "qtype", "qid")), "MLEC-QA", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

@@ -31,16 +31,23 @@ def snippet(text: str | bytes) -> str:
     return text[:SNIPPET]
 
 
-def iter_members(path: Path, patterns: list[str], layout: str) -> Iterator[tuple[str, IO[bytes]]]:
+def iter_members(path: Path, patterns: list[str], layout: str,
+                 any_name: bool = True) -> Iterator[tuple[str, IO[bytes]]]:
     """Yield (name, binary stream) for every file under `path` whose relative path matches a glob.
 
     `path` may be a file, a folder, a zip, or a folder holding zips (releases like cMedQA2
-    ship zipped CSVs): zip members are matched by their inner path. Raises InputLayoutError
-    quoting `layout` when nothing matches or an archive is unreadable.
+    ship zipped CSVs): zip members are matched by their inner path. A plain file named on the
+    command line is read whatever its name (users rename files; the content decides), unless
+    `any_name` is False. Raises InputLayoutError quoting `layout` when nothing matches or an
+    archive is unreadable.
     """
     path = Path(path)
     if not path.exists():
         raise InputLayoutError(f"input {path} does not exist; expected {layout}")
+    if any_name and is_plain_file(path):
+        with open(path, "rb") as fh:
+            yield path.name, fh
+        return
     found = 0
     candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in candidates:
@@ -65,7 +72,27 @@ def iter_members(path: Path, patterns: list[str], layout: str) -> Iterator[tuple
             with open(file, "rb") as fh:
                 yield rel, fh
     if not found:
-        raise InputLayoutError(f"no input files matching {patterns} under {path}; expected {layout}")
+        where = f"in folder {path}" if path.is_dir() else f"in archive {path}"
+        raise InputLayoutError(f"no input files matching {patterns} {where}; expected {layout}")
+
+
+def is_plain_file(path: Path) -> bool:
+    """A file that is not a zip archive (a zip is searched like a folder)."""
+    path = Path(path)
+    return path.is_file() and not (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip")
+
+
+SPLIT_WORDS = (("train", "train"), ("validat", "validation"), ("valid", "validation"), ("dev", "dev"),
+               ("test", "test"))
+
+
+def split_of_name(name: str) -> str | None:
+    """The split a file's name says it holds (train_data.json -> train), or None."""
+    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
+    for word, split in SPLIT_WORDS:
+        if word in base:
+            return split
+    return None
 
 
 def _matches(rel: str, patterns: list[str]) -> bool:
@@ -107,7 +134,43 @@ def iter_json_list(name: str, fh: IO[bytes]) -> Iterator[RawRow | BadRow]:
             yield RawRow(f"{name}#{index}", item)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         detail = " ".join(str(exc).split())[:160]  # yajl's message spans lines with a caret drawing
-        yield BadRow(f"{name}#{index + 1}", f"invalid JSON: file breaks after item {index} ({detail})", "")
+        where = "before its first item" if index < 0 else f"after item {index}"
+        if isinstance(exc, UnicodeDecodeError) or "invalid bytes in UTF8" in detail:
+            reason = f"undecodable bytes (not utf-8): file breaks {where}"
+        else:
+            reason = f"invalid JSON: file breaks {where} ({detail})"
+        yield BadRow(f"{name}#{index + 1}", reason, "")
+
+
+def iter_json_rows(name: str, fh: IO[bytes], encoding: str = "utf-8") -> Iterator[RawRow | BadRow]:
+    """Rows of a JSON list or of JSON Lines, told apart by the content rather than the file name
+    (CMID's first release is JSON Lines named .json; MedMCQA copies circulate as JSON lists)."""
+    head = fh.read(_SNIFF_BYTES)
+    stream = replay(head, fh)
+    if _is_json_list(head):
+        yield from iter_json_list(name, stream)
+    else:
+        yield from iter_jsonl(name, stream, encoding)
+
+
+_SNIFF_BYTES = 1 << 16
+
+
+def _is_json_list(head: bytes) -> bool:
+    """True when `head` starts a JSON list: "[" first, and not a first line that is a whole JSON
+    value followed by more lines (JSON Lines whose rows are lists, as MedDialog's can be)."""
+    text = head[len(codecs.BOM_UTF8):] if head.startswith(codecs.BOM_UTF8) else head
+    text = text.lstrip()
+    if not text.startswith(b"["):
+        return False
+    first, newline, rest = text.partition(b"\n")
+    if not newline or not rest.strip():
+        return True
+    try:
+        json.loads(first)
+    except ValueError:  # also UnicodeDecodeError: a list whose first line is only part of it
+        return True
+    return False
 
 
 def replay(head: bytes, fh: IO[bytes]) -> IO[bytes]:

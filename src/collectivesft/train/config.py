@@ -38,7 +38,7 @@ class TrainConfig(BaseModel):
     model: str = Field(..., description="Model folder or hub id (e.g. internlm/internlm2_5-7b).")
     trust_remote_code: bool = Field(False, description="Allow the model's own code (InternLM2 needs it).")
     chat_template: Optional[str] = Field(
-        None, description="Named template (chatml/qwen, intern2, llama3) to use instead of the tokenizer's own; "
+        None, description="Named template (chatml, qwen, intern2, intern2-llamafactory-0.8, llama3) to use instead of the tokenizer's own; "
         "required for base models that ship without one.")
     mixture: Optional[str] = Field(None, description="Mixture folder with train.jsonl / val.jsonl "
                                    "(the CLI's --mixture wins).")
@@ -58,6 +58,10 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(16, gt=0, description="Per-device micro-batch size (records, or packed rows).")
     grad_accum: int = Field(2, gt=0, description="Gradient-accumulation steps per optimizer step.")
     cutoff: int = Field(1024, gt=1, description="Maximum tokens per record (and per packed row).")
+    truncation: Optional[Literal["turn", "infer_seqlen"]] = Field(
+        None, description="Cutoff rule: turn (keep whole turns; drop a record whose prompt alone is too long) "
+        "or infer_seqlen (LLaMA-Factory's: trim each turn's prompt and answer, drop later turns). None: the "
+        "chat template's own (infer_seqlen for intern2-llamafactory-0.8, turn otherwise).")
     packing: Optional[bool] = Field(
         None, description="Pack records padding-free with per-record position ids (no attention across "
         "records). None: on when a GPU is present.")
@@ -68,6 +72,8 @@ class TrainConfig(BaseModel):
     seed: int = 42
 
     validation: bool = Field(True, description="Compute validation loss on the mixture's val.jsonl.")
+    eval_batch_size: Optional[int] = Field(None, gt=0, description="Per-device batch for validation loss "
+                                           "(None: batch_size).")
     eval_steps: Optional[int] = Field(None, gt=0, description="Evaluate every N steps (None: once per epoch).")
     save_steps: Optional[int] = Field(None, gt=0, description="Checkpoint every N steps (None: once per epoch).")
     save_total_limit: Optional[int] = Field(2, gt=0, description="Keep at most this many checkpoints.")
@@ -82,7 +88,24 @@ class TrainConfig(BaseModel):
     def _check(self) -> "TrainConfig":
         if self.finetuning == "full" and self.merge_lora:
             raise ValueError("merge_lora applies to finetuning: lora or qlora only")
+        if self.chat_template is not None:
+            from collectivesft.train.templates import TEMPLATES, template_names
+
+            if self.chat_template not in TEMPLATES:
+                raise ValueError(f"chat_template: unknown template {self.chat_template!r}; known: "
+                                 f"{', '.join(template_names())}")
         return self
+
+    @property
+    def truncation_rule(self) -> str:
+        """The truncation rule in force: the recipe's, else the chat template's default."""
+        if self.truncation is not None:
+            return self.truncation
+        if self.chat_template is not None:
+            from collectivesft.train.templates import get_template
+
+            return get_template(self.chat_template).truncation
+        return "turn"
 
 
 ACCELERATE_CONFIGS = ("zero2", "zero3", "fsdp")
@@ -93,6 +116,17 @@ def accelerate_config_path(name: str) -> Path:
     if name not in ACCELERATE_CONFIGS:
         raise ConfigError(f"unknown accelerate config {name!r}; shipped: {', '.join(ACCELERATE_CONFIGS)}")
     return Path(__file__).with_name("accelerate_configs") / f"{name}.yaml"
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` laid over it, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def config_from_dict(data: dict[str, Any], where: str = "<config>") -> TrainConfig:

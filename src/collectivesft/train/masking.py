@@ -15,6 +15,10 @@ without its answer:
 - longer, and even the first answer does not fit: cut at the cutoff (a partial answer);
 - the prompt before the first answer is itself >= cutoff: nothing trainable, dropped.
 Every outcome is counted.
+
+`truncation: infer_seqlen` is LLaMA-Factory's rule instead (pairs.py): prompt and answer of each
+turn trimmed, later turns dropped, nothing dropped whole. Templates that encode through turn
+pairs (`intern2-llamafactory-0.8`) build their ids and labels in pairs.py under either rule.
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from collectivesft.errors import ConfigError
+from collectivesft.train import pairs as P
+from collectivesft.train.pairs import DROP_PROMPT_TOO_LONG, IGNORE
 
-IGNORE = -100
-
-DROP_PROMPT_TOO_LONG = "prompt longer than cutoff"
 DROP_NO_ASSISTANT = "no assistant tokens after templating"
 
 
@@ -39,6 +42,7 @@ class EncodeStats:
     kept: int = 0
     truncated_at_turn: int = 0
     truncated_in_answer: int = 0
+    truncated_per_turn: int = 0  # infer_seqlen: trimmed prompt/answer or dropped later turns
     dropped: Counter = field(default_factory=Counter)
     tokens: int = 0
     trainable_tokens: int = 0
@@ -46,7 +50,8 @@ class EncodeStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {"records": self.records, "kept": self.kept, "truncated_at_turn": self.truncated_at_turn,
-                "truncated_in_answer": self.truncated_in_answer, "dropped": dict(self.dropped),
+                "truncated_in_answer": self.truncated_in_answer,
+                "truncated_per_turn": self.truncated_per_turn, "dropped": dict(self.dropped),
                 "tokens": self.tokens, "trainable_tokens": self.trainable_tokens}
 
 
@@ -113,34 +118,63 @@ def truncate(ids: list[int], mask: list[int], cutoff: int) -> tuple[list[int], l
     return ids[:cutoff], mask[:cutoff], "truncated_in_answer"
 
 
-def encode_records(
-    records: Iterable[dict[str, Any]], tokenizer, cutoff: int, progress: str | None = None
-) -> tuple[dict[str, list[list[int]]], EncodeStats]:
-    """Encode records into {"input_ids", "labels"} columns (labels -100 outside assistant
-    turns) under the truncation rules; returns the columns and the counts."""
-    from tqdm.auto import tqdm
+TRUNCATIONS = ("turn", "infer_seqlen")
 
+
+def encode_record(tokenizer, messages: list[dict[str, str]], cutoff: int, template=None,
+                  truncation: str = "turn") -> tuple[list[int], list[int], str, int | None]:
+    """(ids, labels, outcome, prompt length) of one record; outcome as in `truncate` plus
+    "truncated_per_turn" (infer_seqlen) and drop reasons (ids empty then)."""
+    if template is not None and template.pair_encoding == "intern2":
+        turns = P.intern2_pairs(tokenizer, messages)
+        if turns is None:
+            return [], [], P.DROP_NOT_ALTERNATING, None
+        ids, labels, outcome = P.join_pairs(turns, cutoff, truncation, True, tokenizer.eos_token_id)
+        return ids, labels, outcome, len(turns[0][0])
+    ids, mask = encode_messages(tokenizer, messages)
+    if 1 not in mask:
+        return [], [], DROP_NO_ASSISTANT, None
+    prompt = mask.index(1)
+    if truncation == "infer_seqlen":
+        ids, labels, outcome = P.join_pairs(P.mask_pairs(ids, mask), cutoff, truncation, False, None)
+        return ids, labels, outcome, prompt
+    ids, mask, outcome = truncate(ids, mask, cutoff)
+    return ids, [t if m else IGNORE for t, m in zip(ids, mask)], outcome, prompt
+
+
+def encode_records(
+    records: Iterable[dict[str, Any]], tokenizer, cutoff: int, progress: str | None = None,
+    template: str | None = None, truncation: str | None = None,
+) -> tuple[dict[str, list[list[int]]], EncodeStats]:
+    """Encode records into {"input_ids", "labels"} columns (labels -100 outside what is learnt)
+    with the named `template`'s encoding (None: the tokenizer's chat template) under the
+    `truncation` rule (None: the template's own); returns the columns and the counts."""
+    from collectivesft.progress import iterate
+
+    from collectivesft.train.templates import get_template
+
+    spec = get_template(template) if template else None
+    if truncation is None:
+        truncation = spec.truncation if spec is not None else "turn"
+    if truncation not in TRUNCATIONS:
+        raise ConfigError(f"unknown truncation {truncation!r}; known: {', '.join(TRUNCATIONS)}")
     stats = EncodeStats()
     columns: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
-    for rec in tqdm(records, desc=progress, disable=progress is None, unit="rec", mininterval=1.0):
+    for rec in (records if progress is None else iterate(records, progress, "rec")):
         stats.records += 1
-        ids, mask = encode_messages(tokenizer, rec["messages"])
-        if 1 in mask:
-            prompt = mask.index(1)
+        ids, labels, outcome, prompt = encode_record(tokenizer, rec["messages"], cutoff, spec, truncation)
+        if prompt is not None:
             stats.shortest_prompt = prompt if stats.shortest_prompt is None else min(stats.shortest_prompt, prompt)
-        ids, mask, outcome = truncate(ids, mask, cutoff)
         if not ids:
             stats.dropped[outcome] += 1
             continue
         stats.kept += 1
-        if outcome == "truncated_at_turn":
-            stats.truncated_at_turn += 1
-        elif outcome == "truncated_in_answer":
-            stats.truncated_in_answer += 1
+        if outcome != "kept":
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
         columns["input_ids"].append(ids)
-        columns["labels"].append([t if m else IGNORE for t, m in zip(ids, mask)])
+        columns["labels"].append(labels)
         stats.tokens += len(ids)
-        stats.trainable_tokens += sum(mask)
+        stats.trainable_tokens += sum(1 for t in labels if t != IGNORE)
     return columns, stats
 
 

@@ -17,27 +17,32 @@ def loss_curves(log_history: list[dict[str, Any]]) -> tuple[list[dict], list[dic
     return train, val
 
 
-def summarize(trainer, result, final_eval: dict, train_stats, val_stats, elapsed: float,
+def summarize(trainer, run: dict[str, Any], final_eval: dict, train_stats, val_stats,
               packing_mode: str, precision: str, attention: str | None) -> dict[str, Any]:
-    """The metrics.json document of a finished run."""
+    """The metrics.json document of a finished run; `run` holds whole-run totals (train/totals.py)."""
     args, state = trainer.args, trainer.state
     train_curve, val_curve = loss_curves(state.log_history)
     epochs_done = float(state.epoch or 0.0)
+    training_s = run["runtime_s"] - run["eval_s"]
     return {
         "final": {
             "global_step": state.global_step,
             "epochs": round(epochs_done, 4),
-            "train_loss": result.training_loss,  # mean over this invocation's steps
+            "train_loss": run["train_loss"],  # mean over every step of the run, resumed or not
             "first_logged_loss": train_curve[0]["loss"] if train_curve else None,
             "last_logged_loss": train_curve[-1]["loss"] if train_curve else None,
             "eval_loss": final_eval.get("eval_loss"),
-            "runtime_s": round(elapsed, 2),
-            # Encoded tokens x epochs over wall time: an estimate that ignores resume offsets.
-            "tokens_per_s": round(train_stats.tokens * epochs_done / elapsed, 1) if elapsed else None,
+            "runtime_s": run["runtime_s"],  # the whole run's training loop, periodic evaluations included
+            "eval_s": run["eval_s"],
+            # Encoded tokens x epochs over the training time without evaluations.
+            "tokens_per_s": round(train_stats.tokens * epochs_done / training_s, 1) if training_s > 0 else None,
+            "resumed_from_step": run["resumed_from_step"],
+            "runtime_complete": run["runtime_complete"],  # False: resumed from a checkpoint without totals
         },
         "setup": {
             "world_size": args.world_size,
             "per_device_batch_size": args.per_device_train_batch_size,
+            "per_device_eval_batch_size": args.per_device_eval_batch_size,
             "grad_accum": args.gradient_accumulation_steps,
             "effective_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps
             * args.world_size,

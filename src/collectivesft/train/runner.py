@@ -16,12 +16,13 @@ The same code runs on one CPU, one GPU, or many processes under `accelerate laun
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from collectivesft.errors import CollectiveSFTError, ConfigError, InputLayoutError
+from collectivesft.model_ref import check_model_ref
+from collectivesft.progress import on_terminal, quiet_libraries
 from collectivesft.train.config import TrainConfig
 
 OOM_ADVICE = (
@@ -116,7 +117,8 @@ def _encode_split(path: Path, tokenizer, config: TrainConfig, limit: int | None)
             yield rec
 
     columns, stats = encode_records(records(), tokenizer, config.cutoff,
-                                    progress=f"encoding {path.name}" if _is_main_process() else None)
+                                    progress=f"encoding {path.name}" if _is_main_process() else None,
+                                    template=config.chat_template, truncation=config.truncation_rule)
     if stats.records == 0 and path.name == "val.jsonl":
         # A mixture built without a validation share: train on, without validation loss.
         warnings.warn(f"{path} holds no records: training without validation loss")
@@ -139,7 +141,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size or config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
@@ -155,6 +157,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         save_total_limit=config.save_total_limit,
         dataloader_num_workers=config.num_workers,
         report_to="none",
+        disable_tqdm=not on_terminal(),  # in a log, the Trainer prints one line per logging step instead
         # On CPU this also makes torchrun / accelerate processes join one gloo group (multi-CPU DDP).
         use_cpu=not cuda,
         max_length=config.cutoff,
@@ -191,13 +194,22 @@ def _eos_list(eos) -> list[int]:
     return [eos] if isinstance(eos, int) else list(eos or [])
 
 
+def _final_eval(trainer) -> dict:
+    """The validation metrics at the last step: reused when that step already evaluated (a full
+    evaluation costs minutes on a real model), else computed now."""
+    last = next((e for e in reversed(trainer.state.log_history) if "eval_loss" in e), None)
+    if last is not None and last.get("step") == trainer.state.global_step:
+        return {k: v for k, v in last.items() if k.startswith("eval_")}
+    return trainer.evaluate()
+
+
 def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:
     """Fine-tune `config.model` on the mixture in `mixture_dir`; write the run folder `out_dir`
     and return its metrics (also written to OUT/metrics.json)."""
     mixture_dir, out_dir = Path(mixture_dir), Path(out_dir)
     train_path, val_path = mixture_dir / "train.jsonl", mixture_dir / "val.jsonl"
     if not train_path.is_file():
-        raise InputLayoutError(f"mixture file not found: {train_path} (build it with `collectivesft mix`)")
+        raise InputLayoutError(f"mixture file not found: {train_path} (build it with `collectivesft data mix`)")
     if config.validation and not val_path.is_file():
         raise InputLayoutError(f"mixture file not found: {val_path} (or set validation: false)")
     checkpoints = out_dir / "checkpoints"
@@ -221,6 +233,8 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     packing = cuda if config.packing is None else config.packing
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
 
+    check_model_ref(config.model)
+    quiet_libraries()
     from collectivesft.models.remote_code import check_remote_code, remote_code_errors
 
     check_remote_code(config.model, config.trust_remote_code)
@@ -269,19 +283,22 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    started = time.perf_counter()
+    from collectivesft.train.totals import carried_from, totals_callback, whole_run
+
+    carried = carried_from(last if resume else None)
+    totals = totals_callback(carried)
+    trainer.add_callback(totals)
     try:
         result = trainer.train(resume_from_checkpoint=str(last) if resume else None)
     except torch.OutOfMemoryError as exc:
         raise CollectiveSFTError(f"{OOM_ADVICE} ({str(exc).splitlines()[0]})") from None
-    elapsed = time.perf_counter() - started
-    final_eval = trainer.evaluate() if val_ds is not None else {}
+    run = whole_run(result, trainer.state, carried, totals)
+    final_eval = _final_eval(trainer) if val_ds is not None else {}
 
     from collectivesft.train.run_folder import save_final_model, summarize, write_run_folder
 
     packing_mode = "padding-free" if trl_packing else ("rows" if packing else "none")
-    metrics = summarize(trainer, result, final_eval, train_stats, val_stats, elapsed, packing_mode, precision,
-                        attention)
+    metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, attention)
     save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora)
     metrics["model_dir"] = str(out_dir / "model")
     # Which template shaped the training text: a named one, or the tokenizer's own (the model's).

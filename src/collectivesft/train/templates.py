@@ -10,7 +10,12 @@ chatml          <|im_start|>role\\n...<|im_end|>\\n, no default system prompt
 qwen            chatml with Qwen2.5's default system prompt when the chat has none (what
                 Qwen2.5's own template and LLaMA-Factory >= 0.9.3 `qwen` render)
 intern2         bos + chatml with InternLM2's default system prompt (LLaMA-Factory's
-                `intern2`, the template the CollectiveSFT paper trained with)
+                later `intern2`)
+intern2-llamafactory-0.8
+                LLaMA-Factory v0.8.3's `intern2`, the one the CollectiveSFT paper trained with:
+                bos, no default system, answers trained to end with the tokenizer's eos
+                (`efficient_eos`) instead of <|im_end|>; trains through turn pairs (pairs.py)
+                and truncates with `infer_seqlen` unless told otherwise
 llama3          <|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>
 """
 
@@ -29,6 +34,10 @@ class ChatTemplate:
     end_of_turn: str  # the token that ends an assistant turn (generation stops there)
     needs_bos: bool = False
     aliases: tuple[str, ...] = field(default=())
+    # Set for templates trained through turn pairs (pairs.py) instead of the Jinja's generation
+    # markers; the Jinja then only renders prompts for inference.
+    pair_encoding: str | None = None
+    truncation: str = "turn"  # the default truncation rule (train config `truncation:` wins)
 
 
 # Why `message.role != 'assistant'` handling is split: only the assistant body and its
@@ -73,6 +82,23 @@ _QWEN = (
     "{%- endif -%}" + _CHATML
 )
 
+# LLaMA-Factory v0.8.3's intern2 as a chat template for inference: the prompt of every user
+# turn already ends with the assistant header (so add_generation_prompt adds nothing), and an
+# answer is followed by <|im_end|>\n, the separator before the next user turn.
+_INTERN2_LLAMAFACTORY = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{{ '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}"
+    "{{ '<|im_start|>user\\n' + message['content'] + '<|im_end|>\\n<|im_start|>assistant\\n' }}"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "{{ message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+)
+
 _LLAMA3 = (
     "{{ bos_token }}"
     "{%- for message in messages -%}"
@@ -97,6 +123,8 @@ def _add(template: ChatTemplate) -> None:
 _add(ChatTemplate("chatml", _CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"))
 _add(ChatTemplate("qwen", _QWEN, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"))
 _add(ChatTemplate("intern2", _INTERN2, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", needs_bos=True))
+_add(ChatTemplate("intern2-llamafactory-0.8", _INTERN2_LLAMAFACTORY, ("<|im_start|>", "<|im_end|>"), "<|im_end|>",
+                  needs_bos=True, pair_encoding="intern2", truncation="infer_seqlen"))
 _add(ChatTemplate("llama3", _LLAMA3, ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), "<|eot_id|>",
                   needs_bos=True))
 

@@ -46,12 +46,9 @@ def normalize_class(name: str) -> str:
     return str(name).strip().replace("与", "和")
 
 
-def parse_option(value: Any) -> dict[str, str]:
-    """The `option` field as {letter: text} in letter order: a dict, or a string holding one.
-
-    Empty texts are dropped (the release pads some questions with '' E/F options).
-    Raises ValueError when it is neither; literal_eval only accepts literals, so nothing runs.
-    """
+def option_mapping(value: Any) -> dict[Any, Any]:
+    """The `option` field as published: a dict, or the dict a string holds (JSON or Python repr),
+    keys and texts untouched, in file order (the official prompt shows exactly these)."""
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -63,6 +60,16 @@ def parse_option(value: Any) -> dict[str, str]:
                 raise ValueError(f"option string is not a dict: {text[:60]!r}") from None
     if not isinstance(value, dict):
         raise ValueError(f"option is {type(value).__name__}, expected a dict of letters")
+    return dict(value)
+
+
+def parse_option(value: Any) -> dict[str, str]:
+    """The `option` field as {letter: text} in letter order: a dict, or a string holding one.
+
+    Empty texts are dropped (the release pads some questions with '' E/F options).
+    Raises ValueError when it is neither; literal_eval only accepts literals, so nothing runs.
+    """
+    value = option_mapping(value)
     options: dict[str, str] = {}
     for key, text in value.items():
         if key not in LETTER_SET:  # tolerate " a" style keys; the release uses "A".."F"

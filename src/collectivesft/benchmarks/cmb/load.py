@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.benchmarks.cmb.format import MULTI, SINGLE, canonical_answer, id_key, is_valid_answer, parse_option
+from collectivesft.benchmarks.cmb.format import (MULTI, SINGLE, canonical_answer, id_key, is_valid_answer, option_mapping,
+                                                 parse_option)
 from collectivesft.benchmarks.cmb.layout import (CLIN_FILE, EVAL_SPLITS, HUB_CLIN_CONFIG, HUB_CLIN_SPLIT,
                                                  HUB_EXAM_CONFIG, KEY_FILE, QUESTION_FILES)
 from collectivesft.errors import InputLayoutError
@@ -32,6 +33,9 @@ class Question:
     options: dict[str, str]
     answer: str | None = None
     explanation: str | None = None
+    # The row as published (option parsed to a dict, texts and order untouched): the official
+    # protocol renders these raw fields, as the official scripts do.
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def multi(self) -> bool:
@@ -94,6 +98,7 @@ def question_from_row(row: dict[str, Any], index: int, where: str) -> Question:
         options=question_options(row["option"], f"{where}: row {index + 1}"),
         answer=answer,
         explanation=(str(row["explanation"]).strip() or None) if row.get("explanation") else None,
+        raw={**row, "option": option_mapping(row["option"])},
     )
 
 

@@ -16,6 +16,8 @@ import re
 from typing import Any
 
 from collectivesft.errors import ConfigError
+from collectivesft.model_ref import check_model_ref
+from collectivesft.progress import quiet_libraries
 from collectivesft.eval.backends.registry import Backend, Generation, ScoreRequest, register_backend
 from collectivesft.eval.chat import render_chat
 
@@ -43,6 +45,8 @@ class HFBackend(Backend):
             dtype = "bfloat16" if device.startswith("cuda") else "float32"
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
+        check_model_ref(config.model)
+        quiet_libraries()
         trust = bool(getattr(config, "trust_remote_code", False))
         check_remote_code(config.model, trust)
         kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype), "trust_remote_code": trust}

@@ -16,16 +16,18 @@ from typing import Any, Iterator
 from collectivesft.errors import ConfigError
 from collectivesft.benchmarks.cmb.format import id_key
 from collectivesft.benchmarks.cmb.load import KeyRow, Question, key_from_questions, load_key, load_questions, locate_key
-from collectivesft.eval.cmb.extraction import extract_answer
 from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
-from collectivesft.eval.cmb.prompts import answer_candidates, build_chat, pick_shots
+from collectivesft.eval.cmb import protocol as protocols
+from collectivesft.eval.cmb.outputs import model_answer
+from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial
+from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.io import write_json
 
 PARTIAL = "predictions.partial.jsonl"
 # Settings that change the answers: a resumed run must match them.
-_FINGERPRINT = ("model", "backend", "data", "split", "method", "shots", "cot", "system", "max_new_tokens", "temperature")
+_FINGERPRINT = ("model", "backend", "data", "split", "protocol", "method", "shots", "cot", "fewshot_seed", "system",
+                "max_new_tokens", "temperature")
 
 __all__ = ["CMBEvalConfig", "evaluate_cmb"]
 
@@ -36,14 +38,14 @@ def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
-                 pool: list[Question]) -> list[dict[str, Any]]:
-    """Prediction rows for a batch of questions with the configured method."""
+                 chats: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
+    """Prediction rows for a batch of questions (and their chats) with the configured method."""
     from collectivesft.eval.backends.registry import ScoreRequest
 
-    chats = [build_chat(q, pick_shots(q, pool, config.shots), config.cot, config.system) for q in batch]
     if config.method == "generate":
         outputs = backend.generate(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
-        return [{"id": q.id, "model_answer": extract_answer(o, q.question_type, q.options), "output": o}
+        return [{"id": q.id, "output": o,
+                 "model_answer": model_answer({"output": o}, config.protocol, q.question_type, q.options)}
                 for q, o in zip(batch, outputs)]
     requests = []
     for q, chat in zip(batch, chats):
@@ -70,24 +72,34 @@ def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow
 
 def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key)."""
-    from tqdm import tqdm
+    from collectivesft.progress import progress
 
     from collectivesft.eval.backends.registry import get_backend
     from collectivesft.eval.cmb.scoring import score_answers
     from collectivesft.eval.cmb.summary import write_score_files
 
+    config = config.model_copy(update={"cot": config.use_cot()})
     if config.cot and config.method == "loglik":
-        raise ConfigError("cot needs method=generate (loglik reads the answer letter directly)")
+        raise ConfigError("cot needs method=generate (loglik reads the answer letter directly); "
+                          "the official protocol has CoT on by default: add --no-cot")
+    if config.protocol == "official" and config.method == "loglik":
+        raise ConfigError("the official protocol generates and extracts answers: use method=generate "
+                          "(loglik is a collectivesft method)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     questions = load_questions(config.data, config.split)
-    if config.limit:
-        questions = questions[: config.limit]
     pool = load_questions(config.data, "val") if config.shots else []
+    # Chats for the whole split, then the cut: official shot draws depend on every earlier question.
+    chats = protocols.chats(questions, pool, config.protocol, config.shots, config.cot, config.system,
+                            config.fewshot_seed)
+    if config.limit:
+        questions, chats = questions[: config.limit], chats[: config.limit]
+    chat_of = {id_key(q.id): c for q, c in zip(questions, chats)}
     key = resolve_key(config, questions)
     check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
+    say_resumed(len(questions) - len(pending), len(questions), out / PARTIAL)
     elapsed = cpu = 0.0
     if pending:
         backend = get_backend(config)
@@ -97,10 +109,9 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         cpu_started = time.process_time()
         writer = PartialWriter(out / PARTIAL)
         try:
-            with tqdm(total=len(questions), initial=len(questions) - len(pending), desc=f"CMB {config.method}",
-                      unit="q", disable=None) as bar:
+            with progress(len(questions), f"CMB {config.method}", "q", len(questions) - len(pending)) as bar:
                 for batch in batches(pending, config.batch_size):
-                    for row in answer_batch(backend, config, batch, pool):
+                    for row in answer_batch(backend, config, batch, [chat_of[id_key(q.id)] for q in batch]):
                         writer.append(row)
                         done[id_key(row["id"])] = row
                     bar.update(len(batch))
@@ -113,7 +124,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     for q in questions:
         row = done.get(id_key(q.id), {})
         if "output" in row:  # re-extract: extraction may have improved since the row was written
-            answers[id_key(q.id)] = {"model_answer": extract_answer(row["output"], q.question_type, q.options),
+            answers[id_key(q.id)] = {"model_answer": model_answer(row, config.protocol, q.question_type, q.options),
                                      "output": row["output"]}
         else:
             answers[id_key(q.id)] = {"model_answer": row.get("model_answer", "")}
@@ -122,7 +133,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     result: dict[str, Any]
     if key:
         wanted = {id_key(q.id) for q in questions}
-        scores, predictions = score_answers(answers, [k for k in key if id_key(k.id) in wanted])
+        scores, predictions = score_answers(answers, [k for k in key if id_key(k.id) in wanted], config.protocol)
         for pred in predictions:
             if "logprobs" in done.get(id_key(pred["id"]), {}):
                 pred["logprobs"] = done[id_key(pred["id"])]["logprobs"]
@@ -139,7 +150,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     write_json(out / "run.json", {
         "fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
         "config": config.model_dump(), "status": "done", "n_questions": len(questions),
-        "n_answered_this_session": len(pending), "seconds_this_session": round(elapsed, 3),
+        "n_answered_this_session": len(pending), "n_reused": len(questions) - len(pending),
+        "seconds_this_session": round(elapsed, 3),
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3),
     })

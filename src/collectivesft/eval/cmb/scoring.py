@@ -1,111 +1,116 @@
 """CMB-Exam scoring (the contract other tools rely on) and submission validation.
 
-A question is right when the model's sorted letter set equals the key's; a key id with no
-prediction is wrong; accuracy per exam class; an exam type's score is the mean of its
-classes' accuracies (the official aggregation); `overall_macro_types` is the mean over types,
-`overall_micro` the fraction of all scored questions. Key rows whose answer is not
-^[A-F]+$ are excluded and reported by id. Class names differing only by 和/与 are one class.
+Per protocol (eval/cmb/protocol.py): official = match_choice answers compared with the key's
+exact string, as score.py; collectivesft = our extraction and letter-set comparison. Both: a key
+id with no prediction is wrong; accuracy per exam class, reported under the key's own class
+names; an exam type's score is the mean of its classes' accuracies (score.py's aggregation);
+`overall_macro_types` is the mean over types (score.py computes no overall; this is the
+leaderboard-style average), `overall_micro` the fraction of all scored questions; both with
+95 % bootstrap intervals. Key rows whose answer is not ^[A-F]+$ are excluded and reported.
+collectivesft also merges classes the key spells both with 与 and with 和 (official: kept apart).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from collectivesft.errors import InputLayoutError
-from collectivesft.io import read_json_rows
 from collectivesft.benchmarks.cmb.format import canonical_answer, id_key, is_valid_answer, normalize_class
 from collectivesft.benchmarks.cmb.load import KeyRow, Question, load_key, load_questions
-from collectivesft.eval.cmb.extraction import extract_answer
+from collectivesft.eval.cmb import protocol as protocols
+from collectivesft.eval.cmb.intervals import score_intervals
+from collectivesft.eval.cmb.outputs import model_answer, output_texts, read_outputs, resolve_duplicates
 
 TEST_IDS = range(1, 11201)
-_LETTERS_ONLY = re.compile(r"^[A-F\s,、]*$")
 
 
-def read_outputs(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a model-output file: JSONL {"id", "output"} / {"id", "model_answer"}, or a
-    submission JSON list of {"id", "model_answer"}."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputLayoutError(f"outputs file not found: {path}")
-    rows = read_json_rows(path)
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or "id" not in row or not ("output" in row or "model_answer" in row):
-            raise InputLayoutError(f"{path}: row {i + 1} needs 'id' and 'output' or 'model_answer'")
-    return rows
-
-
-def normalize_model_answer(value: Any, question_type: str, options: dict[str, str] | None) -> str:
-    """A submitted answer as a sorted letter set; anything but bare letters is read as free text."""
-    text = "" if value is None else str(value)
-    if _LETTERS_ONLY.match(text):
-        return canonical_answer(re.sub(r"[^A-F]", "", text))
-    return extract_answer(text, question_type, options)
-
-
-def answers_from_outputs(rows: Iterable[dict[str, Any]], key: list[KeyRow],
-                         questions: list[Question] | None = None) -> dict[str, dict[str, Any]]:
-    """{id: {"model_answer", "output"?}} with free-text outputs run through extraction."""
+def answers_from_outputs(rows: Iterable[dict[str, Any]], key: list[KeyRow], questions: list[Question] | None = None,
+                         protocol: str = protocols.DEFAULT, on_duplicate: str | None = None,
+                         where: str = "outputs") -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """({id: {"model_answer", "output"/"outputs"?}}, duplicated ids): each row's answer under
+    `protocol`; a duplicated id is an error unless `on_duplicate` is first or last."""
+    by_id, duplicated = resolve_duplicates(rows, on_duplicate, where)
+    # The question file's type wins (official extract_ans reads the row's own question_type).
     qtype = {id_key(k.id): k.question_type for k in key}
+    qtype.update({id_key(q.id): q.question_type for q in questions or []})
     options = {id_key(q.id): q.options for q in questions or []}
     answers: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        k = id_key(row["id"])
-        if "output" in row:
-            ans = extract_answer(str(row["output"] or ""), qtype.get(k, ""), options.get(k))
-            answers[k] = {"model_answer": ans, "output": row["output"]}
+    for k, row in by_id.items():
+        entry: dict[str, Any] = {"model_answer": model_answer(row, protocol, qtype.get(k, ""), options.get(k))}
+        texts = output_texts(row)
+        if texts is not None:
+            entry.update({"output": texts[0]} if len(texts) == 1 else {"outputs": texts})
+        answers[k] = entry
+    return answers, duplicated
+
+
+def _class_names(key: list[KeyRow], protocol: str) -> dict[tuple[str, str], str]:
+    """(type, class as spelled in a key row) -> the name it is reported under: the key's own
+    spelling; collectivesft folds 与/和 variants into the first spelling the key uses."""
+    names: dict[tuple[str, str], str] = {}
+    first: dict[tuple[str, str], str] = {}
+    for row in key:
+        spelled = (row.exam_type, row.exam_class)
+        if protocol == "official":
+            names[spelled] = row.exam_class
         else:
-            answers[k] = {"model_answer": normalize_model_answer(row["model_answer"], qtype.get(k, ""), options.get(k))}
-    return answers
+            names[spelled] = first.setdefault((row.exam_type, normalize_class(row.exam_class)), row.exam_class)
+    return names
 
 
-def score_answers(answers: dict[str, dict[str, Any]], key: list[KeyRow]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(scores, predictions) for model answers against the key, with the official aggregation."""
-    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    subjects: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+def score_answers(answers: dict[str, dict[str, Any]], key: list[KeyRow], protocol: str = protocols.DEFAULT,
+                  n_boot: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(scores, predictions) for model answers against the key under `protocol`."""
+    protocols.check_protocol(protocol)
+    names = _class_names(key, protocol)
+    cells: dict[tuple[str, str], list[int]] = {}
+    subjects: dict[str, list[int]] = {}
     predictions, invalid = [], []
-    n = n_answered = n_correct = 0
+    n_answered = 0
     for row in key:
         got = answers.get(id_key(row.id), {})
-        model_answer = got.get("model_answer", "")
-        pred = {"id": row.id, "model_answer": model_answer}
+        answer = got.get("model_answer", "")
+        exam_class = names[(row.exam_type, row.exam_class)]
+        pred: dict[str, Any] = {"id": row.id, "model_answer": answer, "exam_type": row.exam_type,
+                                "exam_class": exam_class, "question_type": row.question_type}
         if not row.valid:
             invalid.append(row.id)
             pred["correct"] = None
         else:
-            gold = canonical_answer(row.answer)
-            correct = bool(model_answer) and model_answer == gold
+            correct = protocols.is_correct(answer, row.answer, protocol)
             pred["correct"] = correct
-            pred["answer"] = gold
-            cell = counts[row.exam_type][normalize_class(row.exam_class)]
-            cell[0] += correct
-            cell[1] += 1
-            subjects[row.exam_subject or "-"][0] += correct
-            subjects[row.exam_subject or "-"][1] += 1
-            n += 1
-            n_correct += correct
-            n_answered += bool(model_answer)
-        if "output" in got:
-            pred["output"] = got["output"]
+            pred["answer"] = row.answer if protocol == "official" else canonical_answer(row.answer)
+            cells.setdefault((row.exam_type, exam_class), []).append(int(correct))
+            subjects.setdefault(row.exam_subject or "-", []).append(int(correct))
+            n_answered += bool(answer)
+        pred.update({k: got[k] for k in ("output", "outputs") if k in got})
         predictions.append(pred)
-    by_class = {t: {c: v[0] / v[1] for c, v in sorted(classes.items())} for t, classes in sorted(counts.items())}
+    by_class: dict[str, dict[str, float]] = {}
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for (exam_type, exam_class), xs in cells.items():
+        by_class.setdefault(exam_type, {})[exam_class] = sum(xs) / len(xs)
+        counts.setdefault(exam_type, {})[exam_class] = {"correct": sum(xs), "n": len(xs)}
     by_type = {t: sum(accs.values()) / len(accs) for t, accs in by_class.items()}
+    n = sum(len(xs) for xs in cells.values())
+    n_correct = sum(sum(xs) for xs in cells.values())
     key_ids = {id_key(r.id) for r in key}
+    missing = [r.id for r in key if r.valid and id_key(r.id) not in answers]
     scores = {
+        **protocols.describe(protocol),
         "overall_micro": n_correct / n if n else 0.0,
         "overall_macro_types": sum(by_type.values()) / len(by_type) if by_type else 0.0,
         "by_type": by_type,
         "by_class": by_class,
-        "by_subject": {s: v[0] / v[1] for s, v in sorted(subjects.items())},
-        "counts": {t: {c: {"correct": v[0], "n": v[1]} for c, v in sorted(cl.items())} for t, cl in sorted(counts.items())},
+        "by_subject": {s: sum(v) / len(v) for s, v in sorted(subjects.items())},
+        "counts": counts,
+        "ci95": score_intervals(cells, **({"n_boot": n_boot} if n_boot else {})),
         "n": n,
         "n_answered": n_answered,
         "n_correct": n_correct,
-        "missing": sum(1 for r in key if r.valid and id_key(r.id) not in answers),
-        "extra_ids": sorted((a for a in answers if a not in key_ids), key=_id_order),
+        "missing": len(missing),
+        "missing_ids": missing,
+        "unknown_ids": sorted((a for a in answers if a not in key_ids), key=_id_order),
         "key_invalid": len(invalid),
         "key_invalid_ids": invalid,
     }
@@ -118,15 +123,20 @@ def _id_order(value: Any) -> tuple[int, Any]:
 
 
 def score_cmb(outputs_path: str | Path, key_path: str | Path, out: str | Path,
-              questions_path: str | Path | None = None) -> dict[str, Any]:
-    """Score an output file against the official key; write predictions.jsonl, scores.json,
-    scores.md and the by-type chart into `out`; return the scores."""
+              questions_path: str | Path | None = None, protocol: str = protocols.DEFAULT,
+              on_duplicate: str | None = None) -> dict[str, Any]:
+    """Score an output file against the official key under `protocol`; write predictions.jsonl,
+    scores.json, scores.md and the by-type chart into `out`; return the scores."""
     from collectivesft.eval.cmb.summary import write_score_files
 
+    protocols.check_protocol(protocol)
     key = load_key(key_path)
     questions = load_questions(questions_path, "test") if questions_path else None
-    answers = answers_from_outputs(read_outputs(outputs_path), key, questions)
-    scores, predictions = score_answers(answers, key)
+    answers, duplicated = answers_from_outputs(read_outputs(outputs_path), key, questions, protocol, on_duplicate,
+                                               str(outputs_path))
+    scores, predictions = score_answers(answers, key, protocol)
+    if duplicated:
+        scores["duplicates"] = {"kept": on_duplicate, "n": len(duplicated), "ids": duplicated}
     write_score_files(Path(out), scores, predictions)
     return scores
 

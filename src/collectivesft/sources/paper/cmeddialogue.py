@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectivesft.sources.base import Reject, Skip
-from collectivesft.sources.paper.rules import PaperRules, register_paper
+from collectivesft.sources.base import Reject
+from collectivesft.sources.paper.rules import DroppedByLlamaFactory, PaperRules, register_paper
 from collectivesft.sources.rows import RawRow
 
 # pandas.read_csv's default NA strings: such a cell is NaN there, which LLaMA-Factory reads as null.
@@ -30,5 +30,5 @@ class CMedDialoguePaper(PaperRules):
             raise Reject("row lacks the columns title, ask, answer")
         answer = pandas_cell(d["answer"])
         if answer is None:
-            raise Skip("empty answer (NaN in the script; LLaMA-Factory drops the row)")
+            raise DroppedByLlamaFactory("empty answer (NaN in the script; LLaMA-Factory drops the row)")
         return [{"instruction": pandas_cell(d["title"]), "input": pandas_cell(d["ask"]), "output": answer}]

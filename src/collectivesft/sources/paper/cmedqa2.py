@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from collectivesft.sources.base import Skip, Source
+from collectivesft.sources.base import Source
 from collectivesft.sources.cmedqa2 import sniff_encoding
 from collectivesft.sources.paper.cmeddialogue import pandas_cell
-from collectivesft.sources.paper.rules import PaperRules, register_paper
+from collectivesft.sources.paper.rules import DroppedByLlamaFactory, PaperRules, register_paper
 from collectivesft.sources.readers import iter_csv, iter_members
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -60,8 +60,8 @@ class CMedQA2Paper(PaperRules):
 
     def rows(self, row: RawRow) -> list[dict[str, Any]]:
         answer = pandas_cell(row.data["content"])
-        if answer is None:
-            raise Skip("empty answer (NaN in the script; LLaMA-Factory drops the row)")
         copies = row.data["questions"]
+        if answer is None:
+            raise DroppedByLlamaFactory("empty answer (NaN in the script; LLaMA-Factory drops the row)", len(copies))
         # A question_id listed twice in question.csv joins every answer twice (the merge).
         return [{"instruction": copies[0], "input": "", "output": answer} for _ in copies]

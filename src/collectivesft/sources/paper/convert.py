@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from collectivesft.io import dumps
 from collectivesft.records import make_record, record_problems
 from collectivesft.sources.base import ConvertStats, Reject, Skip
-from collectivesft.sources.paper.rules import PaperRules, conversation
+from collectivesft.sources.paper.rules import DroppedByLlamaFactory, PaperRules, conversation
 from collectivesft.sources.readers import snippet
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -18,8 +18,12 @@ def iter_paper_records(
     """Yield ("record", rec) or ("quarantine", entry); a unit may give several records (one per turn).
 
     Ids are `<source>/paper-<n>`, n counting records in the paper script's output order.
+    `meta.paper_row` is the record's row in the script's output file, where rows LLaMA-Factory
+    drops (no answer) and the records that could not be made still count: the mix's first-N
+    selection counts those rows, as LLaMA-Factory's `max_samples` does.
     """
     n = 0
+    written = 0  # rows the paper script wrote so far
     for row in rows:
         stats.read += 1
         stats.last_where = row.where
@@ -29,6 +33,10 @@ def iter_paper_records(
             continue
         try:
             paper_rows = rules.rows(row)
+        except DroppedByLlamaFactory as exc:
+            written += exc.rows
+            stats.skipped[exc.reason] += 1
+            continue
         except Skip as exc:
             stats.skipped[exc.reason] += 1
             continue
@@ -40,8 +48,9 @@ def iter_paper_records(
             stats.skipped["no paper row (the script writes nothing for it)"] += 1
             continue
         records = []
+        first_row, written = written, written + len(paper_rows)
         for turn, prow in enumerate(paper_rows):
-            meta = {"style": "paper", "where": row.where, **prow.get("meta", {})}
+            meta = {"style": "paper", "where": row.where, "paper_row": first_row + turn, **prow.get("meta", {})}
             if len(paper_rows) > 1:
                 meta["turn"] = turn
             rec = make_record(f"{rules.name}/paper-{n + len(records)}", rules.name, rules.task,

@@ -14,8 +14,19 @@ from typing import Any, ClassVar, Iterator
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.registry import Registry
-from collectivesft.sources.base import Source
+from collectivesft.sources.base import Skip, Source
 from collectivesft.sources.rows import BadRow, RawRow
+
+
+class DroppedByLlamaFactory(Skip):
+    """The script writes `rows` rows for this unit that LLaMA-Factory then drops (no answer).
+
+    No record is made, but the rows still take their place in the paper's file, which is
+    what LLaMA-Factory's `max_samples` counts (meta.paper_row of later records)."""
+
+    def __init__(self, reason: str, rows: int = 1):
+        super().__init__(reason)
+        self.rows = rows
 
 
 class PaperRules:
