@@ -50,14 +50,25 @@ class Batcher:
             for (max_tokens, temperature, stop), group in groups.items():
                 self.batch_sizes.append(len(group))
                 try:
-                    replies = self.backend.complete([m for _, m, _ in group], max_new_tokens=max_tokens,
-                                                    temperature=temperature, stop=list(stop) or None)
+                    replies = self._answer([m for _, m, _ in group], max_tokens, temperature, list(stop) or None)
                 except Exception as exc:  # noqa: BLE001 - handed to each waiting request, which answers 500
                     for _, _, done in group:
                         done.set_exception(exc)
                     continue
                 for (_, _, done), reply in zip(group, replies):
                     done.set_result(reply)
+
+
+    def _answer(self, chats: list, max_tokens: int, temperature: float, stop: list[str] | None) -> list:
+        """Replies through the back-end's `complete`, or its `generate` (stand-in back-ends in tests)."""
+        complete = getattr(self.backend, "complete", None)
+        if complete is not None:
+            return complete(chats, max_new_tokens=max_tokens, temperature=temperature, stop=stop)
+        from collectivesft.eval.backends.registry import Generation
+
+        extra = {"stop": stop} if stop else {}
+        return [Generation(t) for t in self.backend.generate(chats, max_new_tokens=max_tokens,
+                                                             temperature=temperature, **extra)]
 
 
 def _parse(request: dict) -> tuple[list[dict], int, float, list[str] | None]:
