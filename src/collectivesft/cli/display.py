@@ -25,7 +25,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
                  for i in range(len(headers))]
         text = [sum(_width(r[i]) for r in cells) for i in range(len(headers))]
         widths = _fit(widths, max_width, [bool(n) for n in numeric], words, text)
-        widths = _fit(widths, max_width, [bool(n) for n in numeric], [_width(h) for h in cells[0]], text)
+        # The first column names the row (a source, a model): it is never wrapped.
+        floors = [widths[0]] + [_width(h) for h in cells[0][1:]]
+        widths = _fit(widths, max_width, [bool(n) for n in numeric], floors, text)
 
     def lines(row: list[str]) -> list[str]:
         wrapped = [_wrap(c, widths[i]) for i, c in enumerate(row)]

@@ -24,6 +24,8 @@ DTYPE = typer.Option(None, "--dtype", help="auto | float32 | bfloat16 | float16.
 BASE_URL = typer.Option(None, "--base-url", help="openai: endpoint base URL, e.g. http://localhost:8000/v1.")
 KEY_ENV = typer.Option(None, "--api-key-env", help="openai: environment variable holding the API key.")
 CONCURRENCY = typer.Option(None, "--concurrency", help="openai: parallel requests.")
+TRUST = typer.Option(None, "--trust-remote-code/--no-trust-remote-code",
+                     help="hf/vllm: allow the model's own Python code (auto_map in config.json; InternLM2 needs it).")
 CONFIG = typer.Option(None, "--config", help="YAML: a bare eval config or a full recipe (its eval: section).")
 PROTOCOL = typer.Option(None, "--protocol", help="collectivesft (default: our prompt, robust extraction, letter "
                         "sets) | official (the CMB scripts exactly: prompt, few-shot, match_choice, exact compare).")
@@ -53,6 +55,7 @@ def cmb_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
+    trust_remote_code: Optional[bool] = TRUST,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
     from collectivesft.eval.cmb.runner import evaluate_cmb
@@ -63,7 +66,7 @@ def cmb_command(
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency), sets=set_)
+        concurrency=concurrency, trust_remote_code=trust_remote_code), sets=set_)
     result = evaluate_cmb(cfg, out)
     _print_scores(result)
     typer.echo(f"wrote {out}/predictions.jsonl, submission.json" + (", scores.json, scores.md" if "by_type" in result else ""))
@@ -222,6 +225,7 @@ def cmb_clin_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
+    trust_remote_code: Optional[bool] = TRUST,
 ) -> None:
     """Run a model on CMB-Clin (each case a conversation); score ROUGE-L / BLEU and, optionally, the judge."""
     from collectivesft.eval.cmb.clin import evaluate_clin
@@ -230,7 +234,8 @@ def cmb_clin_command(
     cfg = load_config(ClinEvalConfig, config, _inference_overrides(
         model=model, data=data, limit=limit, protocol=protocol, history=history, backend=backend,
         batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, system=system, device=device,
-        dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency), section="clin", sets=set_)
+        dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
+        trust_remote_code=trust_remote_code), section="clin", sets=set_)
     scores = evaluate_clin(cfg, out, judge=_judge(judge_model, judge_url, judge_key_env))
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")
@@ -283,12 +288,15 @@ def serve_command(
     backend: str = typer.Option("hf", "--backend", help="hf | vllm."),
     device: str = typer.Option("auto", "--device", help="hf: cpu | cuda | cuda:N | auto."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Concurrent requests answered in one generate call."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
 ) -> None:
-    """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint."""
+    """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint (concurrent requests batched)."""
     from collectivesft.eval.config import InferenceConfig, build_config
     from collectivesft.eval.server import serve
 
-    cfg = build_config(InferenceConfig, {"model": model, "backend": backend, "device": device, "dtype": dtype, "batch_size": 1})
+    cfg = build_config(InferenceConfig, {"model": model, "backend": backend, "device": device, "dtype": dtype,
+                                         "batch_size": batch_size, "trust_remote_code": trust_remote_code})
     typer.echo(f"serving {model} at http://{host}:{port}/v1 (Ctrl-C to stop)")
     serve(cfg, host, port)
 

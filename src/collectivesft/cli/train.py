@@ -1,4 +1,4 @@
-"""`collectivesft train RECIPE.yaml [key=value ...]` and `collectivesft model tiny OUT`."""
+"""`collectivesft train RECIPE.yaml [--set key=value ...]`, `model tiny OUT` and `model from-gguf FILE OUT`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-model_app = typer.Typer(help="Models: build the tiny offline model for tests and the demo.", no_args_is_help=True)
+model_app = typer.Typer(help="Models: build the tiny offline model for tests and the demo; convert GGUF files.",
+                        no_args_is_help=True)
 
 
 @model_app.command("tiny")
@@ -19,13 +20,30 @@ def tiny_command(
                                           "(message texts) or a plain text file (one text per line)."),
     size: str = typer.Option("tiny", "--size", help="tiny (tests), small (CPU demo) or base."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
+    remote_code: bool = typer.Option(False, "--remote-code", help="Classes from the folder's own Python files "
+                                     "(auto_map), so it loads only with trust_remote_code, like InternLM2."),
 ) -> None:
     """Build a randomly initialised causal LM with a tokenizer trained on the fixture corpus."""
     from collectivesft.fixtures.tiny_model import build_tiny_model, corpus_from_file
 
     texts = corpus_from_file(corpus) if corpus is not None else None
-    build_tiny_model(out, corpus=texts, arch=arch, size=size, seed=seed)
-    typer.echo(f"wrote {arch}/{size} tiny model to {out}")
+    build_tiny_model(out, corpus=texts, arch=arch, size=size, seed=seed, remote_code=remote_code)
+    typer.echo(f"wrote {arch}/{size}{' remote-code' if remote_code else ''} tiny model to {out}")
+
+
+@model_app.command("from-gguf")
+def from_gguf_command(
+    gguf_file: Path = typer.Argument(..., help="A .gguf checkpoint (llama.cpp format)."),
+    out: Path = typer.Argument(..., help="New folder for the Hugging Face model (must not exist or be empty)."),
+    dtype: str = typer.Option("float32", "--dtype", help="Weights after de-quantisation: float32, bfloat16, float16."),
+) -> None:
+    """Convert a GGUF checkpoint to a Hugging Face folder (de-quantised, with tokenizer and chat template);
+    the saved folder is reloaded and its logits checked against the GGUF model's."""
+    from collectivesft.models.gguf import convert_gguf
+
+    report = convert_gguf(gguf_file, out, dtype=dtype)
+    typer.echo(f"wrote {out} ({', '.join(report['architecture'] or [])}, {report['parameters']:,} parameters, "
+               f"{dtype}); reloaded logits match the GGUF model's (max |diff| {report['max_abs_logit_diff']})")
 
 
 def train_command(

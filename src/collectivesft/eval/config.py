@@ -21,11 +21,14 @@ class InferenceConfig(BaseModel):
 
     model: str = Field(..., description="Model folder or hub id (hf/vllm); model name for openai.")
     backend: str = Field("hf", description="Inference back-end: hf | vllm | openai.")
+    trust_remote_code: bool = Field(False, description="hf/vllm: allow the model's own code (auto_map; "
+                                    "InternLM2 needs it). Off unless asked.")
     batch_size: int = Field(8, ge=1, description="Questions per batch (hf/vllm rows per forward pass).")
     max_new_tokens: int = Field(512, ge=1, description="Generation budget (the official CMB setting is 512).")
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy, as the official evaluation.")
     system: Optional[str] = Field(None, description="Optional system prompt.")
-    device: str = Field("auto", description="hf: cpu, cuda, cuda:1 or auto.")
+    device: str = Field("auto", description="hf: cpu, cuda, cuda:1 or auto (all GPUs, the model sharded "
+                        "over them with device_map=auto; else CPU).")
     dtype: str = Field("auto", description="hf/vllm: auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.")
     base_url: Optional[str] = Field(None, description="openai: endpoint base URL (default $OPENAI_BASE_URL).")
     api_key_env: str = Field("OPENAI_API_KEY", description="openai: environment variable holding the key.")

@@ -60,6 +60,7 @@ class TinyModel(BaseModel):
     arch: Literal["qwen2", "llama", "internlm2"] = "qwen2"
     size: str = "small"
     seed: int = 0
+    remote_code: bool = False  # classes from the folder's own files: needs train.trust_remote_code
 
 
 class ModelEntry(BaseModel):

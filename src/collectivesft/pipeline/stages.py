@@ -113,7 +113,8 @@ def model_stage(runner: Runner, recipe: RunRecipe) -> dict:
     def body(stage_dir: Path, resume: bool) -> dict:
         from collectivesft.fixtures.tiny_model import build_tiny_model
 
-        path = build_tiny_model(stage_dir / "base", arch=entry.tiny.arch, size=entry.tiny.size, seed=entry.tiny.seed)
+        path = build_tiny_model(stage_dir / "base", arch=entry.tiny.arch, size=entry.tiny.size, seed=entry.tiny.seed,
+                                remote_code=entry.tiny.remote_code)
         return {"path": str(path), "digest": outputs_digest([Path(path)])}
 
     return runner.stage("model", entry.model_dump(), {}, body)
@@ -177,6 +178,9 @@ def eval_settings(recipe: RunRecipe) -> tuple[dict[str, Any], bool]:
     """The eval section without compare_base, and whether the base model is evaluated too."""
     settings = dict(recipe.eval)
     compare_base = settings.pop("compare_base", recipe.fixtures is not None)
+    # A model the train stage was allowed to run the code of is evaluated the same way.
+    if recipe.train.get("trust_remote_code") and "trust_remote_code" not in settings:
+        settings["trust_remote_code"] = True
     return settings, compare_base
 
 

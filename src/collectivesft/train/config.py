@@ -38,8 +38,8 @@ class TrainConfig(BaseModel):
     model: str = Field(..., description="Model folder or hub id (e.g. internlm/internlm2_5-7b).")
     trust_remote_code: bool = Field(False, description="Allow the model's own code (InternLM2 needs it).")
     chat_template: Optional[str] = Field(
-        None, description="Named template (chatml/qwen, intern2, llama3) to use instead of the tokenizer's own; "
-        "required for base models that ship without one.")
+        None, description="Named template (chatml, qwen, intern2, intern2-llamafactory-0.8, llama3) to use "
+        "instead of the tokenizer's own; required for base models that ship without one.")
     mixture: Optional[str] = Field(None, description="Mixture folder with train.jsonl / val.jsonl "
                                    "(the CLI's --mixture wins).")
     output_dir: Optional[str] = Field(None, description="Run folder (the CLI's --out wins).")

@@ -66,6 +66,9 @@ def save_final_model(trainer, tokenizer, out: Path, merge: bool) -> None:
         trainer.save_model(str(out))  # handles DeepSpeed / FSDP gathering; saves the tokenizer too
         if trainer.is_world_process_zero():
             tokenizer.save_pretrained(out)
+            # An adapter save has no generation config; without this one the template's end-of-turn
+            # token (added to eos above) would be lost and a chatml-trained base model never stop.
+            model.generation_config.save_pretrained(out)
         return
     if trainer.is_world_process_zero():
         merged = model.merge_and_unload()

@@ -190,6 +190,10 @@ def _cpu_trainer_class():
     return CpuSFTTrainer
 
 
+def _eos_list(eos) -> list[int]:
+    return [eos] if isinstance(eos, int) else list(eos or [])
+
+
 def _final_eval(trainer) -> dict:
     """The validation metrics at the last step: reused when that step already evaluated (a full
     evaluation costs minutes on a real model), else computed now."""
@@ -231,8 +235,12 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
 
     check_model_ref(config.model)
     quiet_libraries()
+    from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+
+    check_remote_code(config.model, config.trust_remote_code)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+        with remote_code_errors(config.model):
+            tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
     except OSError as exc:
         raise InputLayoutError(f"cannot load the tokenizer of model {config.model!r}: {exc}") from None
     added = apply_template(tokenizer, config.chat_template)
@@ -245,8 +253,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
     if config.chat_template:
         end = tokenizer.convert_tokens_to_ids(get_template(config.chat_template).end_of_turn)
-        eos = model.generation_config.eos_token_id
-        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        eos = _eos_list(model.generation_config.eos_token_id)
         model.generation_config.eos_token_id = eos + [end] if end not in eos else eos
     model.config.use_cache = False  # a KV cache would hide packed-sequence boundaries from the mask
 
@@ -294,6 +301,9 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, attention)
     save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora)
     metrics["model_dir"] = str(out_dir / "model")
+    # Which template shaped the training text: a named one, or the tokenizer's own (the model's).
+    metrics["setup"]["chat_template"] = config.chat_template or "the tokenizer's own"
+    metrics["setup"]["generation_eos_token_ids"] = _eos_list(model.generation_config.eos_token_id)
     if trainer.is_world_process_zero():
         resolved = config.model_dump(mode="json") | {"mixture": str(mixture_dir), "output_dir": str(out_dir)}
         write_run_folder(out_dir, resolved, metrics)

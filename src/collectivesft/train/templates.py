@@ -6,7 +6,9 @@ turns are wrapped in `{% generation %}...{% endgeneration %}`, so
 tokens the model must learn to produce: the assistant's text and its end-of-turn token,
 never the role header before it nor the newline after it.
 
-chatml / qwen   <|im_start|>role\\n...<|im_end|>\\n (Qwen2/2.5 and many others)
+chatml          <|im_start|>role\\n...<|im_end|>\\n, no default system prompt
+qwen            chatml with Qwen2.5's default system prompt when the chat has none (what
+                Qwen2.5's own template and LLaMA-Factory >= 0.9.3 `qwen` render)
 intern2         bos + chatml with InternLM2's default system prompt (LLaMA-Factory's
                 later `intern2`)
 intern2-llamafactory-0.8
@@ -71,6 +73,15 @@ _INTERN2 = (
     "{%- endif -%}" + _CHATML
 )
 
+# Qwen2.5's own template (and LLaMA-Factory's `qwen` since v0.9.3; earlier versions used
+# "You are a helpful assistant."): this system turn when the chat has none.
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+_QWEN = (
+    "{%- if messages[0]['role'] != 'system' -%}"
+    "{{ '<|im_start|>system\\n" + QWEN_DEFAULT_SYSTEM + "<|im_end|>\\n' }}"
+    "{%- endif -%}" + _CHATML
+)
+
 # LLaMA-Factory v0.8.3's intern2 as a chat template for inference: the prompt of every user
 # turn already ends with the assistant header (so add_generation_prompt adds nothing), and an
 # answer is followed by <|im_end|>\n, the separator before the next user turn.
@@ -109,7 +120,8 @@ def _add(template: ChatTemplate) -> None:
         TEMPLATES[key] = template
 
 
-_add(ChatTemplate("chatml", _CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", aliases=("qwen",)))
+_add(ChatTemplate("chatml", _CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"))
+_add(ChatTemplate("qwen", _QWEN, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"))
 _add(ChatTemplate("intern2", _INTERN2, ("<|im_start|>", "<|im_end|>"), "<|im_end|>", needs_bos=True))
 _add(ChatTemplate("intern2-llamafactory-0.8", _INTERN2_LLAMAFACTORY, ("<|im_start|>", "<|im_end|>"), "<|im_end|>",
                   needs_bos=True, pair_encoding="intern2", truncation="infer_seqlen"))

@@ -18,7 +18,7 @@ from typing import Any
 from collectivesft.errors import ConfigError
 from collectivesft.model_ref import check_model_ref
 from collectivesft.progress import quiet_libraries
-from collectivesft.eval.backends.registry import Backend, ScoreRequest, register_backend
+from collectivesft.eval.backends.registry import Backend, Generation, ScoreRequest, register_backend
 from collectivesft.eval.chat import render_chat
 
 # A token that continues a letter answer: optional separator, then option letters.
@@ -34,9 +34,12 @@ class HFBackend(Backend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+
         device = config.device
+        cuda = torch.cuda.is_available()
         if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = "cuda" if cuda else "cpu"
         dtype = config.dtype
         if dtype == "auto":
             dtype = "bfloat16" if device.startswith("cuda") else "float32"
@@ -44,13 +47,22 @@ class HFBackend(Backend):
             raise ConfigError(f"dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
         check_model_ref(config.model)
         quiet_libraries()
+        trust = bool(getattr(config, "trust_remote_code", False))
+        check_remote_code(config.model, trust)
+        kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype), "trust_remote_code": trust}
+        if device.startswith("cuda"):
+            # Weights go straight to the GPUs ("auto" shards a 70B model over all of them),
+            # never through host RAM and .to(device).
+            kwargs["device_map"] = "auto" if config.device == "auto" else {"": device}
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left")
-            self.model = AutoModelForCausalLM.from_pretrained(config.model, dtype=getattr(torch, dtype)).to(device)
+            with remote_code_errors(config.model):
+                self.tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left",
+                                                               trust_remote_code=trust)
+                self.model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
         except OSError as exc:
             raise ConfigError(f"cannot load model {config.model!r} with transformers: {exc}") from None
         self.model.eval()
-        self.device = device
+        self.device = self.model.get_input_embeddings().weight.device
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -58,6 +70,22 @@ class HFBackend(Backend):
         self._letter_mask = None
         # transformers 5 names the KV-cache argument `cache`; remote-code models still use past_key_values.
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        from collectivesft.models.generation import end_ids
+
+        self.end_ids = end_ids(config.model, self.model, self.tokenizer)
+
+    def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+        from collectivesft.models.generation import recorded
+
+        return {"backend": self.name, "model": self.config.model,
+                "chat_template": "the tokenizer's own" if self.has_template else "none: plain 问/答 transcript",
+                "device": str(self.device), "dtype": str(self.model.dtype).removeprefix("torch."),
+                "generation_config": recorded(self._decoding(max_new_tokens, temperature, None))}
+
+    def _decoding(self, max_new_tokens: int, temperature: float, stop: list[str] | None):
+        from collectivesft.models.generation import decoding_config
+
+        return decoding_config(self.end_ids, self.tokenizer.pad_token_id, max_new_tokens, temperature, stop)
 
     # -- shared helpers -------------------------------------------------------------
 
@@ -81,23 +109,38 @@ class HFBackend(Backend):
     # -- generation -----------------------------------------------------------------
 
     def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
-                 temperature: float = 0.0) -> list[str]:
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[str]:
+        return [g.text for g in self.complete(chats, max_new_tokens, temperature, stop)]
+
+    def complete(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[Generation]:
         import torch
 
+        from collectivesft.models.generation import cut_at_stop, trim_incomplete_char
+
+        decoding = self._decoding(max_new_tokens, temperature, stop)
+        # The model's own generation config would fill in whatever ours leaves unset.
+        self.model.generation_config = decoding
         texts = [render_chat(self.tokenizer, c) for c in chats]
-        outputs: list[str] = []
+        results: list[Generation] = []
         step = self.config.batch_size
+        ends = set(self.end_ids)
         for start in range(0, len(texts), step):
             rows = [self._ids(t, not self.has_template) for t in texts[start:start + step]]
             ids, mask, _ = self._batch(rows)
-            sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
             with torch.inference_mode():
-                out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                          pad_token_id=self.tokenizer.pad_token_id, top_p=None, top_k=None,
-                                          **sampling)
-            new = out[:, ids.shape[1]:]
-            outputs += self.tokenizer.batch_decode(new, skip_special_tokens=True)
-        return outputs
+                out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=decoding,
+                                          tokenizer=self.tokenizer if stop else None)
+            for row, new in zip(rows, out[:, ids.shape[1]:].tolist()):
+                # A finished row is padded to the batch's length: count up to its end token.
+                end = next((i for i, t in enumerate(new) if t in ends), None)
+                kept = new if end is None else new[:end]
+                text = trim_incomplete_char(self.tokenizer.decode(kept, skip_special_tokens=True))
+                text, stopped = cut_at_stop(text, stop)
+                finished = end is not None or stopped or len(new) < max_new_tokens
+                results.append(Generation(text, len(row), len(new) if end is None else end + 1,
+                                          "stop" if finished else "length"))
+        return results
 
     # -- loglik ---------------------------------------------------------------------
 

@@ -40,10 +40,13 @@ class OpenAIBackend(Backend):
         self.client = httpx.Client(headers=headers, timeout=config.timeout_s)
         self.backoff_s = 1.0
 
-    def _complete(self, chat: list[dict[str, str]], max_new_tokens: int, temperature: float) -> str:
+    def _complete(self, chat: list[dict[str, str]], max_new_tokens: int, temperature: float,
+                  stop: list[str] | None = None) -> str:
         import httpx
 
         body = {"model": self.config.model, "messages": chat, "max_tokens": max_new_tokens, "temperature": temperature}
+        if stop:
+            body["stop"] = stop
         last = ""
         for attempt in range(self.config.max_retries + 1):
             try:
@@ -64,9 +67,9 @@ class OpenAIBackend(Backend):
         raise EndpointError(f"{self.url}: gave up after {self.config.max_retries + 1} attempts ({last})")
 
     def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
-                 temperature: float = 0.0) -> list[str]:
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-            return list(pool.map(lambda c: self._complete(c, max_new_tokens, temperature), chats))
+            return list(pool.map(lambda c: self._complete(c, max_new_tokens, temperature, stop), chats))
 
     def close(self) -> None:
         self.client.close()

@@ -26,6 +26,16 @@ class ScoreRequest:
     end_term: bool = False
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One reply, with token counts where the back-end knows them (the server's `usage`)."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str = "stop"  # stop (end token or stop string) | length (max_new_tokens reached)
+
+
 class Backend:
     """What the evaluator needs from an inference engine."""
 
@@ -36,9 +46,19 @@ class Backend:
         self.config = config
 
     def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
-                 temperature: float = 0.0) -> list[str]:
-        """The assistant's reply to each chat (greedy when temperature is 0)."""
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[str]:
+        """The assistant's reply to each chat (greedy when temperature is 0), cut before any stop string."""
         raise NotImplementedError
+
+    def complete(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[Generation]:
+        """Like generate, with token counts and finish reasons where the back-end knows them."""
+        return [Generation(t) for t in self.generate(chats, max_new_tokens, temperature, stop)]
+
+    def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+        """What the eval folder records about how replies were produced (generation.json)."""
+        return {"backend": self.name, "model": getattr(self.config, "model", None),
+                "max_new_tokens": max_new_tokens, "temperature": temperature}
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         """Log-likelihood of each request's continuations."""

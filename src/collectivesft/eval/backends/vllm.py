@@ -2,16 +2,19 @@
 
 Generation through `LLM.chat` with greedy sampling. Loglik uses prompt log-probabilities of
 each candidate row (the same definition as the hf back-end); the end term of multi-answer
-sets is read from the top-20 log-probabilities of the next token.
+sets is read from the top-20 log-probabilities of the next token. A LoRA run folder is served
+as its base model plus the adapter (enable_lora), stopping at the folder's eos ids.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from collectivesft.errors import ConfigError
-from collectivesft.eval.backends.registry import Backend, ScoreRequest, register_backend
+from collectivesft.eval.backends.registry import Backend, Generation, ScoreRequest, register_backend
 
 
 def _require_vllm():
@@ -30,18 +33,56 @@ class VLLMBackend(Backend):
 
     def __init__(self, config: Any):
         super().__init__(config)
+        from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+
+        trust = bool(getattr(config, "trust_remote_code", False))
+        check_remote_code(config.model, trust)
         vllm = _require_vllm()
         dtype = "auto" if config.dtype == "auto" else config.dtype
-        self.llm = vllm.LLM(model=config.model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
-                            gpu_memory_utilization=config.gpu_memory_utilization)
+        model, extra, self.lora, self.stop_ids = config.model, {}, None, None
+        adapter = Path(config.model) / "adapter_config.json"
+        if adapter.is_file():
+            # A LoRA run folder: vLLM loads the base model and applies the adapter per request;
+            # the folder's generation_config.json carries the template's end token.
+            from vllm.lora.request import LoRARequest
+
+            spec = json.loads(adapter.read_text(encoding="utf-8"))
+            model = spec["base_model_name_or_path"]
+            extra = {"enable_lora": True, "max_lora_rank": max(16, int(spec.get("r") or 16))}
+            self.lora = LoRARequest("adapter", 1, str(config.model))
+            if (Path(config.model) / "generation_config.json").is_file():
+                eos = json.loads((Path(config.model) / "generation_config.json").read_text()).get("eos_token_id")
+                self.stop_ids = [eos] if isinstance(eos, int) else list(eos or []) or None
+        with remote_code_errors(config.model):
+            self.llm = vllm.LLM(model=model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
+                                gpu_memory_utilization=config.gpu_memory_utilization, trust_remote_code=trust,
+                                tokenizer=str(config.model) if self.lora else None, **extra)
         self.tokenizer = self.llm.get_tokenizer()
         self.vllm = vllm
 
+    def _sampling(self, max_new_tokens: int, temperature: float, stop: list[str] | None):
+        # Only our settings: vLLM would otherwise take the checkpoint's generation_config defaults.
+        return self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens, stop=stop or None,
+                                        top_p=1.0, top_k=-1, repetition_penalty=1.0, stop_token_ids=self.stop_ids)
+
+    def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.config.model,
+                "chat_template": "the tokenizer's own (LLM.chat)", "sampling_params": repr(
+                    self._sampling(max_new_tokens, temperature, None))}
+
     def generate(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
-                 temperature: float = 0.0) -> list[str]:
-        params = self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens)
-        outs = self.llm.chat(chats, params, use_tqdm=False)
-        return [o.outputs[0].text for o in outs]
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[str]:
+        return [g.text for g in self.complete(chats, max_new_tokens, temperature, stop)]
+
+    def complete(self, chats: list[list[dict[str, str]]], max_new_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> list[Generation]:
+        from collectivesft.models.generation import trim_incomplete_char
+
+        params = self._sampling(max_new_tokens, temperature, stop)
+        outs = self.llm.chat(chats, params, use_tqdm=False, lora_request=self.lora)
+        return [Generation(trim_incomplete_char(o.outputs[0].text), len(o.prompt_token_ids or []),
+                           len(o.outputs[0].token_ids), "length" if o.outputs[0].finish_reason == "length" else "stop")
+                for o in outs]
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         from collectivesft.eval.chat import render_chat
@@ -54,7 +95,7 @@ class VLLMBackend(Backend):
                 prompts.append({"prompt_token_ids": context + ids})
                 spans.append(len(ids))
         params = self.vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, logprobs=20, temperature=0.0)
-        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self.lora)
         flat = []
         for out, n, prompt in zip(outs, spans, prompts):
             tokens = prompt["prompt_token_ids"][-n:]

