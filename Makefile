@@ -20,7 +20,7 @@ $(BIN)/collectivesft: pyproject.toml
 setup: $(BIN)/collectivesft
 
 demo: setup
-	$(BIN)/collectivesft ablate recipes/demo.yaml --variants recipes/demo-one-source.yaml --out $(DEMO_OUT)
+	$(BIN)/collectivesft run recipes/demo.yaml --out $(DEMO_OUT)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile
