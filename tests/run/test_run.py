@@ -60,6 +60,12 @@ def test_run_goes_from_raw_files_to_a_report_with_base_and_trained_model(finishe
     md = (run / "report.md").read_text()
     assert "CMB-Exam scores" in md and "| base |" in md and "| trained |" in md
     assert "tiny randomly initialised model" in md
+    # The report pairs the two models on the same questions: the difference is the scores' difference.
+    micro = {label: json.loads((run / "eval" / label / "scores.json").read_text())["overall_micro"]
+             for label in ("base", "trained")}
+    paired = next(line for line in md.splitlines() if line.startswith("| accuracy (micro) |"))
+    assert paired.split("|")[2].strip().startswith(f"{micro['trained'] - micro['base']:.3f}")
+    assert "trained − base [95% CI]" in md and "McNemar p" in md
     assert (run / "report.html").read_text(encoding="utf-8").count("<svg ") >= 3  # plots inline as SVG
 
 

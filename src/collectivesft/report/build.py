@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from collectivesft.io import atomic_write
 from collectivesft.report import plots
@@ -12,9 +13,39 @@ from collectivesft.report.document import Document
 
 TINY_NOTE = ("This run used a tiny randomly initialised model on synthetic fixture data. Its scores check the "
              "machinery (conversion, mixing, loss masking, evaluation, scoring) end to end; they say nothing "
-             "about medical knowledge. What such a model learns in minutes on a CPU is the answer format: "
-             "compliance rises from about 0 to about 1 and the validation loss falls, while accuracy stays "
-             "near chance (about 0.25 on four-option single-answer questions, less on multi-answer ones).")
+             "about medical knowledge. In minutes on a CPU such a model learns the records' format (the "
+             "validation loss falls; under `generate` the answer-format compliance rises from about 0 to 1) "
+             "but not the fixture world's facts: accuracy stays near chance (about 0.25 on four-option "
+             "single-answer questions, less on multi-answer ones), and the trained-minus-base interval "
+             "below says whether a difference is more than noise.")
+
+
+def _with_interval(value: Any, interval: Any) -> Any:
+    """'0.208 [0.161, 0.251]' (non-breaking spaces keep it on one line); the bare value without one."""
+    if value is None or not (isinstance(interval, (list, tuple)) and len(interval) == 2):
+        return value
+    return f"{value:.3f}\u00a0[{interval[0]:.3f},\u00a0{interval[1]:.3f}]"
+
+
+def _paired_rows(run: RunSummary) -> list[list[Any]]:
+    """trained minus base on the same questions: difference [95 % CI] and McNemar p, when both exist."""
+    from collectivesft.errors import CollectiveSFTError
+    from collectivesft.eval.cmb.compare import compare_runs
+
+    base, trained = run.path / "eval" / "base", run.path / "eval" / "trained"
+    if not ((base / "predictions.jsonl").is_file() and (trained / "predictions.jsonl").is_file()):
+        return []
+    try:
+        result = compare_runs(base, trained)
+    except (CollectiveSFTError, KeyError):
+        return []  # predictions without per-question correctness (no answer key): nothing to pair
+    rows = []
+    for key, name in (("overall_micro", "accuracy (micro)"), ("overall_macro_types", "accuracy (mean of types)")):
+        cell = result.get(key) or {}
+        if "difference" in cell:
+            rows.append([name, _with_interval(cell["difference"], cell.get("interval")),
+                         result["mcnemar"]["p_value"] if key == "overall_micro" else None, result["n"]])
+    return rows
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None = None) -> dict[str, Path]:
@@ -105,12 +136,22 @@ def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str) -> N
     rows = []
     for label, s in run.evals.items():
         n = s.get("n") or 0
-        rows.append([label, s.get("protocol", "collectivesft"), s.get("overall_micro"), s.get("overall_macro_types"),
+        ci = s.get("ci95") or {}
+        rows.append([label, s.get("protocol", "collectivesft"), _with_interval(s.get("overall_micro"), ci.get("overall_micro")),
+                     _with_interval(s.get("overall_macro_types"), ci.get("overall_macro_types")),
                      (s.get("n_answered", 0) / n) if n else None, n])
-    doc.table(["model", "protocol", "accuracy (micro)", "accuracy (mean of types)", "answer-format compliance",
-               "questions"], rows)
+    doc.table(["model", "protocol", "accuracy (micro) [95% CI]", "accuracy (mean of types) [95% CI]",
+               "answer-format compliance", "questions"], rows)
+    paired = _paired_rows(run)
+    if paired:
+        doc.para("Trained minus base on the same questions (paired bootstrap within exam class; McNemar's "
+                      "exact test on the questions one model gets right and the other wrong):")
+        doc.table(["score", "trained − base [95% CI]", "McNemar p", "questions"], paired)
     if types:
-        doc.table(["exam type"] + labels, [[t] + [run.evals[l].get("by_type", {}).get(t) for l in labels] for t in types])
+        doc.table(["exam type"] + labels,
+                  [[t] + [_with_interval(run.evals[l].get("by_type", {}).get(t),
+                                         (run.evals[l].get("ci95") or {}).get("by_type", {}).get(t)) for l in labels]
+                   for t in types])
         fig = plots.bar_chart(types, {l: [run.evals[l].get("by_type", {}).get(t, 0.0) for t in types] for l in labels},
                               title="CMB-Exam accuracy by exam type", value_label="accuracy", limits=(0, 1))
         doc.figure(plots.save_figure(fig, files / f"{prefix}cmb_by_type"), "CMB-Exam accuracy by exam type")
