@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ast
-import json
 from typing import Any
 
+from collectivesft.benchmarks.cmb.format import option_mapping
 from collectivesft.sources.base import Reject
 from collectivesft.sources.paper.rules import PaperRules, register_paper
 from collectivesft.sources.rows import RawRow
@@ -14,18 +13,12 @@ FIELDS = ("exam_type", "exam_class", "exam_subject", "question", "answer", "opti
 
 
 def option_dict(value: Any) -> dict:
-    """The option field as the script's eval() sees it, but parsed as JSON or a literal (never run)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            try:
-                value = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                raise Reject(f"option string is not a dict: {value[:60]!r}") from None
-    if not isinstance(value, dict):
-        raise Reject(f"option is {type(value).__name__}, not a dict (the script's eval would fail)")
-    return value
+    """The option field as the paper script's own parse sees it, read with the CMB format's parser
+    (JSON or a literal, never run); Reject when it holds no dict."""
+    try:
+        return option_mapping(value)
+    except ValueError as exc:
+        raise Reject(f"{exc} (the script's parse would fail)") from None
 
 
 @register_paper
