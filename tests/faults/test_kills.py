@@ -48,7 +48,8 @@ def files(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
 def cmb(tmp_path_factory) -> Path:
     from collectivesft.fixtures.cmb_eval import write_cmb_eval
 
-    return write_cmb_eval(tmp_path_factory.mktemp("cmb") / "CMB", n_test=16, seed=0)
+    # 96 questions: an idle machine must still be mid-run when the killed eval is polled.
+    return write_cmb_eval(tmp_path_factory.mktemp("cmb") / "CMB", n_test=96, seed=0)
 
 
 def test_a_resumed_eval_says_how_many_answers_it_reused(tiny_model, cmb, tmp_path, monkeypatch, capsys):
@@ -61,8 +62,13 @@ def test_a_resumed_eval_says_how_many_answers_it_reused(tiny_model, cmb, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_killed_convert_reruns_to_the_same_files(raw_fixtures, tmp_path, monkeypatch, capsys):
-    args = ["data", "convert", "cmb", "--input", raw_fixtures / "cmb"]
+def test_a_killed_convert_reruns_to_the_same_files(tmp_path, monkeypatch, capsys):
+    from collectivesft.fixtures.writer import write_fixtures
+
+    # Enough rows that the conversion is still writing when the poll sees its temporary file (with
+    # the session's small fixture an idle machine finished before it could be killed).
+    write_fixtures(tmp_path / "raw", rows=20000, seed=0, sources=["cmb"])
+    args = ["data", "convert", "cmb", "--input", tmp_path / "raw" / "cmb"]
     assert run_main([*args, "--out", tmp_path / "whole"], monkeypatch, capsys)[0] == 0
     out = tmp_path / "killed"
     kill_when([*args, "--out", out], lambda: bool(list(out.glob(".*.tmp"))))
