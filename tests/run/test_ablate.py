@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
+
+from .test_run import write_recipe
 
 RECIPE = {
     "name": "ablate-small",
@@ -21,18 +22,14 @@ RECIPE = {
 }
 
 
-def _write(path: Path, recipe: dict) -> Path:
-    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
-    return path
-
 
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory):
     from collectivesft.pipeline.ablate import run_ablation
 
     root = tmp_path_factory.mktemp("ablate")
-    recipe = _write(root / "recipe.yaml", RECIPE)
-    other = _write(root / "higher-lr.yaml", dict(RECIPE, train=dict(RECIPE["train"], lr=2e-3)))
+    recipe = write_recipe(root / "recipe.yaml", RECIPE)
+    other = write_recipe(root / "higher-lr.yaml", dict(RECIPE, train=dict(RECIPE["train"], lr=2e-3)))
     log: list[str] = []
     result = run_ablation(recipe, root / "out", leave_one_out="sources", variant_files=[other], log=log.append)
     return root, recipe, other, result, log

@@ -7,21 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .test_run import SMALL_RECIPE
+from .test_run import SMALL_RECIPE, write_recipe
 
-
-def _write(path: Path, recipe: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def test_data_mix_on_a_run_recipe_builds_the_runs_mixture_in_the_run_layout(tmp_path, cli):
     from collectivesft.pipeline.run import run_recipe
 
-    recipe = _write(tmp_path / "recipe.yaml", SMALL_RECIPE)
+    recipe = write_recipe(tmp_path / "recipe.yaml", SMALL_RECIPE)
     result = cli(["data", "mix", recipe, "--out", tmp_path / "mixed"])
     assert result.exit_code == 0, result.output
     for stage in ("fixtures", "convert/cmb", "convert/medqa", "convert/discmed", "mix"):
@@ -60,7 +54,7 @@ def test_eval_data_as_a_hub_id_decontaminates_the_runs_mixture(tmp_path, cli):
     release = write_cmb_eval(tmp_path / "CMB", n_test=24, seed=0)
     hub = _hub_folder(release, tmp_path / "hub")
     recipe = dict(SMALL_RECIPE, eval=dict(SMALL_RECIPE["eval"], data=str(hub)))
-    result = cli(["data", "mix", _write(tmp_path / "recipe.yaml", recipe), "--out", tmp_path / "run"])
+    result = cli(["data", "mix", write_recipe(tmp_path / "recipe.yaml", recipe), "--out", tmp_path / "run"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "run" / "mix" / "manifest.json").read_text(encoding="utf-8"))
     (target,) = manifest["decontamination"]["eval_files"]
@@ -79,7 +73,7 @@ def test_drop_with_nothing_to_index_is_an_error(tmp_path):
         "id": "a/1", "source": "a", "task": "qa", "lang": "zh",
         "messages": [{"role": "user", "content": "问题"}, {"role": "assistant", "content": "回答"}], "meta": {}},
         ensure_ascii=False) + "\n", encoding="utf-8")
-    recipe = _write(tmp_path / "mix.yaml", {"sources": [{"name": "a", "records": str(folder)}],
+    recipe = write_recipe(tmp_path / "mix.yaml", {"sources": [{"name": "a", "records": str(folder)}],
                                             "decontamination": {"action": "drop"}, "report": False})
     with pytest.raises(ConfigError, match="action is drop but no eval_data or eval_files"):
         mix_recipe_file(recipe, tmp_path / "out")

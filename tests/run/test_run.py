@@ -21,7 +21,9 @@ SMALL_RECIPE = {
 }
 
 
-def _write(path: Path, recipe: dict) -> Path:
+def write_recipe(path: Path, recipe: dict) -> Path:
+    """The recipe as YAML at `path` (folders made); shared by the run-stage tests."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -35,7 +37,7 @@ def finished_run(tmp_path_factory):
     from collectivesft.pipeline.run import run_recipe
 
     root = tmp_path_factory.mktemp("run")
-    recipe = _write(root / "recipe.yaml", SMALL_RECIPE)
+    recipe = write_recipe(root / "recipe.yaml", SMALL_RECIPE)
     summary = run_recipe(recipe, root / "run", log=lambda msg: None)
     return root, recipe, summary
 
@@ -90,7 +92,7 @@ def test_edit_redoes_only_what_changed_and_force_redoes_a_stage(finished_run, tm
     shutil.copytree(root / "run", run)
     edited = json.loads(json.dumps(SMALL_RECIPE))
     edited["train"]["lr"] = 5e-4
-    recipe = _write(tmp_path / "edited.yaml", edited)
+    recipe = write_recipe(tmp_path / "edited.yaml", edited)
     messages: list[str] = []
     run_recipe(recipe, run, log=messages.append)
     redone = sorted(m.split("]")[0][1:] for m in messages if not m.endswith("reused"))
@@ -107,7 +109,7 @@ def test_killed_run_resumes_without_redoing_finished_stages(finished_run, tmp_pa
     import collectivesft.train.runner as train_pkg
     from collectivesft.pipeline.run import run_recipe
 
-    recipe = _write(tmp_path / "recipe.yaml", SMALL_RECIPE)
+    recipe = write_recipe(tmp_path / "recipe.yaml", SMALL_RECIPE)
     real = train_pkg.run_training
 
     def killed(*args, **kwargs):
@@ -139,7 +141,7 @@ def test_killed_run_resumes_without_redoing_finished_stages(finished_run, tmp_pa
 ])
 def test_recipe_errors_name_the_key_and_nothing_runs(tmp_path, cli, change, message):
     recipe = dict(SMALL_RECIPE, **change)
-    path = _write(tmp_path / "bad.yaml", recipe)
+    path = write_recipe(tmp_path / "bad.yaml", recipe)
     from collectivesft.errors import ConfigError
     from collectivesft.pipeline.run import run_recipe
 
@@ -173,7 +175,7 @@ def test_train_stage_under_accelerate_launch(finished_run, tmp_path):
     root, _, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(root / "run", run)
-    recipe = _write(tmp_path / "launch.yaml", dict(SMALL_RECIPE, launch={"num_processes": 1, "args": ["--cpu"]}))
+    recipe = write_recipe(tmp_path / "launch.yaml", dict(SMALL_RECIPE, launch={"num_processes": 1, "args": ["--cpu"]}))
     messages: list[str] = []
     run_recipe(recipe, run, log=messages.append)
     assert "[train] running" in messages and "[mix] unchanged, reused" in messages
@@ -195,7 +197,7 @@ def test_run_killed_with_sigkill_during_training_resumes_from_its_checkpoint(tmp
 
     recipe = json.loads(json.dumps(SMALL_RECIPE))
     recipe["train"].update(max_steps=40, save_steps=2, save_total_limit=None, cpu_threads=1)
-    path = _write(tmp_path / "recipe.yaml", recipe)
+    path = write_recipe(tmp_path / "recipe.yaml", recipe)
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "collectivesft", "run", str(path), "--out", str(run)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
