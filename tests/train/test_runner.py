@@ -170,6 +170,26 @@ def test_cpu_packed_rows_keep_records_apart(tiny_model):
                 start += n
 
 
+def test_packed_rows_mix_records_rather_than_sorting_them_by_length():
+    """Rows are filled in a seeded shuffled order, so a row holds records of every length (and
+    source) in proportion. Best-fit-decreasing packing put records of equal length together:
+    in the demo a row was five copies of one source's template, each optimizer step saw one
+    source, and the tiny model learned nothing of the facts (CMB cloze 0.20, same as untrained)."""
+    from datasets import Dataset
+
+    from collectivesft.train.packing import pack_rows
+
+    lengths = [12] * 40 + [30] * 40  # two kinds of record, e.g. short QA and long MCQ
+    records = [[7] * n for n in lengths]
+    rows = pack_rows(Dataset.from_dict({"input_ids": records, "labels": records}), 96, seed=0).to_list()
+    assert sorted(n for r in rows for n in r["seq_lengths"]) == sorted(lengths)  # nothing lost or cut
+    assert all(sum(r["seq_lengths"]) == len(r["input_ids"]) <= 96 for r in rows)
+    mixed = sum(len(set(r["seq_lengths"])) > 1 for r in rows)
+    assert mixed >= len(rows) // 2, [r["seq_lengths"] for r in rows]
+    again = pack_rows(Dataset.from_dict({"input_ids": records, "labels": records}), 96, seed=0).to_list()
+    assert [r["seq_lengths"] for r in again] == [r["seq_lengths"] for r in rows]  # deterministic per seed
+
+
 def test_missing_mixture_files_and_cpu_qlora_are_clear_errors(tiny_model, fixture_mixture, tmp_path):
     with pytest.raises(InputLayoutError, match="train.jsonl"):
         run_training(quick_config(tiny_model), tmp_path / "nowhere", tmp_path / "run")

@@ -4,7 +4,7 @@ On a GPU, TRL's padding-free packing flattens a whole batch into one sequence an
 flash-attention variable-length kernels attend within each record only. On CPU the SDPA
 kernel has no variable-length path: it materialises a dense mask over the flattened
 sequence, so its cost grows with (batch tokens)^2 and packing ends up slower than padding.
-Here records are packed best-fit-decreasing into rows of `row_length` tokens that stay a
+Here records are packed, in a shuffled order, into rows of `row_length` tokens that stay a
 [rows, row_length] batch; each row carries per-record position ids and no attention mask, so
 transformers builds a block-diagonal mask per row (cost rows x row_length^2).
 """
@@ -17,15 +17,47 @@ from typing import Any
 from collectivesft.train.masking import IGNORE
 
 
-def pack_rows(dataset, row_length: int):
-    """Pack a Dataset of {"input_ids", "labels"} into rows of at most `row_length` tokens
-    (best-fit decreasing; no record is split or cut), adding "seq_lengths" per row."""
-    from trl.data_utils import pack_dataset
+def pack_rows(dataset, row_length: int, seed: int = 0, open_rows: int = 64):
+    """Pack a Dataset of {"input_ids", "labels"} into rows of at most `row_length` tokens (no
+    record is split or cut), adding "seq_lengths" per row.
 
-    longest = max((len(ids) for ids in dataset["input_ids"]), default=0)
+    Records are taken in a seeded shuffled order and each goes into the first of the last
+    `open_rows` rows it fits (first-fit over a bounded window: linear time). Rows therefore hold
+    records of all lengths and sources in proportion. Length-sorted packing (best-fit
+    decreasing, TRL's "bfd") groups records of equal length, which in a mixture built from a few
+    templates per source means one source per row: with a small batch every optimizer step then
+    sees one source, and on the demo the model learned none of the facts that the same records
+    taught it unpacked.
+    """
+    import random
+
+    from datasets import Dataset
+
+    ids_col, labels_col = dataset["input_ids"], dataset["labels"]
+    longest = max((len(ids) for ids in ids_col), default=0)
     if longest > row_length:
         raise ValueError(f"row_length {row_length} is shorter than the longest record ({longest} tokens)")
-    return pack_dataset(dataset.select_columns(["input_ids", "labels"]), row_length, "bfd", {})
+    order = list(range(len(ids_col)))
+    random.Random(seed).shuffle(order)
+    rows: list[list[int]] = []  # record indices per row
+    free: list[int] = []  # tokens left per row
+    window_start = 0
+    for i in order:
+        n = len(ids_col[i])
+        for r in range(window_start, len(rows)):
+            if free[r] >= n:
+                rows[r].append(i)
+                free[r] -= n
+                break
+        else:
+            rows.append([i])
+            free.append(row_length - n)
+            window_start = max(0, len(rows) - open_rows)
+    return Dataset.from_dict({
+        "input_ids": [[t for i in row for t in ids_col[i]] for row in rows],
+        "labels": [[t for i in row for t in labels_col[i]] for row in rows],
+        "seq_lengths": [[len(ids_col[i]) for i in row] for row in rows],
+    })
 
 
 def row_length_for(lengths: list[int], cutoff: int) -> int:

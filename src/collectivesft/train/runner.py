@@ -140,6 +140,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
+        adam_beta2=config.adam_beta2,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size or config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
@@ -266,10 +267,10 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         from collectivesft.train.packing import RowPackingCollator, pack_rows, row_length_for
 
         row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff)
-        train_ds = pack_rows(train_ds, row_length)
+        train_ds = pack_rows(train_ds, row_length, seed=config.seed)
         if val_ds is not None:
             val_ds = pack_rows(val_ds, max(row_length, row_length_for(
-                [len(ids) for ids in val_ds["input_ids"]], config.cutoff)))
+                [len(ids) for ids in val_ds["input_ids"]], config.cutoff)), seed=config.seed)
         collator = RowPackingCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
                                       else tokenizer.eos_token_id)
 
