@@ -55,6 +55,8 @@ class TrainConfig(BaseModel):
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
+    adam_beta2: float = Field(0.999, gt=0, lt=1, description="AdamW's second-moment decay (transformers' "
+                              "adam_beta2); 0.95 steadies short runs at a high learning rate.")
     batch_size: int = Field(16, gt=0, description="Per-device micro-batch size (records, or packed rows).")
     grad_accum: int = Field(2, gt=0, description="Gradient-accumulation steps per optimizer step.")
     cutoff: int = Field(1024, gt=1, description="Maximum tokens per record (and per packed row).")
