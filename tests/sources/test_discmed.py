@@ -20,7 +20,7 @@ def convert(tmp_path, **kwargs):
 def test_conversations_stay_one_multi_turn_record(raw_fixtures, tmp_path):
     stats, records, _ = convert(tmp_path, input=raw_fixtures / "discmed")
     assert stats["kept"] == 30
-    assert any(len(r["messages"]) == 4 for r in records) and any(len(r["messages"]) == 2 for r in records)
+    assert any(len(r["messages"]) == 6 for r in records) and any(len(r["messages"]) == 2 for r in records)
     for rec in records:
         roles = [m["role"] for m in rec["messages"]]
         assert roles == ["user", "assistant"] * (len(roles) // 2)
