@@ -19,8 +19,10 @@ $(BIN)/collectivesft: pyproject.toml
 
 setup: $(BIN)/collectivesft
 
+# The demo recipe (all 12 sources) against one source at the same number of records: every
+# stage of both runs, then trained minus base and one source minus all, with 95 % intervals.
 demo: setup
-	$(BIN)/collectivesft run recipes/demo.yaml --out $(DEMO_OUT)
+	$(BIN)/collectivesft ablate recipes/demo.yaml --variants recipes/demo-one-source.yaml --out $(DEMO_OUT)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile
