@@ -81,6 +81,13 @@ def ablate_command(
     if base_rows:
         typer.echo("")
         print_table(["variant", "base", "trained", "trained minus base [95% CI]", "McNemar p"], base_rows)
+    from collectivesft.report.ablation import findings
+
+    said = findings(result)
+    if said:
+        typer.echo("")
+        for sentence in said:
+            typer.echo(sentence.replace("\u00a0", " "))
     typer.echo(f"report: {result['report']['markdown']}\n        {result['report']['html']}")
 
 

@@ -76,7 +76,7 @@ def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | 
     from collectivesft.pipeline.recipe import recipe_from_mapping
     from collectivesft.pipeline.run import run_stages, validate_sections
     from collectivesft.pipeline.runner import Runner
-    from collectivesft.report.ablation import write_ablation_report
+    from collectivesft.report.ablation import findings, write_ablation_report
 
     data = apply_overrides(read_yaml_mapping(recipe_path, "run recipe"), list(overrides or []))
     variants = variant_recipes(data, str(recipe_path), leave_one_out, only, variant_files, overrides)
@@ -95,6 +95,7 @@ def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | 
     comparison = compare_variants(results)
     comparison["recipe"] = str(recipe_path)
     comparison["tiny_model"] = any(r.model.tiny is not None for r in recipes.values())
+    comparison["findings"] = findings(comparison)
     write_json(out / "ablation.json", comparison)
     comparison["report"] = {k: str(v) for k, v in write_ablation_report(comparison, out).items()}
     return comparison

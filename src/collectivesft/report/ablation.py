@@ -45,6 +45,51 @@ def p_cell(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
 
+def p_text(p: float) -> str:
+    """'p=0.019' or 'p<0.0001' (no hyphen: a browser breaks '1e-4' after the hyphen)."""
+    return f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
+
+
+def _resolved(d: dict[str, Any]) -> int:
+    """+1 / -1 when the 95 % interval lies above / below zero, 0 when it includes zero."""
+    return 1 if d["low"] > 0 else -1 if d["high"] < 0 else 0
+
+
+def findings(comparison: dict[str, Any]) -> list[str]:
+    """Plain sentences on what the numbers show: trained minus base for the reference, then each
+    variant minus the reference, each read off its 95 % paired interval (never assumed)."""
+    variants = comparison["variants"]
+    ref_label = comparison["reference"]
+    out = []
+    tb = variants.get(ref_label, {}).get("trained_vs_base", {}).get("overall")
+    if tb:
+        amount = f"{difference_cell(tb)} on {tb['n']} questions ({p_text(tb['p_value'])})"
+        out.append({
+            1: f"Training helped: the reference's trained model minus the untrained base model is {amount}. "
+               "The interval excludes 0, so the pipeline turned this data into measurable learning.",
+            -1: f"Training hurt: the reference's trained model minus the untrained base model is {amount}.",
+            0: f"Training made no difference these questions can resolve: trained minus base is {amount}, "
+               "an interval that includes 0.",
+        }[_resolved(tb)])
+    for label, v in variants.items():
+        vs = v.get("vs_reference", {}).get("overall")
+        if not vs:
+            continue
+        what = (f"{label} ({len(v['sources'])} source{'s' if len(v['sources']) != 1 else ''}, "
+                f"{v.get('mixture_train_records')} training records)")
+        amount = f"{difference_cell(vs)} ({p_text(vs['p_value'])})"
+        out.append({
+            -1: f"{what} scores below the reference: variant minus reference is {amount}, so the change "
+                "this variant makes costs accuracy."
+                + (" With as many training records from fewer sources, what it lacks is coverage."
+                   if len(v["sources"]) < len(variants[ref_label]["sources"])
+                   and v.get("mixture_train_records") == variants[ref_label].get("mixture_train_records") else ""),
+            1: f"{what} scores above the reference: variant minus reference is {amount}.",
+            0: f"{what} minus the reference is {amount}: no difference these questions can resolve.",
+        }[_resolved(vs)])
+    return out
+
+
 def type_label(exam_type: str) -> str:
     """'护理考试 (Nursing)': the Chinese name with its English gloss."""
     gloss = TYPE_LABELS.get(exam_type)
@@ -66,6 +111,11 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
     if comparison.get("tiny_model"):
         doc.para(TINY_NOTE)
     doc.para(EXPLAIN)
+    said = findings(comparison)
+    if said:
+        doc.heading("What this shows", 2)
+        for sentence in said:
+            doc.para(sentence)
     variants = comparison["variants"]
     others = [label for label in variants if label != comparison["reference"]]
 
@@ -101,7 +151,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
             cells = [label]
             for t in types:
                 d = variants[label]["vs_reference"]["by_type"].get(t)
-                cells.append(f"{difference_cell(d)} p={p_cell(d['p_value'])}" if d else "")
+                cells.append(f"{difference_cell(d)}{NBSP}{p_text(d['p_value'])}" if d else "")
             rows.append(cells)
         counts = {t: next(variants[label]["vs_reference"]["by_type"][t]["n"] for label in others
                           if t in variants[label]["vs_reference"]["by_type"]) for t in types}
