@@ -151,7 +151,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
             cells = [label]
             for t in types:
                 d = variants[label]["vs_reference"]["by_type"].get(t)
-                cells.append(f"{difference_cell(d)}{NBSP}{p_text(d['p_value'])}" if d else "")
+                cells.append(f"{difference_cell(d)} {p_text(d['p_value'])}" if d else "")
             rows.append(cells)
         counts = {t: next(variants[label]["vs_reference"]["by_type"][t]["n"] for label in others
                           if t in variants[label]["vs_reference"]["by_type"]) for t in types}

@@ -17,7 +17,7 @@ STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC','Microsoft
          "max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
          ".table{overflow-x:auto;max-width:100%}"
          "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 6px;"
-         "text-align:left}th{background:#f3f3f3;white-space:normal;vertical-align:bottom}td.n{text-align:right}"
+         "text-align:left}th{background:#f3f3f3;white-space:normal;vertical-align:bottom}td.n{text-align:right}td:first-child{white-space:nowrap}"
          ".many table{font-size:85%}"
          "figure svg{max-width:100%;height:auto}figcaption{color:#666;font-size:90%}")
 
