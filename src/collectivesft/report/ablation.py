@@ -25,7 +25,10 @@ TINY_NOTE = ("These runs train a tiny randomly initialised model on the syntheti
 EXPLAIN = ("Each variant is the reference recipe with one change (a source left out, only some sources, or "
            "another recipe file); all run the same stages where they agree. Differences are variant minus "
            "reference on the same CMB-Exam questions: an interval that excludes 0 and a small McNemar p-value "
-           "mean the change moved the score by more than the choice of questions explains.")
+           "mean the change moved the score by more than the choice of questions explains. They do not cover "
+           "training randomness: the same recipe trained with another seed can move by more than these "
+           "intervals, so before trusting a small difference rerun the ablation with `--set train.seed=N` "
+           "and see whether it holds.")
 
 
 NBSP = "\u00a0"  # inside a number with its interval, so a table cell never breaks it
