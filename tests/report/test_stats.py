@@ -129,3 +129,48 @@ def test_stratified_bootstrap_keeps_each_group_and_pairs_aligned_vectors():
     assert (again["half"] == means["half"]).all()
     with pytest.raises(ValueError, match="group 'empty'"):
         stratified_bootstrap_means({"empty": []})
+
+
+def test_runs_bootstrap_with_one_run_each_is_the_paired_bootstrap_interval():
+    from collectivesft.stats import paired_bootstrap, runs_bootstrap
+
+    rng = np.random.default_rng(3)
+    a = (rng.random(400) < 0.4).astype(float)
+    b = (rng.random(400) < 0.55).astype(float)
+    one = runs_bootstrap([a], [b], n_boot=4000)
+    plain = paired_bootstrap(a, b, n_boot=4000)
+    assert one["diff"] == pytest.approx(plain["diff"])
+    assert one["low"] == pytest.approx(plain["low"], abs=0.01) and one["high"] == pytest.approx(plain["high"], abs=0.01)
+    assert one["p_value"] < 0.01
+
+
+def test_runs_bootstrap_widens_when_retrained_runs_disagree():
+    """Three runs per side whose accuracies scatter by +-0.15 around the same mean: the question-only
+    interval of one pair of runs can exclude 0, the runs-aware one must not."""
+    from collectivesft.stats import paired_bootstrap, runs_bootstrap
+
+    rng = np.random.default_rng(5)
+    n = 300
+
+    def run(p):
+        return (rng.random(n) < p).astype(float)
+
+    a_runs = [run(0.45), run(0.60), run(0.75)]
+    b_runs = [run(0.75), run(0.45), run(0.60)]
+    lucky = paired_bootstrap(a_runs[0], b_runs[0])
+    assert lucky["low"] > 0  # one seed each: "significant"
+    both = runs_bootstrap(a_runs, b_runs)
+    assert both["low"] < 0 < both["high"] and both["p_value"] > 0.05
+    assert both["high"] - both["low"] > 2 * (lucky["high"] - lucky["low"])
+
+
+@pytest.mark.parametrize("a, b, message", [
+    ([[1.0, 0.0]], [[1.0, 0.0, 1.0]], "same items"),
+    ([], [[1.0]], "2-D"),
+    ([[1.0, float("nan")]], [[1.0, 0.0]], "NaN"),
+])
+def test_runs_bootstrap_rejects_bad_tables(a, b, message):
+    from collectivesft.stats import runs_bootstrap
+
+    with pytest.raises(ValueError, match=message):
+        runs_bootstrap(a, b)

@@ -113,3 +113,37 @@ def test_the_demo_recipes_validate(name):
     recipe = load_run_recipe(path)
     validate_sections(recipe, path)
     assert recipe.eval["method"] == "cloze" and recipe.fixtures.cmb_test == 280  # both ask the same test
+
+
+def test_seeds_train_every_variant_once_per_seed_and_widen_nothing_silently(tmp_path):
+    """--seeds: each variant trains once per seed (mixtures, base model and its evaluation shared),
+    accuracies are means over the seeds and the comparison says it used the runs bootstrap."""
+    from collectivesft.pipeline.ablate import run_ablation
+
+    recipe = write_recipe(tmp_path / "recipe.yaml", RECIPE)
+    log: list[str] = []
+    result = run_ablation(recipe, tmp_path / "out", only=["medqa"], seeds=[1, 2], log=log.append)
+    assert result["seeds"] == [1, 2]
+    assert _ran(log, "train") == 4 and _ran(log, "eval/trained") == 4  # 2 variants x 2 seeds
+    assert _ran(log, "mix") == 2 and _ran(log, "eval/base") == 1
+    variant = result["variants"]["only medqa"]
+    assert set(variant["seed_accuracies"]) == {"1", "2"}
+    assert variant["accuracy"] == pytest.approx(sum(variant["seed_accuracies"].values()) / 2)
+    overall = variant["vs_reference"]["overall"]
+    assert overall["p_method"] == "bootstrap over questions and training runs"
+    assert len(overall["reference_runs"]) == len(overall["variant_runs"]) == 2
+    assert overall["low"] <= overall["diff"] <= overall["high"]
+    assert "accuracy per seed" in (tmp_path / "out" / "ablation.md").read_text(encoding="utf-8")
+    again: list[str] = []  # a rerun reuses all of it
+    run_ablation(recipe, tmp_path / "out", only=["medqa"], seeds=[1, 2], log=again.append)
+    assert _ran(again, "train") == 0
+
+
+@pytest.mark.parametrize("seeds, message", [("7", "at least two seeds"), ("1,x", "comma-separated integers")])
+def test_seeds_option_is_checked(cli, tmp_path, seeds, message):
+    from collectivesft.errors import ConfigError
+
+    recipe = write_recipe(tmp_path / "recipe.yaml", RECIPE)
+    with pytest.raises(ConfigError, match=message):
+        cli(["ablate", recipe, "--out", tmp_path / "out", "--only", "medqa", "--seeds", seeds])
+    assert not (tmp_path / "out").exists()  # refused before anything ran

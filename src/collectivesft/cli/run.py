@@ -57,12 +57,25 @@ def ablate_command(
     variants: Optional[list[Path]] = typer.Option(None, "--variants", help="Another run recipe as a variant "
                                                   "(repeatable; labelled by file name)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a key in every recipe, e.g. --set train.epochs=1."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Train every variant once per seed (comma-separated, "
+                                        "e.g. --seeds 42,1,2): means over the seeds, intervals that include "
+                                        "training randomness."),
 ) -> None:
     """Run a recipe and its variants (shared stages) and compare their CMB scores as paired differences."""
+    from collectivesft.errors import ConfigError
     from collectivesft.pipeline.ablate import REFERENCE, run_ablation
 
+    seed_list = None
+    if seeds:
+        try:
+            seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 42,1,2") from None
+        if len(seed_list) < 2:
+            raise ConfigError(f"--seeds {seeds!r}: give at least two seeds (one seed is --set train.seed=N)")
     result = run_ablation(recipe, out, leave_one_out=leave_one_out, only=only, variant_files=variants,
-                          overrides=set_)
+                          overrides=set_, seeds=seed_list)
+    p_header = "p (bootstrap)" if result.get("seeds") else "McNemar p"
     from collectivesft.cli.display import print_table
 
     rows = []
@@ -71,7 +84,7 @@ def ablate_command(
         rows.append([label, len(v["sources"]), f"{v['accuracy']:.3f}",
                      f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "-",
                      f"{d['p_value']:.2g}" if d else "-"])
-    print_table(["variant", "sources", "CMB accuracy", f"minus {REFERENCE} [95% CI]", "McNemar p"], rows)
+    print_table(["variant", "sources", "CMB accuracy", f"minus {REFERENCE} [95% CI]", p_header], rows)
     base_rows = []
     for label, v in result["variants"].items():
         d = v.get("trained_vs_base", {}).get("overall")
@@ -80,7 +93,7 @@ def ablate_command(
                               f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", f"{d['p_value']:.2g}"])
     if base_rows:
         typer.echo("")
-        print_table(["variant", "base", "trained", "trained minus base [95% CI]", "McNemar p"], base_rows)
+        print_table(["variant", "base", "trained", "trained minus base [95% CI]", p_header], base_rows)
     from collectivesft.report.ablation import findings
 
     said = findings(result)

@@ -9,7 +9,10 @@ checkpoint, a half-done evaluation from its per-question cache.
 
 Each variant's trained model is compared with the reference's on the same questions: the
 accuracy difference (variant - reference) overall and per exam type, with a 95% paired
-bootstrap interval, and McNemar's test.
+bootstrap interval, and McNemar's test. With `seeds`, every variant is trained once per seed;
+accuracies are means over the seeds and the intervals and p-values come from a bootstrap over
+questions and training runs (stats.runs_bootstrap), so they include how much a retrained
+model moves.
 """
 
 from __future__ import annotations
@@ -67,11 +70,21 @@ def variant_recipes(data: dict[str, Any], where: str, leave_one_out: str | None 
     return variants
 
 
+def _with_seed(data: dict[str, Any], seed: int) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    if not isinstance(out.get("train"), dict):
+        out["train"] = {}
+    out["train"]["seed"] = seed
+    return out
+
+
 def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | None = None,
                  only: list[str] | None = None, variant_files: list[Path] | None = None,
-                 overrides: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the reference and every variant into `out` (shared keyed stages); write the comparison
-    (ablation.json, ablation.md, ablation.html, plots); return the comparison."""
+                 overrides: list[str] | None = None, log: Callable[[str], None] = print,
+                 seeds: list[int] | None = None) -> dict[str, Any]:
+    """Run the reference and every variant into `out` (shared keyed stages), once per training
+    seed in `seeds` if given; write the comparison (ablation.json, ablation.md, ablation.html,
+    plots); return the comparison."""
     from collectivesft.config import apply_overrides, read_yaml_mapping
     from collectivesft.pipeline.recipe import recipe_from_mapping
     from collectivesft.pipeline.run import run_stages, validate_sections
@@ -80,19 +93,25 @@ def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | 
 
     data = apply_overrides(read_yaml_mapping(recipe_path, "run recipe"), list(overrides or []))
     variants = variant_recipes(data, str(recipe_path), leave_one_out, only, variant_files, overrides)
-    recipes = {label: recipe_from_mapping(d, f"{recipe_path} ({label})") for label, d in variants.items()}
-    for label, recipe in recipes.items():  # every variant checked before the first one runs
+    seeds = list(dict.fromkeys(seeds or []))
+    runs = [(label, seed) for label in variants for seed in (seeds or [None])]
+    recipes = {(label, seed): recipe_from_mapping(variants[label] if seed is None else _with_seed(variants[label], seed),
+                                                  f"{recipe_path} ({label})") for label, seed in runs}
+    for (label, _), recipe in recipes.items():  # every variant checked before the first one runs
         validate_sections(recipe, f"{recipe_path} ({label})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(out, set(), log, keyed=True)
     results: dict[str, dict[str, Any]] = {}
-    for i, (label, recipe) in enumerate(recipes.items(), 1):
-        log(f"== variant {i}/{len(recipes)}: {label}")
+    for i, ((label, seed), recipe) in enumerate(recipes.items(), 1):
+        log(f"== variant {i}/{len(recipes)}: {label}" + (f", training seed {seed}" if seed is not None else ""))
         evals = run_stages(runner, recipe)
-        results[label] = {"sources": [s.name for s in recipe.sources], "evals": evals}
+        entry = results.setdefault(label, {"sources": [s.name for s in recipe.sources], "evals": evals})
+        if seed is not None:
+            entry.setdefault("seed_evals", {})[str(seed)] = evals
         write_json(out / "variants.json", results)  # progress, readable while the ablation runs
     comparison = compare_variants(results)
+    comparison["seeds"] = seeds
     comparison["recipe"] = str(recipe_path)
     comparison["tiny_model"] = any(r.model.tiny is not None for r in recipes.values())
     comparison["findings"] = findings(comparison)
@@ -134,30 +153,65 @@ def paired_difference(ref: dict[str, bool], other: dict[str, bool], ids: list[st
             "b10": test["b10"]}
 
 
-def compare(ref_dir: str | Path, other_dir: str | Path, data: str) -> dict[str, Any]:
-    """Paired comparison of two evaluations of the same questions: overall and per exam type."""
-    ref, other = _correct_by_id(ref_dir), _correct_by_id(other_dir)
-    ids = sorted(set(ref) & set(other), key=lambda i: (len(i), i))
+def runs_difference(refs: list[dict[str, bool]], others: list[dict[str, bool]], ids: list[str]) -> dict[str, Any]:
+    """Like paired_difference when either side is several training runs: means over the runs, and
+    intervals and a p-value from the bootstrap over questions and runs (no McNemar: it is for
+    one pair of models)."""
+    from collectivesft.stats import runs_bootstrap
+
+    a = [[float(r[i]) for i in ids] for r in refs]
+    b = [[float(r[i]) for i in ids] for r in others]
+    zero = [[0.0] * len(ids)]
+    diff, ref_mean, var_mean = runs_bootstrap(a, b), runs_bootstrap(zero, a), runs_bootstrap(zero, b)
+    return {"n": len(ids), "reference": ref_mean["diff"], "reference_interval": [ref_mean["low"], ref_mean["high"]],
+            "variant": var_mean["diff"], "variant_interval": [var_mean["low"], var_mean["high"]],
+            "diff": diff["diff"], "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"],
+            "p_method": "bootstrap over questions and training runs",
+            "reference_runs": [sum(r) / len(r) for r in a], "variant_runs": [sum(r) / len(r) for r in b]}
+
+
+def compare(ref_dir: str | Path | list, other_dir: str | Path | list, data: str) -> dict[str, Any]:
+    """Paired comparison of two evaluations of the same questions: overall and per exam type.
+    Either side may be a list of evaluation folders (one per training seed)."""
+    ref_dirs = ref_dir if isinstance(ref_dir, list) else [ref_dir]
+    other_dirs = other_dir if isinstance(other_dir, list) else [other_dir]
+    refs, others = [_correct_by_id(d) for d in ref_dirs], [_correct_by_id(d) for d in other_dirs]
+    shared = set.intersection(*(set(r) for r in refs + others))
+    ids = sorted(shared, key=lambda i: (len(i), i))
     if not ids:
-        raise ConfigError(f"{ref_dir} and {other_dir} share no scored questions: they cannot be compared")
+        raise ConfigError(f"{ref_dirs[0]} and {other_dirs[0]} share no scored questions: they cannot be compared")
+    single = len(refs) == 1 and len(others) == 1
+
+    def difference(subset: list[str]) -> dict[str, Any]:
+        return paired_difference(refs[0], others[0], subset) if single else runs_difference(refs, others, subset)
+
     types = _exam_types(data)
-    result = {"overall": paired_difference(ref, other, ids), "by_type": {}}
+    result = {"overall": difference(ids), "by_type": {}}
     for exam_type in sorted({types[i] for i in ids if i in types}):
-        result["by_type"][exam_type] = paired_difference(ref, other, [i for i in ids if types.get(i) == exam_type])
+        result["by_type"][exam_type] = difference([i for i in ids if types.get(i) == exam_type])
     return result
 
 
 def compare_variants(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Every variant's trained model against the reference's, and each trained model against its base."""
-    reference = results[REFERENCE]["evals"]["trained"]
+    def trained_dirs(result: dict[str, Any]) -> list[str]:
+        runs = result.get("seed_evals") or {"": result["evals"]}
+        return [e["trained"]["dir"] for e in runs.values()]
+
+    reference = trained_dirs(results[REFERENCE])
     out: dict[str, Any] = {"reference": REFERENCE, "variants": {}}
     for label, result in results.items():
         evals = result["evals"]
-        entry: dict[str, Any] = {"sources": result["sources"], "accuracy": evals["trained"]["scores"].get("overall_micro"),
+        runs = result.get("seed_evals") or {"": evals}
+        accuracies = [e["trained"]["scores"].get("overall_micro") for e in runs.values()]
+        entry: dict[str, Any] = {"sources": result["sources"],
+                                 "accuracy": sum(accuracies) / len(accuracies) if None not in accuracies else None,
                                  "mixture_train_records": (evals["trained"].get("mixture_counts") or {}).get("train")}
+        if len(runs) > 1:
+            entry["seed_accuracies"] = dict(zip(runs, accuracies))
         if "base" in evals:
-            entry["trained_vs_base"] = compare(evals["base"]["dir"], evals["trained"]["dir"], evals["trained"]["data"])
+            entry["trained_vs_base"] = compare(evals["base"]["dir"], trained_dirs(result), evals["trained"]["data"])
         if label != REFERENCE:
-            entry["vs_reference"] = compare(reference["dir"], evals["trained"]["dir"], evals["trained"]["data"])
+            entry["vs_reference"] = compare(reference, trained_dirs(result), evals["trained"]["data"])
         out["variants"][label] = entry
     return out

@@ -25,10 +25,10 @@ TINY_NOTE = ("These runs train a tiny randomly initialised model on the syntheti
 EXPLAIN = ("Each variant is the reference recipe with one change (a source left out, only some sources, or "
            "another recipe file); all run the same stages where they agree. Differences are variant minus "
            "reference on the same CMB-Exam questions: an interval that excludes 0 and a small McNemar p-value "
-           "mean the change moved the score by more than the choice of questions explains. They do not cover "
-           "training randomness: the same recipe trained with another seed can move by more than these "
-           "intervals, so before trusting a small difference rerun the ablation with `--set train.seed=N` "
-           "and see whether it holds.")
+           "mean the change moved the score by more than the choice of questions explains.")
+ONE_SEED = ("These intervals do not cover training randomness: the same recipe trained with another seed can "
+            "move by more than they do, so before trusting a small difference rerun with `--seeds 42,1,2` "
+            "(every variant trained once per seed) and see whether it holds.")
 
 
 NBSP = "\u00a0"  # inside a number with its interval, so a table cell never breaks it
@@ -114,6 +114,15 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
     if comparison.get("tiny_model"):
         doc.para(TINY_NOTE)
     doc.para(EXPLAIN)
+    seeds = comparison.get("seeds") or []
+    p_header, p_words = ("p (bootstrap)", "its bootstrap p") if seeds else ("McNemar p", "McNemar's p")
+    if not seeds:
+        doc.para(ONE_SEED)
+    else:
+        doc.para(f"Every variant was trained {len(seeds)} times (training seeds {', '.join(map(str, seeds))}). "
+                 "Accuracies are means over those runs; intervals and p-values come from a bootstrap that "
+                 "resamples the questions and, per variant, the training runs, so they include how much a "
+                 "retrained model moves (McNemar's test, for one pair of models, is not used).")
     said = findings(comparison)
     if said:
         doc.heading("What this shows", 2)
@@ -132,8 +141,10 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
         rows.append([label, len(v["sources"]), v.get("mixture_train_records"), acc,
                      difference_cell(vs) if vs else "(reference)", p_cell(vs["p_value"]) if vs else "",
                      vs["n"] if vs else ""])
+        if seeds:
+            rows[-1].append(", ".join(f"{a:.3f}" for a in (v.get("seed_accuracies") or {}).values()))
     doc.table(["variant", "sources", "train records", "accuracy [95% CI]", "minus reference [95% CI]",
-               "McNemar p", "questions"], rows)
+               p_header, "questions"] + (["accuracy per seed"] if seeds else []), rows)
     if others:
         diffs = [variants[label]["vs_reference"]["overall"] for label in others]
         doc.figure(_difference_plot(others, diffs, "Accuracy minus the reference's, overall", files,
@@ -143,7 +154,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
     if types:
         doc.heading("By exam type", 2)
         doc.para("Per exam type: the reference's accuracy [95% bootstrap interval], then each variant minus the "
-                 "reference [95% paired bootstrap interval] and McNemar's p.")
+                 f"reference [95% paired bootstrap interval] and {p_words}.")
         ref_row = ["reference (accuracy)"]
         for t in types:
             d = next((variants[label]["vs_reference"]["by_type"][t] for label in others
@@ -173,7 +184,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
     if with_base:
         doc.heading("Trained minus base model", 2)
         doc.para("The same comparison between each variant's trained model and the untrained base model.")
-        doc.table(["variant", "base [95% CI]", "trained [95% CI]", "trained minus base [95% CI]", "McNemar p"],
+        doc.table(["variant", "base [95% CI]", "trained [95% CI]", "trained minus base [95% CI]", p_header],
                   [[label, accuracy_cell(d["reference"], d["reference_interval"]),
                     accuracy_cell(d["variant"], d["variant_interval"]), difference_cell(d), p_cell(d["p_value"])]
                    for label, d in with_base])
