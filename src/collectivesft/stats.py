@@ -162,7 +162,8 @@ def runs_bootstrap(a_runs: Sequence[Sequence[float]], b_runs: Sequence[Sequence[
     `paired_bootstrap`; with several, how much a retrained model moves is in the interval.
 
     Also a two-sided bootstrap p-value for "no difference" (twice the smaller share of resampled
-    differences on either side of 0, at least 1/n_boot): {"diff", "low", "high", "p_value", "runs_a", "runs_b"}.
+    differences on either side of 0; when no resample reaches 0 it is reported as 1/n_boot and
+    "p_below" says p is below that): {"diff", "low", "high", "p_value", "p_below", "runs_a", "runs_b"}.
     """
     _check(n_boot, level)
     a, b = _runs_matrix(a_runs, "a_runs"), _runs_matrix(b_runs, "b_runs")
@@ -188,4 +189,4 @@ def runs_bootstrap(a_runs: Sequence[Sequence[float]], b_runs: Sequence[Sequence[
     low, high = _percentiles(diffs, level)
     p = min(1.0, 2 * min(float((diffs <= 0).mean()), float((diffs >= 0).mean())))
     return {"diff": float(b.mean() - a.mean()), "low": low, "high": high, "p_value": max(p, 1 / n_boot),
-            "runs_a": ka, "runs_b": kb}
+            "p_below": p < 1 / n_boot, "runs_a": ka, "runs_b": kb}

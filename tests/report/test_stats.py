@@ -174,3 +174,12 @@ def test_runs_bootstrap_rejects_bad_tables(a, b, message):
 
     with pytest.raises(ValueError, match=message):
         runs_bootstrap(a, b)
+
+
+def test_runs_bootstrap_says_when_p_is_below_its_resolution():
+    from collectivesft.stats import runs_bootstrap
+
+    far = runs_bootstrap([[0.0] * 50], [[1.0] * 50, [1.0] * 50], n_boot=500)
+    assert far["p_below"] and far["p_value"] == pytest.approx(1 / 500)
+    near = runs_bootstrap([[0.0, 1.0] * 25], [[1.0, 0.0] * 25], n_boot=500)
+    assert not near["p_below"] and near["p_value"] > 0.5

@@ -83,14 +83,14 @@ def ablate_command(
         d = v.get("vs_reference", {}).get("overall")
         rows.append([label, len(v["sources"]), f"{v['accuracy']:.3f}",
                      f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "-",
-                     f"{d['p_value']:.2g}" if d else "-"])
+                     (f"<{d['p_value']:.2g}" if d.get('p_below') else f"{d['p_value']:.2g}") if d else "-"])
     print_table(["variant", "sources", "CMB accuracy", f"minus {REFERENCE} [95% CI]", p_header], rows)
     base_rows = []
     for label, v in result["variants"].items():
         d = v.get("trained_vs_base", {}).get("overall")
         if d:
             base_rows.append([label, f"{d['reference']:.3f}", f"{d['variant']:.3f}",
-                              f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", f"{d['p_value']:.2g}"])
+                              f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", (f"<{d['p_value']:.2g}" if d.get('p_below') else f"{d['p_value']:.2g}")])
     if base_rows:
         typer.echo("")
         print_table(["variant", "base", "trained", "trained minus base [95% CI]", p_header], base_rows)

@@ -166,7 +166,7 @@ def runs_difference(refs: list[dict[str, bool]], others: list[dict[str, bool]], 
     return {"n": len(ids), "reference": ref_mean["diff"], "reference_interval": [ref_mean["low"], ref_mean["high"]],
             "variant": var_mean["diff"], "variant_interval": [var_mean["low"], var_mean["high"]],
             "diff": diff["diff"], "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"],
-            "p_method": "bootstrap over questions and training runs",
+            "p_below": diff["p_below"], "p_method": "bootstrap over questions and training runs",
             "reference_runs": [sum(r) / len(r) for r in a], "variant_runs": [sum(r) / len(r) for r in b]}
 
 

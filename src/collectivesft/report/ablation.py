@@ -44,12 +44,17 @@ def difference_cell(d: dict[str, Any]) -> str:
     return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]".replace(" ", NBSP)
 
 
-def p_cell(p: float) -> str:
+def p_cell(p: float, below: bool = False) -> str:
+    """'0.019', '<1e-4'; '<0.0005' when `below` (a bootstrap p under its resolution, 1/resamples)."""
+    if below:
+        return f"<{p:.2g}"
     return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
 
-def p_text(p: float) -> str:
+def p_text(p: float, below: bool = False) -> str:
     """'p=0.019' or 'p<0.0001' (no hyphen: a browser breaks '1e-4' after the hyphen)."""
+    if below:
+        return f"p<{p:.2g}"
     return f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
 
 
@@ -66,7 +71,7 @@ def findings(comparison: dict[str, Any]) -> list[str]:
     out = []
     tb = variants.get(ref_label, {}).get("trained_vs_base", {}).get("overall")
     if tb:
-        amount = f"{difference_cell(tb)} on {tb['n']} questions ({p_text(tb['p_value'])})"
+        amount = f"{difference_cell(tb)} on {tb['n']} questions ({p_text(tb['p_value'], tb.get('p_below', False))})"
         out.append({
             1: f"Training helped: the reference's trained model minus the untrained base model is {amount}. "
                "The interval excludes 0, so the pipeline turned this data into measurable learning.",
@@ -80,7 +85,7 @@ def findings(comparison: dict[str, Any]) -> list[str]:
             continue
         what = (f"{label} ({len(v['sources'])} source{'s' if len(v['sources']) != 1 else ''}, "
                 f"{v.get('mixture_train_records')} training records)")
-        amount = f"{difference_cell(vs)} ({p_text(vs['p_value'])})"
+        amount = f"{difference_cell(vs)} ({p_text(vs['p_value'], vs.get('p_below', False))})"
         out.append({
             -1: f"{what} scores below the reference: variant minus reference is {amount}, so the change "
                 "this variant makes costs accuracy."
@@ -139,7 +144,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
         own = vs or v.get("trained_vs_base", {}).get("overall")
         acc = accuracy_cell(own["variant"], own["variant_interval"]) if own else f"{v['accuracy']:.3f}"
         rows.append([label, len(v["sources"]), v.get("mixture_train_records"), acc,
-                     difference_cell(vs) if vs else "(reference)", p_cell(vs["p_value"]) if vs else "",
+                     difference_cell(vs) if vs else "(reference)", p_cell(vs["p_value"], vs.get("p_below", False)) if vs else "",
                      vs["n"] if vs else ""])
         if seeds:
             rows[-1].append(", ".join(f"{a:.3f}" for a in (v.get("seed_accuracies") or {}).values()))
@@ -165,7 +170,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
             cells = [label]
             for t in types:
                 d = variants[label]["vs_reference"]["by_type"].get(t)
-                cells.append(f"{difference_cell(d)} {p_text(d['p_value'])}" if d else "")
+                cells.append(f"{difference_cell(d)} {p_text(d['p_value'], d.get('p_below', False))}" if d else "")
             rows.append(cells)
         counts = {t: next(variants[label]["vs_reference"]["by_type"][t]["n"] for label in others
                           if t in variants[label]["vs_reference"]["by_type"]) for t in types}
@@ -186,7 +191,7 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
         doc.para("The same comparison between each variant's trained model and the untrained base model.")
         doc.table(["variant", "base [95% CI]", "trained [95% CI]", "trained minus base [95% CI]", p_header],
                   [[label, accuracy_cell(d["reference"], d["reference_interval"]),
-                    accuracy_cell(d["variant"], d["variant_interval"]), difference_cell(d), p_cell(d["p_value"])]
+                    accuracy_cell(d["variant"], d["variant_interval"]), difference_cell(d), p_cell(d["p_value"], d.get("p_below", False))]
                    for label, d in with_base])
     return doc
 
