@@ -24,7 +24,7 @@ TINY_NOTE = ("These runs train a tiny randomly initialised model on the syntheti
              "about medicine, real models or the real CMB; the world is made so that coverage matters.")
 EXPLAIN = ("Each variant is the reference recipe with one change (a source left out, only some sources, or "
            "another recipe file); all run the same stages where they agree. Differences are variant minus "
-           "reference on the same CMB-Exam questions: an interval that excludes 0 and a small McNemar p-value "
+           "reference on the same CMB-Exam questions: an interval that excludes 0 and a small p-value "
            "mean the change moved the score by more than the choice of questions explains.")
 ONE_SEED = ("These intervals do not cover training randomness: the same recipe trained with another seed can "
             "move by more than they do, so before trusting a small difference rerun with `--seeds 42,1,2` "
