@@ -78,25 +78,27 @@ def ablate_command(
     p_header = "p (bootstrap)" if result.get("seeds") else "McNemar p"
     from collectivesft.cli.display import print_table
 
+    def interval(d: dict) -> str:
+        return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+
+    def p_value(d: dict) -> str:
+        return f"{'<' if d.get('p_below') else ''}{d['p_value']:.2g}"
+
     rows = []
     for label, v in result["variants"].items():
         d = v.get("vs_reference", {}).get("overall")
         rows.append([label, len(v["sources"]), f"{v['accuracy']:.3f}",
-                     f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "-",
-                     (f"<{d['p_value']:.2g}" if d.get('p_below') else f"{d['p_value']:.2g}") if d else "-"])
+                     interval(d) if d else "-", p_value(d) if d else "-"])
     print_table(["variant", "sources", "CMB accuracy", f"minus {REFERENCE} [95% CI]", p_header], rows)
     base_rows = []
     for label, v in result["variants"].items():
         d = v.get("trained_vs_base", {}).get("overall")
         if d:
-            base_rows.append([label, f"{d['reference']:.3f}", f"{d['variant']:.3f}",
-                              f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", (f"<{d['p_value']:.2g}" if d.get('p_below') else f"{d['p_value']:.2g}")])
+            base_rows.append([label, f"{d['reference']:.3f}", f"{d['variant']:.3f}", interval(d), p_value(d)])
     if base_rows:
         typer.echo("")
         print_table(["variant", "base", "trained", "trained minus base [95% CI]", p_header], base_rows)
-    from collectivesft.report.ablation import findings
-
-    said = findings(result)
+    said = result.get("findings") or []  # computed once by run_ablation, as written to ablation.json
     if said:
         typer.echo("")
         for sentence in said:

@@ -161,7 +161,7 @@ def runs_difference(refs: list[dict[str, bool]], others: list[dict[str, bool]], 
 
     a = [[float(r[i]) for i in ids] for r in refs]
     b = [[float(r[i]) for i in ids] for r in others]
-    zero = [[0.0] * len(ids)]
+    zero = [[0.0] * len(ids)]  # "x minus an all-wrong run" is x: the same bootstrap gives each side's mean interval
     diff, ref_mean, var_mean = runs_bootstrap(a, b), runs_bootstrap(zero, a), runs_bootstrap(zero, b)
     return {"n": len(ids), "reference": ref_mean["diff"], "reference_interval": [ref_mean["low"], ref_mean["high"]],
             "variant": var_mean["diff"], "variant_interval": [var_mean["low"], var_mean["high"]],
