@@ -66,11 +66,26 @@ def _attention(config: TrainConfig, cuda: bool, packing: bool) -> str | None:
     return None
 
 
+def _packing(config: TrainConfig, cuda: bool, model) -> bool:
+    """Whether to pack: the config's choice, else on GPUs. Packed records are kept apart by
+    transformers' own attention (from position_ids); a model's own code does not do that, so
+    its records would attend to each other: no packing for it, and a clear refusal if asked."""
+    wanted = cuda if config.packing is None else config.packing
+    own = type(model).__module__.startswith("transformers_modules")
+    if wanted and own and config.packing:
+        raise ConfigError(f"packing: true cannot be used with model {config.model!r}: its own code "
+                          f"({type(model).__name__}) does not keep packed records apart, so they would attend "
+                          "to each other. Set packing: false, or convert it to a native architecture first "
+                          "(`collectivesft model convert MODEL OUT --to llama`).")
+    return wanted and not own
+
+
 def _load_model(config: TrainConfig, precision: str, cuda: bool, attention: str | None):
     import torch
-    from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
+    from collectivesft.models.loading import load_causal_lm
+
+    kwargs: dict[str, Any] = {}
     if attention:
         kwargs["attn_implementation"] = attention
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -90,7 +105,7 @@ def _load_model(config: TrainConfig, precision: str, cuda: bool, attention: str 
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=half or torch.bfloat16)
     try:
-        return AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+        return load_causal_lm(config.model, config.trust_remote_code, **kwargs)
     except OSError as exc:
         raise InputLayoutError(f"cannot load model {config.model!r}: {exc}") from None
 
@@ -158,6 +173,7 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         save_total_limit=config.save_total_limit,
         dataloader_num_workers=config.num_workers,
         report_to="none",
+        logging_nan_inf_filter=False,  # a NaN is an error (guard.py), never averaged away
         disable_tqdm=not on_terminal(),  # in a log, the Trainer prints one line per logging step instead
         # On CPU this also makes torchrun / accelerate processes join one gloo group (multi-CPU DDP).
         use_cpu=not cuda,
@@ -222,7 +238,6 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
                           "or choose another output folder")
 
     import torch
-    from transformers import AutoTokenizer
     from trl import SFTTrainer
 
     from collectivesft.train.templates import apply_template, get_template
@@ -231,25 +246,23 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     if config.cpu_threads and not cuda:
         torch.set_num_threads(config.cpu_threads)
     precision = _precision(config, cuda)
-    packing = cuda if config.packing is None else config.packing
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
 
     check_model_ref(config.model)
     quiet_libraries()
-    from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+    from collectivesft.models.loading import load_tokenizer
 
-    check_remote_code(config.model, config.trust_remote_code)
     try:
-        with remote_code_errors(config.model):
-            tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+        tokenizer = load_tokenizer(config.model, config.trust_remote_code, log=print if _is_main_process() else None)
     except OSError as exc:
         raise InputLayoutError(f"cannot load the tokenizer of model {config.model!r}: {exc}") from None
     added = apply_template(tokenizer, config.chat_template)
     train_ds, train_stats = _encode_split(train_path, tokenizer, config, config.max_records)
     val_ds, val_stats = (_encode_split(val_path, tokenizer, config, None) if config.validation else (None, None))
 
-    attention = _attention(config, cuda, packing)
+    attention = _attention(config, cuda, cuda if config.packing is None else config.packing)
     model = _load_model(config, precision, cuda, attention)
+    packing = _packing(config, cuda, model)
     if added or len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
     if config.chat_template:
@@ -274,7 +287,9 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         collator = RowPackingCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
                                       else tokenizer.eos_token_id)
 
-    trainer_cls = SFTTrainer if cuda else _cpu_trainer_class()
+    from collectivesft.train.guard import guarded
+
+    trainer_cls = guarded(SFTTrainer if cuda else _cpu_trainer_class())
     trainer = trainer_cls(
         model=model,
         args=_sft_config(config, checkpoints, precision, trl_packing, val_ds is not None, cuda),

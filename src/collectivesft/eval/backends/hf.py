@@ -32,9 +32,8 @@ class HFBackend(Backend):
     def __init__(self, config: Any):
         super().__init__(config)
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+        from collectivesft.models.loading import load_causal_lm, load_tokenizer
 
         device = config.device
         cuda = torch.cuda.is_available()
@@ -48,17 +47,14 @@ class HFBackend(Backend):
         check_model_ref(config.model)
         quiet_libraries()
         trust = bool(getattr(config, "trust_remote_code", False))
-        check_remote_code(config.model, trust)
-        kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype), "trust_remote_code": trust}
+        kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
         if device.startswith("cuda"):
             # Weights go straight to the GPUs ("auto" shards a 70B model over all of them),
             # never through host RAM and .to(device).
             kwargs["device_map"] = "auto" if config.device == "auto" else {"": device}
         try:
-            with remote_code_errors(config.model):
-                self.tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left",
-                                                               trust_remote_code=trust)
-                self.model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+            self.tokenizer = load_tokenizer(config.model, trust, padding_side="left")
+            self.model = load_causal_lm(config.model, trust, **kwargs)
         except OSError as exc:
             raise ConfigError(f"cannot load model {config.model!r} with transformers: {exc}") from None
         self.model.eval()
