@@ -1,4 +1,5 @@
-"""`collectivesft train RECIPE.yaml [--set key=value ...]`, `model tiny OUT` and `model from-gguf FILE OUT`."""
+"""`collectivesft train RECIPE.yaml [--set key=value ...]` and the `model` commands: tiny, from-gguf,
+convert (InternLM2 -> Llama) and check (the preflight)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Optional
 
 import typer
 
-model_app = typer.Typer(help="Models: build the tiny offline model for tests and the demo; convert GGUF files.",
-                        no_args_is_help=True)
+model_app = typer.Typer(help="Models: check one before training (preflight), convert InternLM2 to Llama or GGUF "
+                        "to Hugging Face, build the tiny offline model for tests and the demo.", no_args_is_help=True)
 
 
 @model_app.command("tiny")
@@ -21,7 +22,8 @@ def tiny_command(
     size: str = typer.Option("tiny", "--size", help="tiny (tests), small (CPU demo) or base."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random initialisation."),
     remote_code: bool = typer.Option(False, "--remote-code", help="Classes from the folder's own Python files "
-                                     "(auto_map), so it loads only with trust_remote_code, like InternLM2."),
+                                     "(auto_map), so it loads only with trust_remote_code. With --arch internlm2: "
+                                     "InternLM2's own layout, 4.x-style code and a sentencepiece tokenizer."),
 ) -> None:
     """Build a randomly initialised causal LM with a tokenizer trained on the fixture corpus."""
     from collectivesft.fixtures.tiny_model import build_tiny_model, corpus_from_file
@@ -44,6 +46,85 @@ def from_gguf_command(
     report = convert_gguf(gguf_file, out, dtype=dtype)
     typer.echo(f"wrote {out} ({', '.join(report['architecture'] or [])}, {report['parameters']:,} parameters, "
                f"{dtype}); reloaded logits match the GGUF model's (max |diff| {report['max_abs_logit_diff']})")
+
+
+@model_app.command("convert")
+def convert_command(
+    model: Path = typer.Argument(..., help="An InternLM2 / InternLM2.5 model folder (downloaded from the hub)."),
+    out: Path = typer.Argument(..., help="New folder for the converted model (must not exist)."),
+    to: str = typer.Option(..., "--to", help="Target architecture: llama."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the original model's own code "
+                                           "to compare logits (the check)."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare logits with the original on a probe and "
+                               "fail above float tolerance."),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest allowed |logit difference|, relative to "
+                                    "the largest |logit| (fp32)."),
+) -> None:
+    """Rewrite an InternLM2/2.5 checkpoint as a standard Llama folder (fused qkv split, renamed, faithful fast
+    tokenizer): no remote code needed, so vLLM, flash-attention and packing work natively."""
+    from collectivesft.errors import ConfigError
+    from collectivesft.models.convert import convert_to_llama
+
+    if to != "llama":
+        raise ConfigError(f"--to {to!r}: the supported target is llama")
+    summary = convert_to_llama(model, out, trust_remote_code=trust_remote_code, check=check, tolerance=tolerance,
+                               log=typer.echo)
+    logits = summary.get("logits")
+    verdict = (f"logits match the original's (max |diff| {logits['max_abs_diff']:.3g}, tolerance "
+               f"{logits['tolerance']:.3g}, {logits['probe_tokens']} probe tokens)" if logits
+               else "not checked against the original (--no-check)")
+    typer.echo(f"wrote {out} (llama, {summary['tensors']} tensors); {verdict}")
+
+
+@model_app.command("check")
+def check_command(
+    model: str = typer.Argument(..., help="Model folder or hub id (a LoRA run folder's model/ works too)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Train config or run recipe whose train: (and "
+                                          "launch:) settings to check: template, cutoff, fine-tuning mode, GPUs."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a train key, e.g. --set finetuning=lora."),
+    gpu_mem: Optional[str] = typer.Option(None, "--gpu-mem", help="Memory of one GPU, e.g. 80GB or 24GiB: say "
+                                          "whether the recipe's fine-tuning fits, and what to change if not."),
+    device: str = typer.Option("cpu", "--device", help="Where the forward/backward and generation checks run."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON instead of a table."),
+) -> None:
+    """The preflight: tokenizer probe, chat template with its trained tokens, one forward and backward,
+    a few generated tokens, a save-and-reload round trip, and the GPU memory estimate. Exit 1 on a failure."""
+    import json
+
+    from collectivesft.cli.display import print_table
+    from collectivesft.models.check import Settings, as_json as checks_json, failed, preflight
+
+    settings = Settings()
+    if recipe is not None or set_:
+        import yaml
+
+        from collectivesft.train.config import load_config
+
+        overrides = [f"model={model}", *(set_ or [])]
+        config = load_config(recipe, overrides)
+        launch = None
+        if recipe is not None:
+            data = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
+            launch = data.get("launch") if isinstance(data, dict) else None
+        settings = Settings.from_train(config, launch)
+        trust_remote_code = trust_remote_code or config.trust_remote_code
+    gpu_bytes = None
+    if gpu_mem is not None:
+        from collectivesft.models.memory import parse_memory
+
+        gpu_bytes = parse_memory(gpu_mem)
+    results = preflight(model, trust_remote_code=trust_remote_code, settings=settings, gpu_bytes=gpu_bytes,
+                        device=device)
+    if as_json:
+        typer.echo(json.dumps(checks_json(results), ensure_ascii=False, indent=2))
+    else:
+        print_table(["check", "status", "what it saw"], [[r.name, r.status, r.detail] for r in results])
+        rendered = next((r.data.get("rendered") for r in results if r.name == "chat template" and r.data), None)
+        if rendered:
+            typer.echo("\nthe chat template on a sample record ([...] is what the loss trains):\n" + rendered)
+    if failed(results):
+        raise typer.Exit(1)
 
 
 def train_command(

@@ -97,6 +97,8 @@ class RunRecipe(BaseModel):
     model: ModelEntry
     train: dict[str, Any] = Field(default_factory=dict)
     launch: Optional[LaunchSettings] = None
+    preflight: bool = Field(True, description="Run `model check` on the base model with the train settings "
+                            "before training, and stop on a failure.")
     eval: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -53,6 +53,7 @@ def run_stages(runner: Runner, recipe: RunRecipe) -> dict[str, dict]:
     converted = stages.convert_stage(runner, recipe, raw)
     mixture = stages.mix_stage(runner, recipe, raw, converted)
     base = stages.model_stage(runner, recipe)
+    stages.check_stage(runner, recipe, base)
     trained = stages.train_stage(runner, recipe, mixture, base)
     evals = stages.eval_stage(runner, recipe, raw, base, trained)
     evals["trained"]["mixture_counts"] = mixture.get("counts", {})

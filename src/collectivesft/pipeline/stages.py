@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from collectivesft.errors import CollectiveSFTError
-from collectivesft.io import file_sha256, json_digest
+from collectivesft.io import file_sha256, json_digest, write_json
 from collectivesft.pipeline.recipe import RunRecipe, mix_section
 from collectivesft.pipeline.runner import Runner, outputs_digest
 
@@ -118,6 +118,39 @@ def model_stage(runner: Runner, recipe: RunRecipe) -> dict:
         return {"path": str(path), "digest": outputs_digest([Path(path)])}
 
     return runner.stage("model", entry.model_dump(), {}, body)
+
+
+def check_stage(runner: Runner, recipe: RunRecipe, base: dict) -> dict | None:
+    """`model check` on the base model with the recipe's train settings, before any training:
+    a failure stops the run here (recipe `preflight: false` skips it)."""
+    if not recipe.preflight:
+        return None
+    from collectivesft.errors import CollectiveSFTError
+    from collectivesft.models.check import Settings, as_json, failed, preflight
+    from collectivesft.train.config import config_from_dict
+
+    config = config_from_dict(dict(recipe.train, model=base["path"]), "recipe train:")
+    launch = recipe.launch.model_dump() if recipe.launch else None
+
+    def body(stage_dir: Path, resume: bool) -> dict:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        gpu = torch.cuda.get_device_properties(0).total_memory if cuda else None
+        results = preflight(base["path"], trust_remote_code=config.trust_remote_code,
+                            settings=Settings.from_train(config, launch), gpu_bytes=gpu,
+                            device="cuda" if cuda else "cpu")
+        write_json(stage_dir / "check.json", as_json(results))
+        for r in results:
+            runner.log(f"  {r.status:>7}  {r.name}: {r.detail}")
+        bad = failed(results)
+        if bad:
+            raise CollectiveSFTError(f"model check failed before training ({', '.join(r.name for r in bad)}): "
+                                     f"{bad[0].detail}. Details in {stage_dir / 'check.json'}; "
+                                     "--set preflight=false skips the check")
+        return {"digest": json_digest(as_json(results)), "checks": {r.name: r.status for r in results}}
+
+    return runner.stage("check", {"train": recipe.train, "launch": launch}, {"model": base["digest"]}, body)
 
 
 def train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -> dict:
