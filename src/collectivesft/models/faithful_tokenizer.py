@@ -133,11 +133,13 @@ def _special_mismatches(tokenizer, sp, proto, config: dict[str, Any]) -> list[Mi
         if want >= 0 and token is not None and tokenizer.convert_tokens_to_ids(str(token)) != want:
             found.append(Mismatch("special", str(token), f"id {want} ({attribute})",
                                   f"id {tokenizer.convert_tokens_to_ids(str(token))}"))
-    # Ids of added tokens: tokenizer_config.json's added_tokens_decoder is what the model was trained with.
+    # The id of an added token: tokenizer_config.json's added_tokens_decoder (what the model was
+    # trained with), else its sentencepiece piece's, else the tokenizer's own.
     configured = {str(entry["content"]): int(i) for i, entry in (config.get("added_tokens_decoder") or {}).items()}
     loaded = {str(token): i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
+    pieces = {p.piece: i for i, p in enumerate(proto.pieces) if p.type != NORMAL}
     for content in sorted(set(configured) | set(loaded)):
-        want = configured.get(content, loaded.get(content))
+        want = configured.get(content, pieces.get(content, loaded.get(content)))
         got = tokenizer(content, add_special_tokens=False)["input_ids"]
         if got != [want]:
             found.append(Mismatch("special", content, f"one id {want}", f"ids {got}"))
@@ -202,9 +204,11 @@ def _added_tokens(proto, config: dict[str, Any], like) -> dict[int, Any]:
     if entries:
         for i, entry in entries.items():
             tokens[int(i)] = added(str(entry["content"]), bool(entry.get("special", True)), entry)
-    elif like is not None:  # no config: the loaded tokenizer's own list is all there is
+    elif like is not None:  # no config: the loaded tokenizer's list, less pieces it misplaced
+        pieces = {token.content for token in tokens.values()}
         for i, token in like.added_tokens_decoder.items():
-            tokens[int(i)] = added(str(token), bool(token.special))
+            if str(token) not in pieces:
+                tokens[int(i)] = added(str(token), bool(token.special))
     return dict(sorted(tokens.items()))
 
 
@@ -315,8 +319,7 @@ def rebuild_tokenizer(spm_path: str | Path, like=None):
 
 def _summary(problems: list[Mismatch]) -> str:
     texts = {m.text for m in problems if m.text in PROBE}
-    return (f"{len(problems)} checks failed, on {len(texts)} of {len(PROBE)} probe texts "
-            f"(first: {problems[0]})")
+    return f"failed {len(problems)} checks, on {len(texts)} of {len(PROBE)} probe texts (first: {problems[0]})"
 
 
 def faithful_tokenizer(tokenizer, folder: str | Path, *, log: Callable[[str], None] | None = None):
@@ -326,12 +329,15 @@ def faithful_tokenizer(tokenizer, folder: str | Path, *, log: Callable[[str], No
     TokenizerMismatchError when the rebuilt one still differs. Without a sentencepiece model
     (byte-level BPE) the tokenizer is only checked to round-trip PROBE and returned as it is.
     """
-    spm_path = sentencepiece_file(folder)
     log = log or warnings.warn
+    spm_path = sentencepiece_file(folder)
+    vocab_file = str(getattr(tokenizer, "vocab_file", None) or "")
+    if spm_path is None and vocab_file.endswith(".model") and Path(vocab_file).is_file():
+        spm_path = Path(vocab_file)  # a hub id: the model file in the download cache, as the tokenizer recorded it
     if spm_path is None:
         problems = probe_roundtrip(tokenizer)
         if problems:
-            log(f"tokenizer of {folder} does not decode back what it encodes: {_summary(problems)}")
+            log(f"tokenizer of {folder} does not decode back what it encodes: it {_summary(problems)}; kept as loaded")
         return tokenizer
     problems = probe(tokenizer, spm_path)
     if not problems:
