@@ -265,8 +265,9 @@ def _backend(proto, added: dict[int, Any], bos: str | None, eos: str | None):
                                      f"({len(names)} pieces) without gaps; cannot rebuild the tokenizer")
     backend.add_tokens(list(added.values()))
     ids = {token.content: i for i, token in added.items()}
-    for token in (t for t in (bos, eos) if t is not None and t not in ids):
-        raise TokenizerMismatchError(f"{token!r} is to be added to every text but is no token of the model")
+    missing = [t for t in (bos, eos) if t is not None and t not in ids]
+    if missing:
+        raise TokenizerMismatchError(f"{missing[0]!r} is to be added to every text but is no token of the model")
 
     def template(seq: str, n: int) -> str:
         return " ".join(([f"{bos}:{n}"] if bos else []) + [f"${seq}:{n}"] + ([f"{eos}:{n}"] if eos else []))
