@@ -19,3 +19,7 @@ class RecordError(CollectiveSFTError):
 
 class EmptyResultError(CollectiveSFTError):
     """A stage read its input but produced nothing (all rows rejected or filtered)."""
+
+
+class TokenizerMismatchError(InputLayoutError):
+    """A model's tokenizer does not encode as its sentencepiece model does and could not be rebuilt to."""
