@@ -103,3 +103,51 @@ def cmb(tmp_path_factory, real_cli) -> Path:
     out = tmp_path_factory.mktemp("cmb") / "CMB"
     real_cli(["eval", "fixtures", out, "--n-test", 28])
     return out
+
+
+# InternLM2's own configuration and modeling code (the InternLM2.5 hub files' code, as xtuner ships
+# it) from the xtuner wheel on PyPI, pinned. No PyPI wheel ships InternLM's tokenizer code
+# (checked: xtuner, lmdeploy, opencompass, ms-swift, mindnlp), so the tokenizer classes in the
+# built folder are the project's stand-ins (fixtures/internlm2_model.py).
+XTUNER = "xtuner==0.2.0"
+XTUNER_WHEEL = "xtuner-0.2.0-py3-none-any.whl"
+XTUNER_SHA256 = "5b59e7e194d78579c3d00a9a68ea7195472869d7a4601d692ce200224ac86443"
+XTUNER_CODE = "xtuner/_lite/modelings/internlm2/"
+
+
+@pytest.fixture(scope="session")
+def internlm2_code() -> Path:
+    """A folder with InternLM2's real configuration_internlm2.py and modeling_internlm2.py."""
+    cache = cache_dir()
+    code = cache / "internlm2-code"
+    names = ("configuration_internlm2.py", "modeling_internlm2.py")
+    if all((code / n).is_file() for n in names):
+        return code
+    wheel = cache / "wheel" / XTUNER_WHEEL
+    if not wheel.is_file():
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", XTUNER,
+                                   "-d", str(cache / "wheel")], capture_output=True, text=True, timeout=900)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"InternLM2 real-code tier skipped: cannot run pip download {XTUNER} ({exc})")
+        if proc.returncode != 0 or not wheel.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            pytest.skip(f"InternLM2 real-code tier skipped: cannot fetch {XTUNER} from PyPI ({tail[0]})")
+    if _sha256(wheel) != XTUNER_SHA256:
+        pytest.fail(f"{wheel}: sha256 is not the pinned {XTUNER_SHA256}; delete it to fetch again")
+    code.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as archive:
+        for name in names:
+            (code / name).write_bytes(archive.read(XTUNER_CODE + name))
+    return code
+
+
+@pytest.fixture(scope="session")
+def internlm2_real(internlm2_code, tmp_path_factory) -> Path:
+    """A tiny random InternLM2.5 folder running InternLM's own modeling code."""
+    from collectivesft.fixtures.internlm2_model import build_internlm2
+
+    folder = build_internlm2(tmp_path_factory.mktemp("internlm2") / "real", code_dir=internlm2_code)
+    text = (folder / "modeling_internlm2.py").read_text(encoding="utf-8")
+    assert "from einops import rearrange" in text  # InternLM's file, not the stand-in
+    return folder

@@ -15,6 +15,8 @@ returns, keyed on what the code does, never on the model's name:
 - a forward that returns the key/value cache as nested tuples gets it back as a DynamicCache
   (what generate, beam search and `batch_repeat_interleave` need), and a forward without
   `logits_to_keep` accepts it and keeps only the last positions' logits;
+- a class with its own `prepare_inputs_for_generation` but no GenerationMixin gets the mixin
+  (transformers adds it to a copy on the first load only, so a second load had no generate);
 - buffers the code computes in `__init__` and does not save (`persistent=False`: rotary
   `inv_freq`, cos/sin caches) are left as uninitialised memory by transformers 5, which builds
   the model on the meta device and only fills what the checkpoint holds or its own
@@ -276,6 +278,13 @@ def adapt_model_class(model_class: type, config: Any) -> list[str]:
     if model_class.__dict__.get(_ADAPTED):
         return []
     changed: list[str] = []
+    from transformers import GenerationMixin
+
+    if not issubclass(model_class, GenerationMixin) and hasattr(model_class, "prepare_inputs_for_generation"):
+        # transformers adds the mixin to a copy of the class on the first load only; a second load
+        # in the same process takes the registered original, which has no generate().
+        model_class.__bases__ = model_class.__bases__ + (GenerationMixin,)
+        changed.append("GenerationMixin added")
     code = sys.modules.get(model_class.__module__)
     if code is not None and _record_init_args(code):
         changed.append("computed buffers restored after loading")

@@ -156,6 +156,21 @@ def convert_weights(source: Path, out: Path, config: dict[str, Any], log: Callab
     return len(index)
 
 
+def _write_tokenizer(source: Path, out: Path) -> None:
+    """The fast tokenizer rebuilt from the sentencepiece model and tokenizer_config.json (special and
+    chat tokens, bos, chat template): no remote class, tokenizer.model kept beside it."""
+    from collectivesft.models.faithful_tokenizer import probe, rebuild_tokenizer, save_faithful, sentencepiece_file
+
+    spm_path = sentencepiece_file(source)
+    if spm_path is None:
+        raise InputLayoutError(f"{source}: no sentencepiece tokenizer.model (InternLM2 ships one)")
+    tokenizer = rebuild_tokenizer(spm_path)
+    problems = probe(tokenizer, spm_path)
+    if problems:
+        raise ConversionMismatchError(f"the rebuilt tokenizer differs from {spm_path.name}: {problems[0]}")
+    save_faithful(tokenizer, out, source)
+
+
 def compare_logits(original: Path, converted: Path, probe: list[list[int]], tolerance: float) -> dict[str, Any]:
     """Max absolute logit difference between the original (its own code) and the converted model."""
     import torch
@@ -200,9 +215,7 @@ def convert_to_llama(model: str | Path, out: str | Path, *, trust_remote_code: b
         count = convert_weights(source, partial, config, log)
         if (source / "generation_config.json").is_file():
             shutil.copyfile(source / "generation_config.json", partial / "generation_config.json")
-        from collectivesft.models.faithful_tokenizer import sentencepiece_tokenizer_folder
-
-        sentencepiece_tokenizer_folder(source, partial)
+        _write_tokenizer(source, partial)
         summary: dict[str, Any] = {"source": str(source), "out": str(out), "to": "llama", "tensors": count,
                                    "checked": check}
         if check:

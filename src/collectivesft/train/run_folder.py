@@ -58,14 +58,17 @@ def summarize(trainer, run: dict[str, Any], final_eval: dict, train_stats, val_s
     }
 
 
-def save_final_model(trainer, tokenizer, out: Path, merge: bool) -> None:
-    """Save the trained model (a LoRA adapter, or merged weights when `merge`) and tokenizer."""
+def save_final_model(trainer, tokenizer, out: Path, merge: bool, source: str | Path) -> None:
+    """Save the trained model (a LoRA adapter, or merged weights when `merge`) and tokenizer, with
+    the base model's sentencepiece tokenizer.model beside it when it has one (`source`)."""
+    from collectivesft.models.faithful_tokenizer import save_faithful
+
     model = trainer.accelerator.unwrap_model(trainer.model)
     model.config.use_cache = True  # training switched it off; inference wants it back
     if not merge:
         trainer.save_model(str(out))  # handles DeepSpeed / FSDP gathering; saves the tokenizer too
         if trainer.is_world_process_zero():
-            tokenizer.save_pretrained(out)
+            save_faithful(tokenizer, out, source)
             # An adapter save has no generation config; without this one the template's end-of-turn
             # token (added to eos above) would be lost and a chatml-trained base model never stop.
             model.generation_config.save_pretrained(out)
@@ -73,7 +76,7 @@ def save_final_model(trainer, tokenizer, out: Path, merge: bool) -> None:
     if trainer.is_world_process_zero():
         merged = model.merge_and_unload()
         merged.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+        save_faithful(tokenizer, out, source)
 
 
 def plot_loss(path: Path, train_curve: list[dict], val_curve: list[dict], title: str) -> None:

@@ -311,11 +311,12 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     run = whole_run(result, trainer.state, carried, totals)
     final_eval = _final_eval(trainer) if val_ds is not None else {}
 
+    from collectivesft.models.loading import base_of
     from collectivesft.train.run_folder import save_final_model, summarize, write_run_folder
 
     packing_mode = "padding-free" if trl_packing else ("rows" if packing else "none")
     metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, attention)
-    save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora)
+    save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora, source=base_of(config.model))
     metrics["model_dir"] = str(out_dir / "model")
     # Which template shaped the training text: a named one, or the tokenizer's own (the model's).
     metrics["setup"]["chat_template"] = config.chat_template or "the tokenizer's own"

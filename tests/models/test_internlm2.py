@@ -1,0 +1,187 @@
+"""InternLM2's layout and 4.x-era code (the stand-in in fixtures/internlm2_model.py) through every
+stage: eval (three methods), train (full and LoRA with gradient checkpointing and the paper's
+template), evaluation and plain reload of the trained folder, serve, model check, convert."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from internlm2_chain import BYTE_TOKEN, PAPER, eval_cmb, reload_plain, sets, train, write_mixture
+
+
+@pytest.fixture(scope="module")
+def internlm2(tmp_path_factory) -> Path:
+    from collectivesft.fixtures.internlm2_model import build_internlm2
+
+    return build_internlm2(tmp_path_factory.mktemp("internlm2") / "standin")
+
+
+@pytest.fixture(scope="module")
+def cmb_small(tmp_path_factory) -> Path:
+    from collectivesft.fixtures.cmb_eval import write_cmb_eval
+
+    return write_cmb_eval(tmp_path_factory.mktemp("cmb") / "CMB", n_test=28, seed=0)
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from typer.testing import CliRunner
+
+    from collectivesft.cli.main import app
+
+    runner = CliRunner()
+    return lambda args: runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def runs(cli, internlm2, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("internlm2-runs")
+    mixture = write_mixture(root / "mix")
+    out = {}
+    for mode in ("full", "lora"):
+        train(cli, internlm2, mixture, root / mode, mode)
+        out[mode] = root / mode / "model"
+    return out
+
+
+def test_the_stand_in_breaks_on_plain_transformers_as_internlms_code_does(internlm2):
+    from transformers import AutoModelForCausalLM
+
+    with pytest.raises(ModuleNotFoundError, match="modeling_attn_mask_utils"):
+        AutoModelForCausalLM.from_pretrained(internlm2, trust_remote_code=True)
+
+
+def test_loaded_rotary_buffers_are_computed_not_uninitialised_memory(internlm2):
+    """transformers 5 builds on the meta device and leaves non-persistent buffers empty (garbage)."""
+    import torch
+
+    from collectivesft.models.loading import load_causal_lm
+
+    model = load_causal_lm(internlm2, True, dtype=torch.float32)
+    config = json.loads((internlm2 / "config.json").read_text())
+    dim = config["hidden_size"] // config["num_attention_heads"]
+    expected = 1.0 / (config["rope_theta"] ** (torch.arange(0, dim, 2).float() / dim))
+    buffers = [b for name, b in model.named_buffers() if name.endswith("inv_freq")]
+    assert len(buffers) == config["num_hidden_layers"]
+    for buffer in buffers:
+        assert torch.allclose(buffer, expected)
+
+
+def test_cached_generation_equals_uncached_argmax(internlm2):
+    import torch
+
+    from collectivesft.models.loading import load_causal_lm
+
+    model = load_causal_lm(internlm2, True, dtype=torch.float32).eval()
+    prompt = torch.tensor([[1, 50, 60, 70, 80]])
+    out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=5,
+                         do_sample=False)
+    first = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
+    assert first.logits.shape[1] == 1 and type(first.past_key_values).__name__ == "DynamicCache"
+    full = model(input_ids=out, use_cache=False).logits[0, prompt.shape[1] - 1:-1].argmax(-1)
+    assert full.tolist() == out[0, prompt.shape[1]:].tolist()
+
+
+@pytest.mark.parametrize("method", ["generate", "loglik", "cloze"])
+def test_eval_runs_every_method(cli, internlm2, cmb_small, tmp_path, method):
+    rows = eval_cmb(cli, internlm2, cmb_small, tmp_path / method, method)
+    if method == "generate":
+        assert all(r["output"] for r in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_trained_folder_evaluates_and_reloads_with_plain_transformers(cli, runs, cmb_small, tmp_path, mode):
+    eval_cmb(cli, runs[mode], cmb_small, tmp_path / "eval", "generate")
+    reload_plain(runs[mode])
+
+
+def test_serve_answers_as_in_process(internlm2):
+    from collectivesft.eval.backends.registry import get_backend
+    from collectivesft.eval.config import InferenceConfig
+    from collectivesft.eval.server import start_in_thread
+
+    backend = get_backend(InferenceConfig(model=str(internlm2), device="cpu", trust_remote_code=True))
+    server, url = start_in_thread(backend, "internlm2")
+    try:
+        reply = httpx.post(url + "/chat/completions", json={"messages": [{"role": "user", "content": "你好"}],
+                                                            "max_tokens": 6}, timeout=120).json()
+    finally:
+        server.shutdown()
+        server.server_close()
+    text = reply["choices"][0]["message"]["content"]
+    assert text == backend.generate([[{"role": "user", "content": "你好"}]], 6)[0]
+    assert not BYTE_TOKEN.search(text)
+
+
+def test_packing_is_refused_for_a_model_that_cannot_keep_records_apart(cli, internlm2, tmp_path):
+    mixture = write_mixture(tmp_path / "mix")
+    result = cli(["train", *sets([f"model={internlm2}", "trust_remote_code=true", "packing=true", "max_steps=1",
+                                  "cpu_threads=1", "chat_template=intern2-llamafactory-0.8", "cutoff=128"]),
+                  "--mixture", mixture, "--out", tmp_path / "run"])
+    assert result.exit_code != 0
+    assert "does not keep packed records apart" in str(result.exception)
+
+
+def test_model_check_on_the_paper_recipe_prints_every_check(cli, internlm2):
+    result = cli(["model", "check", internlm2, "--recipe", PAPER, "--gpu-mem", "80GB",
+                  "--set", "cpu_threads=1"])
+    assert result.exit_code == 0, result.output
+    for name in ("tokenizer", "chat template", "load", "forward + backward", "generate", "save + reload",
+                 "GPU memory"):
+        assert name in result.output
+    assert "full + gradient checkpointing" in result.output and "ZeRO-2 x 8 GPU" in result.output
+    assert "[" in result.output.split("what the loss trains")[1]  # the trained span is marked
+    as_json = json.loads(cli(["model", "check", internlm2, "--trust-remote-code", "--json"]).output)
+    assert {c["name"]: c["status"] for c in as_json}["forward + backward"] == "ok"
+
+
+def test_model_check_fails_a_model_that_cannot_load(cli, internlm2, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(internlm2, broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    result = cli(["model", "check", broken, "--trust-remote-code"])
+    assert result.exit_code == 1
+    assert "load" in result.output and "fail" in result.output
+
+
+def test_convert_to_llama_matches_the_original_logits_and_needs_no_remote_code(cli, internlm2, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "llama"
+    refused = cli(["model", "convert", internlm2, out, "--to", "llama"])
+    assert refused.exit_code != 0 and "--trust-remote-code" in str(refused.exception) and not out.exists()
+    result = cli(["model", "convert", internlm2, out, "--to", "llama", "--trust-remote-code"])
+    assert result.exit_code == 0, result.output
+    assert "logits match the original's" in result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "llama" and "auto_map" not in config
+    model = AutoModelForCausalLM.from_pretrained(out)  # no trust_remote_code
+    assert type(model).__name__ == "LlamaForCausalLM"
+    reload_plain(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.chat_template and tokenizer("x").input_ids[0] == tokenizer.bos_token_id == 1
+    assert model(torch.tensor([[1, 5, 6]])).logits.isfinite().all()
+
+
+def test_convert_fails_loudly_when_the_logits_differ(cli, internlm2, tmp_path, monkeypatch):
+    from collectivesft.models import convert
+
+    original = convert.split_wqkv
+
+    def swapped(tensor, heads, kv_heads, head_dim):  # k and v exchanged: a plausible bug
+        q, k, v = original(tensor, heads, kv_heads, head_dim)
+        return q, v, k
+
+    monkeypatch.setattr(convert, "split_wqkv", swapped)
+    out = tmp_path / "llama"
+    result = cli(["model", "convert", internlm2, out, "--to", "llama", "--trust-remote-code"])
+    assert isinstance(result.exception, convert.ConversionMismatchError)
+    assert not out.exists() and not (tmp_path / "llama.partial").exists()
