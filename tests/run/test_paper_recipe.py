@@ -1,5 +1,6 @@
-"""The shipped paper recipe runs offline: fixtures for the raw data, a tiny InternLM2-like model
-(bos <s>, eos </s>) standing in for InternLM2.5-7B, every other setting as shipped."""
+"""The shipped paper recipe runs offline: fixtures for the raw data, a tiny InternLM2-layout model
+with 4.x-era code of its own and a sentencepiece tokenizer (fixtures/internlm2_model.py) standing
+in for InternLM2.5-7B, gradient checkpointing on as shipped, every other setting as shipped."""
 
 from __future__ import annotations
 
@@ -27,12 +28,11 @@ def paper_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("paper")
     recipe["fixtures"] = {"rows": 10, "seed": 0, "cmb_test": 12}
     recipe["sources"] = [{"name": s["name"], "style": s["style"]} for s in recipe["sources"]]
-    recipe["model"] = {"tiny": {"arch": "internlm2", "size": "tiny"}}
+    recipe["model"] = {"tiny": {"arch": "internlm2", "size": "tiny", "remote_code": True}}
     recipe["mix"]["cap"] = MAX_SAMPLES  # so max_samples cuts the fixture files
     del recipe["launch"], recipe["eval"]["data"]
     # A CPU-sized run: two steps, fp32, a cutoff short enough for infer_seqlen to cut records.
-    recipe["train"].update(max_steps=2, batch_size=4, precision="fp32", gradient_checkpointing=False, cutoff=96,
-                           cpu_threads=1)
+    recipe["train"].update(max_steps=2, batch_size=4, precision="fp32", cutoff=96, cpu_threads=1)
     recipe["eval"].update(method="loglik", limit=4)
     path = root / "paper.yaml"
     path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
@@ -51,6 +51,9 @@ def test_paper_recipe_runs_offline_end_to_end(paper_run):
     metrics = json.loads((run / "train" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["setup"]["per_device_eval_batch_size"] == 1 and metrics["setup"]["packing_mode"] == "none"
     assert metrics["data"]["train"]["truncated_per_turn"] > 0 and metrics["data"]["train"]["dropped"] == {}
+    assert all(math.isfinite(p["loss"]) for p in metrics["train_curve"])
+    checks = json.loads((run / "check" / "check.json").read_text(encoding="utf-8"))
+    assert {c["name"]: c["status"] for c in checks}["forward + backward"] == "ok"
 
 
 @pytest.mark.slow

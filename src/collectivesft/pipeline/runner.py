@@ -19,7 +19,7 @@ from collectivesft import __version__
 from collectivesft.errors import ConfigError
 from collectivesft.io import files_digest, json_digest, write_json
 
-STAGES = ("fixtures", "convert", "mix", "model", "train", "eval", "report")
+STAGES = ("fixtures", "convert", "mix", "model", "check", "train", "eval", "report")
 
 
 def outputs_digest(paths: list[Path]) -> str:
