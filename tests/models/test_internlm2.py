@@ -136,7 +136,7 @@ def test_model_check_on_the_paper_recipe_prints_every_check(cli, internlm2):
         assert name in result.output
     assert "full + gradient checkpointing" in result.output and "ZeRO-2 x 8 GPU" in result.output
     assert "[" in result.output.split("what the loss trains")[1]  # the trained span is marked
-    as_json = json.loads(cli(["model", "check", internlm2, "--trust-remote-code", "--json"]).output)
+    as_json = json.loads(cli(["model", "check", internlm2, "--trust-remote-code", "--json"]).stdout)
     assert {c["name"]: c["status"] for c in as_json}["forward + backward"] == "ok"
 
 

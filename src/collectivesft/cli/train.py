@@ -119,7 +119,9 @@ def check_command(
     if as_json:
         typer.echo(json.dumps(checks_json(results), ensure_ascii=False, indent=2))
     else:
-        print_table(["check", "status", "what it saw"], [[r.name, r.status, r.detail] for r in results])
+        # The table keeps each line short; --json has every detail.
+        print_table(["check", "status", "what it saw"],
+                    [[r.name, r.status, r.detail if len(r.detail) <= 150 else r.detail[:149] + "…"] for r in results])
         rendered = next((r.data.get("rendered") for r in results if r.name == "chat template" and r.data), None)
         if rendered:
             typer.echo("\nthe chat template on a sample record ([...] is what the loss trains):\n" + rendered)

@@ -209,9 +209,14 @@ def _memory_check(model: str, settings: Settings, gpu_bytes: int | None) -> Chec
 
     config = _config_dict(model)
     shape = memory.model_shape(config)
+    # transformers' own models attend with SDPA (no score matrix kept); a model's own code
+    # (InternLM2's) runs eager attention unless its config names a fused kernel.
+    fused_attention = (not config.get("auto_map")
+                       or config.get("attn_implementation") in ("flash_attention_2", "sdpa"))
     kwargs = dict(finetuning=settings.finetuning, precision=settings.precision, zero_stage=settings.zero_stage,
                   gpus=settings.gpus, seq_len=settings.cutoff, micro_batch=settings.batch_size,
-                  gradient_checkpointing=settings.gradient_checkpointing, lora_r=settings.lora_r)
+                  gradient_checkpointing=settings.gradient_checkpointing, lora_r=settings.lora_r,
+                  lora_targets=settings.lora_targets, flash_attention=fused_attention)
     estimate = memory.estimate(shape, **kwargs)
     gib = estimate.total / 2**30
     setting = (f"{settings.finetuning}, {settings.precision}, ZeRO-{settings.zero_stage} x {settings.gpus} GPU, "
