@@ -263,7 +263,7 @@ def preflight(model: str, *, trust_remote_code: bool = False, settings: Settings
     try:
         tokenizer = load_tokenizer(model, trust_remote_code, log=notes.append)
     except Exception as exc:  # noqa: BLE001 - reported as the tokenizer check's failure
-        results.append(Check("tokenizer", "fail", f"cannot load: {type(exc).__name__}: {str(exc)[:300]}"))
+        results.append(Check("tokenizer", "fail", f"cannot load: {type(exc).__name__}: {str(exc)[:600]}"))
     if tokenizer is not None:
         _run("tokenizer", lambda: _tokenizer_check(model, tokenizer, notes), results)
         _run("chat template", lambda: _template_check(tokenizer, settings), results)
@@ -275,7 +275,7 @@ def preflight(model: str, *, trust_remote_code: bool = False, settings: Settings
             results.append(Check("load", "ok", f"{type(model_obj).__name__}, "
                                  f"{sum(p.numel() for p in model_obj.parameters()):,} parameters"))
         except Exception as exc:  # noqa: BLE001 - reported as the load check's failure
-            results.append(Check("load", "fail", f"{type(exc).__name__}: {str(exc)[:300]}"))
+            results.append(Check("load", "fail", f"{type(exc).__name__}: {str(exc)[:600]}"))
     if model_obj is not None:
         _run("forward + backward", lambda: _step_check(model_obj, tokenizer, settings), results)
         _run("generate", lambda: _generate_check(model_obj.eval(), tokenizer), results)

@@ -135,14 +135,16 @@ def check_stage(runner: Runner, recipe: RunRecipe, base: dict) -> dict | None:
     def body(stage_dir: Path, resume: bool) -> dict:
         import torch
 
+        from collectivesft.models.remote_code import check_remote_code
+
+        check_remote_code(base["path"], config.trust_remote_code)  # the same refusal training would give
         cuda = torch.cuda.is_available()
         gpu = torch.cuda.get_device_properties(0).total_memory if cuda else None
         results = preflight(base["path"], trust_remote_code=config.trust_remote_code,
                             settings=Settings.from_train(config, launch), gpu_bytes=gpu,
                             device="cuda" if cuda else "cpu")
         write_json(stage_dir / "check.json", as_json(results))
-        for r in results:
-            runner.log(f"  {r.status:>7}  {r.name}: {r.detail}")
+        runner.log("[check] " + ", ".join(f"{r.name} {r.status}" for r in results))
         bad = failed(results)
         if bad:
             raise CollectiveSFTError(f"model check failed before training ({', '.join(r.name for r in bad)}): "
@@ -150,7 +152,11 @@ def check_stage(runner: Runner, recipe: RunRecipe, base: dict) -> dict | None:
                                      "--set preflight=false skips the check")
         return {"digest": json_digest(as_json(results)), "checks": {r.name: r.status for r in results}}
 
-    return runner.stage("check", {"train": recipe.train, "launch": launch}, {"model": base["digest"]}, body)
+    # Keyed on what the checks read (not lr or epochs): a recipe edit that cannot change them reuses the result.
+    from dataclasses import asdict
+
+    key = asdict(Settings.from_train(config, launch)) | {"trust_remote_code": config.trust_remote_code}
+    return runner.stage("check", key, {"model": base["digest"]}, body)
 
 
 def train_stage(runner: Runner, recipe: RunRecipe, mixture: dict, base: dict) -> dict:
