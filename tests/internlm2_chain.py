@@ -71,3 +71,24 @@ def reload_plain(folder: Path) -> None:
         ids = tokenizer(text, add_special_tokens=False).input_ids
         assert ids == sp.encode(text), (text, tokenizer.convert_ids_to_tokens(ids))
         assert tokenizer.decode(ids) == text
+
+
+def serve_reply(model: Path, content: str = "你好", max_tokens: int = 6) -> tuple[str, str]:
+    """One chat request to `eval serve`'s server on `model` (trust_remote_code), and the same chat
+    generated in-process: (served, in-process)."""
+    import httpx
+
+    from collectivesft.eval.backends.registry import get_backend
+    from collectivesft.eval.config import InferenceConfig
+    from collectivesft.eval.server import start_in_thread
+
+    backend = get_backend(InferenceConfig(model=str(model), device="cpu", trust_remote_code=True))
+    server, url = start_in_thread(backend, "internlm2")
+    messages = [{"role": "user", "content": content}]
+    try:
+        reply = httpx.post(url + "/chat/completions", json={"messages": messages, "max_tokens": max_tokens},
+                           timeout=120).json()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return reply["choices"][0]["message"]["content"], backend.generate([messages], max_tokens)[0]

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
-from internlm2_chain import BYTE_TOKEN, PAPER, eval_cmb, reload_plain, sets, train, write_mixture
+from internlm2_chain import BYTE_TOKEN, PAPER, eval_cmb, reload_plain, serve_reply, sets, train, write_mixture
 
 
 @pytest.fixture(scope="module")
@@ -101,21 +100,8 @@ def test_trained_folder_evaluates_and_reloads_with_plain_transformers(cli, runs,
 
 
 def test_serve_answers_as_in_process(internlm2):
-    from collectivesft.eval.backends.registry import get_backend
-    from collectivesft.eval.config import InferenceConfig
-    from collectivesft.eval.server import start_in_thread
-
-    backend = get_backend(InferenceConfig(model=str(internlm2), device="cpu", trust_remote_code=True))
-    server, url = start_in_thread(backend, "internlm2")
-    try:
-        reply = httpx.post(url + "/chat/completions", json={"messages": [{"role": "user", "content": "你好"}],
-                                                            "max_tokens": 6}, timeout=120).json()
-    finally:
-        server.shutdown()
-        server.server_close()
-    text = reply["choices"][0]["message"]["content"]
-    assert text == backend.generate([[{"role": "user", "content": "你好"}]], 6)[0]
-    assert not BYTE_TOKEN.search(text)
+    served, in_process = serve_reply(internlm2)
+    assert served == in_process and not BYTE_TOKEN.search(served)
 
 
 def test_packing_is_refused_for_a_model_that_cannot_keep_records_apart(cli, internlm2, tmp_path):

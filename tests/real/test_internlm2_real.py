@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
-from internlm2_chain import BYTE_TOKEN, PAPER, eval_cmb, reload_plain, train, write_mixture
+from internlm2_chain import BYTE_TOKEN, PAPER, eval_cmb, reload_plain, serve_reply, train, write_mixture
 
 pytestmark = pytest.mark.real
 
@@ -61,20 +60,8 @@ def test_train_evaluate_and_reload_the_trained_folder(cli, internlm2_real, cmb, 
 
 
 def test_serve(internlm2_real):
-    from collectivesft.eval.backends.registry import get_backend
-    from collectivesft.eval.config import InferenceConfig
-    from collectivesft.eval.server import start_in_thread
-
-    backend = get_backend(InferenceConfig(model=str(internlm2_real), device="cpu", trust_remote_code=True))
-    server, url = start_in_thread(backend, "internlm2")
-    try:
-        reply = httpx.post(url + "/chat/completions", json={"messages": [{"role": "user", "content": "你好"}],
-                                                            "max_tokens": 6}, timeout=120).json()
-    finally:
-        server.shutdown()
-        server.server_close()
-    text = reply["choices"][0]["message"]["content"]
-    assert text == backend.generate([[{"role": "user", "content": "你好"}]], 6)[0] and not BYTE_TOKEN.search(text)
+    served, in_process = serve_reply(internlm2_real)
+    assert served == in_process and not BYTE_TOKEN.search(served)
 
 
 def test_model_check_on_the_paper_recipe(cli, internlm2_real):

@@ -132,3 +132,34 @@ def test_served_answers_equal_in_process_answers(real_cli, smollm2, cmb, base_ge
         server.server_close()
     assert [r["output"] for r in _rows(tmp_path)] == [r["output"] for r in _rows(base_generate)]
     assert short["choices"][0]["finish_reason"] == "stop" and short["usage"]["completion_tokens"] < 64
+
+
+def test_the_tokenizer_probe_passes_a_real_byte_level_tokenizer_unchanged(smollm2):
+    """SmolLM2 ships no sentencepiece model: its tokenizer is checked to round-trip the probe and
+    kept as loaded (never rebuilt)."""
+    from transformers import AutoTokenizer
+
+    from collectivesft.models.faithful_tokenizer import PROBE, faithful_tokenizer, probe_roundtrip
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2)
+    assert probe_roundtrip(tokenizer) == []
+    assert faithful_tokenizer(tokenizer, smollm2, log=pytest.fail) is tokenizer
+    assert all(tokenizer.decode(tokenizer(t, add_special_tokens=False).input_ids) == t for t in PROBE)
+
+
+def test_model_check_on_a_real_model_says_what_to_change_to_fit_a_24gb_gpu(real_cli, smollm2):
+    import json
+
+    from typer.testing import CliRunner
+
+    from collectivesft.cli.main import app
+
+    # LoRA at the default 16 x 1,024 tokens keeps ~30 GiB of activations and 49k-wide logits.
+    args = ["model", "check", str(smollm2), "--json", "--gpu-mem", "24GB", "--set", "finetuning=lora"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1
+    memory = {c["name"]: c for c in json.loads(refused.stdout)}["GPU memory"]
+    assert memory["status"] == "fail" and "gradient_checkpointing: true" in memory["detail"]
+    result = real_cli([*args, "--set", "gradient_checkpointing=true"])
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert all(c["status"] == "ok" for c in checks.values()), checks
