@@ -12,8 +12,9 @@ returns, keyed on what the code does, never on the model's name:
   are gone: supplied on the class, built on the cache's public layers;
 - a model class whose `_tied_weights_keys` is a list (4.x) gets the dict transformers 5 expects
   ({tied parameter: its source}), or none when the config does not tie embeddings;
-- a forward that returns the key/value cache as nested tuples gets it back as a DynamicCache
-  (what generate, beam search and `batch_repeat_interleave` need), and a forward without
+- a forward that returns the key/value cache as nested tuples (code that converts them from a
+  DynamicCache itself, so they are in its layout) gets it back as a DynamicCache (what generate,
+  beam search and `batch_repeat_interleave` need), and a forward without
   `logits_to_keep` accepts it and keeps only the last positions' logits;
 - a class with its own `prepare_inputs_for_generation` but no GenerationMixin gets the mixin
   (transformers adds it to a copy on the first load only, so a second load had no generate);
@@ -191,7 +192,7 @@ def _as_cache(value: Any) -> Any:
     return value
 
 
-def _adapt_forward(forward):
+def _adapt_forward(forward, convert_cache: bool):
     parameters = inspect.signature(forward).parameters
     takes_logits_to_keep = "logits_to_keep" in parameters or "num_logits_to_keep" in parameters
 
@@ -210,7 +211,7 @@ def _adapt_forward(forward):
             return output
         if keep and getattr(output, "logits", None) is not None:
             output.logits = output.logits[:, -keep:] if isinstance(keep, int) else output.logits[:, keep]
-        if getattr(output, "past_key_values", None) is not None:
+        if convert_cache and getattr(output, "past_key_values", None) is not None:
             output.past_key_values = _as_cache(output.past_key_values)
         return output
 
@@ -288,6 +289,10 @@ def adapt_model_class(model_class: type, config: Any) -> list[str]:
     code = sys.modules.get(model_class.__module__)
     if code is not None and _record_init_args(code):
         changed.append("computed buffers restored after loading")
+    # Only code that itself converts between DynamicCache and tuples returns tuples in the
+    # DynamicCache layout (batch, heads, positions, head_dim); other code (ChatGLM's
+    # positions-first tuples) keeps its own format.
+    convert_cache = code is not None and hasattr(code, "DynamicCache")
     tied = getattr(model_class, "_tied_weights_keys", None)
     if isinstance(tied, (list, tuple)):
         # 4.x listed the output weights tied to the input embeddings; 5 maps each to its source.
@@ -297,8 +302,8 @@ def adapt_model_class(model_class: type, config: Any) -> list[str]:
         forward = klass.__dict__.get("forward")
         if forward is not None:
             if "transformers" not in (klass.__module__ or "").split(".")[:1]:
-                model_class.forward = _adapt_forward(forward)
-                changed.append("forward: tuple caches -> DynamicCache, logits_to_keep")
+                model_class.forward = _adapt_forward(forward, convert_cache)
+                changed.append("forward: logits_to_keep" + (", tuple caches -> DynamicCache" if convert_cache else ""))
             break
     setattr(model_class, _ADAPTED, True)
     return changed
@@ -312,8 +317,16 @@ def _tied_mapping(model_class: type, keys: list[str], config: Any) -> dict[str, 
     # its base model, so resolve lazily from a meta-device instance.
     import torch
 
-    with torch.device("meta"):
-        probe = model_class._from_config(config) if hasattr(model_class, "_from_config") else model_class(config)
+    listed = model_class.__dict__.get("_tied_weights_keys")
+    model_class._tied_weights_keys = {}  # the list form fails in transformers 5's post_init
+    try:
+        with torch.device("meta"):
+            probe = model_class._from_config(config) if hasattr(model_class, "_from_config") else model_class(config)
+    finally:
+        if listed is not None:
+            model_class._tied_weights_keys = listed
+        else:
+            del model_class._tied_weights_keys
     embeddings = probe.get_input_embeddings()
     source = next(name for name, module in probe.named_modules() if module is embeddings) + ".weight"
     return {key: source for key in keys}
