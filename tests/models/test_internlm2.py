@@ -171,3 +171,28 @@ def test_convert_fails_loudly_when_the_logits_differ(cli, internlm2, tmp_path, m
     result = cli(["model", "convert", internlm2, out, "--to", "llama", "--trust-remote-code"])
     assert isinstance(result.exception, convert.ConversionMismatchError)
     assert not out.exists() and not (tmp_path / "llama.partial").exists()
+
+
+@pytest.mark.parametrize("missing, pip_name, load", [
+    ("google.protobuf", "protobuf", "tokenizer"),
+    ("sentencepiece", "sentencepiece", "tokenizer"),
+    ("einops", "einops", "model"),
+])
+def test_a_missing_optional_dependency_is_named_with_the_extra(internlm2, tmp_path, monkeypatch, missing, pip_name,
+                                                               load):
+    """Not transformers' "tiktoken is required" (what a missing protobuf gives there)."""
+    import importlib.util
+    import shutil
+
+    from collectivesft.errors import ConfigError
+    from collectivesft.models import loading
+
+    folder = tmp_path / "m"
+    shutil.copytree(internlm2, folder)
+    modeling = folder / "modeling_internlm2.py"
+    modeling.write_text("import einops  # as InternLM's file does\n" + modeling.read_text(encoding="utf-8"),
+                        encoding="utf-8")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
+    with pytest.raises(ConfigError, match=rf"needs {pip_name}.*pip install 'collectivesft\[internlm\]'"):
+        (loading.load_tokenizer if load == "tokenizer" else loading.load_causal_lm)(folder, True)

@@ -269,7 +269,8 @@ def restore_computed_buffers(model: Any) -> list[str]:
             value = fresh._buffers.get(buffer)
             if value is None or value.shape != current.shape:
                 continue
-            module._buffers[buffer] = value.to(device=current.device, dtype=current.dtype)
+            # The dtype the code computed it in (4.x kept an fp32 inv_freq in a bf16 model too).
+            module._buffers[buffer] = value.to(device=current.device)
             restored.append(f"{name}.{buffer}" if name else buffer)
     return restored
 
