@@ -47,8 +47,15 @@ def runs(cli, internlm2, tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def test_the_stand_in_breaks_on_plain_transformers_as_internlms_code_does(internlm2):
+def test_the_stand_in_breaks_on_plain_transformers_as_internlms_code_does(internlm2, monkeypatch):
+    import sys
+
+    import transformers
     from transformers import AutoModelForCausalLM
+
+    # Another test in this process may have installed the compatibility layer: take it away here.
+    monkeypatch.delitem(sys.modules, "transformers.modeling_attn_mask_utils", raising=False)
+    monkeypatch.delattr(transformers, "modeling_attn_mask_utils", raising=False)
 
     with pytest.raises(ModuleNotFoundError, match="modeling_attn_mask_utils"):
         AutoModelForCausalLM.from_pretrained(internlm2, trust_remote_code=True)

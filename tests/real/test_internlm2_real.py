@@ -26,8 +26,15 @@ def cli():
     return lambda args: runner.invoke(app, [str(a) for a in args])
 
 
-def test_the_real_code_is_internlms_and_breaks_on_plain_transformers(internlm2_real):
+def test_the_real_code_is_internlms_and_breaks_on_plain_transformers(internlm2_real, monkeypatch):
+    import sys
+
+    import transformers
     from transformers import AutoModelForCausalLM
+
+    # Another test in this process may have installed the compatibility layer: take it away here.
+    monkeypatch.delitem(sys.modules, "transformers.modeling_attn_mask_utils", raising=False)
+    monkeypatch.delattr(transformers, "modeling_attn_mask_utils", raising=False)
 
     with pytest.raises(ModuleNotFoundError, match="modeling_attn_mask_utils"):
         AutoModelForCausalLM.from_pretrained(internlm2_real, trust_remote_code=True)
