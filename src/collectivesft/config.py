@@ -16,6 +16,63 @@ from collectivesft.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
+# A recipe is a few hundred values; anchors and aliases (&a / *a) may repeat parts of it, but
+# never expand it past this (a 1 KB "billion laughs" file expands to 10^8 values and more).
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(node: Any, where: str) -> int:
+    """How many values `node` (a composed YAML node graph) holds with every alias expanded, counted
+    once per distinct node (linear time); ConfigError past MAX_YAML_VALUES or on a node that
+    contains itself."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    active: set[int] = set()
+    while stack:
+        current, done = stack.pop()
+        key = id(current)
+        children = ([] if isinstance(current, yaml.ScalarNode) else
+                    [c for pair in current.value for c in pair] if isinstance(current, yaml.MappingNode)
+                    else list(current.value))
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_YAML_VALUES:
+                raise ConfigError(f"{where}: expands to more than {MAX_YAML_VALUES:,} values through YAML "
+                                  "aliases (&anchor / *alias); a recipe is a few hundred. Refused without "
+                                  "expanding it")
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ConfigError(f"{where}: a YAML anchor refers to itself (&a [..., *a]); refused")
+        active.add(key)
+        stack.append((current, True))
+        stack += [(c, False) for c in children if id(c) not in sizes]
+    return sizes[id(node)]
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """The value of the YAML document `text` (safe types only), refused when its aliases would
+    expand it past MAX_YAML_VALUES or make it contain itself. The one YAML reader for recipes,
+    configs and --set values."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, where)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a recipe") from None
+    finally:
+        loader.dispose()
+
+
 def read_yaml_mapping(path: str | Path, what: str = "recipe") -> dict[str, Any]:
     """The top-level mapping of a YAML file (an empty file is an empty mapping); ConfigError otherwise."""
     import yaml
@@ -24,9 +81,9 @@ def read_yaml_mapping(path: str | Path, what: str = "recipe") -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{what} {path} not found (the file does not exist)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -64,7 +121,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override must be key=value, got {item!r} (e.g. --set dedup.threshold=0.9)")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw, f"override {item!r}") if raw.strip() else None
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {item!r}: the value is not valid YAML ({exc})") from None
     return key.split("."), value

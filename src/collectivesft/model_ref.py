@@ -24,6 +24,9 @@ def check_model_ref(ref: str, what: str = "model") -> None:
         if not path.is_dir():
             raise InputLayoutError(f"{what} {ref!r} is a file; expected a folder in Hugging Face layout "
                                    "(config.json, tokenizer files, weights) or a hub id")
+        if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+            raise InputLayoutError(f"{what} {ref!r} has no config.json (nor adapter_config.json): not a model "
+                                   "folder in Hugging Face layout (config.json, tokenizer files, weights)")
         return
     if not is_hub_id(ref):
         raise InputLayoutError(f"{what} {ref!r} not found: no such folder (and not a hub id of the form owner/name)")

@@ -55,3 +55,25 @@ def main() -> None:
     except CollectiveSFTError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
+    except OSError as exc:
+        # A disk that is full or read-only, an --out that is a file or under /proc: one line.
+        typer.secho(f"error: {os_problem(exc)}", fg="red", err=True)
+        sys.exit(2)
+
+
+def os_problem(exc: OSError) -> str:
+    """What went wrong with which path, and what to do, for an operating-system error."""
+    import errno
+
+    path = exc.filename if exc.filename is not None else "a file"
+    advice = {
+        errno.ENOSPC: "the disk is full: free space or write elsewhere (--out)",
+        errno.EROFS: "the file system is read-only: choose another --out",
+        errno.EACCES: "permission denied: choose a folder you can write (--out)",
+        errno.EPERM: "operation not permitted: choose a folder you can write (--out)",
+        errno.EEXIST: "a file stands where a folder is needed: choose another --out",
+        errno.ENOTDIR: "a file stands where a folder is needed on that path: choose another --out",
+        errno.ENOENT: "no such file or folder (and it cannot be created there)",
+        errno.EISDIR: "a folder stands where a file is needed",
+    }.get(exc.errno, exc.strerror or type(exc).__name__)
+    return f"cannot use {path}: {advice} ({exc.strerror or type(exc).__name__}, errno {exc.errno})"

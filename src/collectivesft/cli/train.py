@@ -97,16 +97,14 @@ def check_command(
 
     settings = Settings()
     if recipe is not None or set_:
-        import yaml
-
+        from collectivesft.config import read_yaml_mapping
         from collectivesft.train.config import load_config
 
         overrides = [f"model={model}", *(set_ or [])]
         config = load_config(recipe, overrides)
         launch = None
         if recipe is not None:
-            data = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
-            launch = data.get("launch") if isinstance(data, dict) else None
+            launch = read_yaml_mapping(recipe).get("launch")
         settings = Settings.from_train(config, launch)
         trust_remote_code = trust_remote_code or config.trust_remote_code
     gpu_bytes = None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from collectivesft.errors import ConfigError
+from collectivesft.errors import ConfigError, InputLayoutError
 
 EXTRA = "collectivesft[internlm]"
 # What models with their own tokenizer / modeling code import, by import name -> pip name.
@@ -94,10 +94,14 @@ def _dependency_errors(model: str | Path) -> Iterator[None]:
         # Without protobuf or sentencepiece, transformers' sentencepiece conversion ends in
         # "tiktoken is required to read a tiktoken file": the real cause is the missing package.
         if "tiktoken" in str(exc):
-            missing = _missing(["sentencepiece", "google.protobuf"]) or ["sentencepiece", "google.protobuf"]
-            pips = " ".join(OPTIONAL[n] for n in missing)
-            raise ConfigError(f"model {str(model)!r} ships a sentencepiece tokenizer, which needs {pips}: "
-                              f"pip install '{EXTRA}'") from None
+            missing = _missing(["sentencepiece", "google.protobuf"])
+            if missing:
+                pips = " ".join(OPTIONAL[n] for n in missing)
+                raise ConfigError(f"model {str(model)!r} ships a sentencepiece tokenizer, which needs {pips}: "
+                                  f"pip install '{EXTRA}'") from None
+            # Every format was tried: the folder holds no tokenizer transformers can read.
+            raise InputLayoutError(f"model {str(model)!r}: no tokenizer found (no tokenizer.json, tokenizer.model "
+                                   "or vocabulary files a tokenizer class can read)") from None
         raise
 
 
@@ -107,10 +111,12 @@ def load_tokenizer(model: str | Path, trust_remote_code: bool = False, log: Call
     from transformers import AutoTokenizer
 
     from collectivesft.models.faithful_tokenizer import faithful_tokenizer
-    from collectivesft.models.remote_code import check_remote_code, remote_code_errors
+    from collectivesft.models.remote_code import check_remote_code, remote_classes, remote_code_errors
 
     check_remote_code(model, trust_remote_code)
     folder = _local(model)
+    if folder is not None:
+        remote_classes(folder)  # a malformed auto_map or a circle of adapters: refused here, by name
     if folder is not None and (folder / "tokenizer.model").is_file() and not (folder / "tokenizer.json").is_file():
         _refuse_missing(model, ["sentencepiece", "google.protobuf"], "ships its tokenizer as a sentencepiece model")
     if trust_remote_code:

@@ -11,16 +11,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from collectivesft.errors import ConfigError
+from collectivesft.errors import ConfigError, InputLayoutError
 
 FLAG_HINT = ("pass --trust-remote-code (eval cmb / eval cmb-clin / eval serve) or set trust_remote_code: true "
              "in the train or eval config, if you trust that code")
 
 
-def remote_classes(model: str | Path) -> list[str]:
+def remote_classes(model: str | Path, _seen: tuple[Path, ...] = ()) -> list[str]:
     """The `auto_map` entries of a local model folder (config.json, tokenizer_config.json, and a
     LoRA adapter's base model); [] for hub ids and folders without custom code."""
     folder = Path(model)
+    if folder.resolve() in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, folder.resolve()))
+        raise InputLayoutError(f"model {str(_seen[0])!r}: adapters whose base models names each other in a "
+                               f"circle ({chain}); point base_model_name_or_path at the base model")
     found: list[str] = []
     for name in ("config.json", "tokenizer_config.json", "adapter_config.json"):
         path = folder / name
@@ -35,9 +39,14 @@ def remote_classes(model: str | Path) -> list[str]:
         if name == "adapter_config.json":
             base = data.get("base_model_name_or_path")
             if isinstance(base, str) and base and Path(base) != folder:
-                found += remote_classes(base)
+                found += remote_classes(base, (*_seen, folder.resolve()))
             continue
-        for value in (data.get("auto_map") or {}).values():
+        auto_map = data.get("auto_map") or {}
+        if not isinstance(auto_map, dict):
+            raise InputLayoutError(f"{path}: auto_map must map auto classes to code (e.g. "
+                                   f"{{\"AutoModelForCausalLM\": \"modeling_x.XForCausalLM\"}}), got a "
+                                   f"{type(auto_map).__name__}")
+        for value in auto_map.values():
             found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
     return sorted(set(found))
 

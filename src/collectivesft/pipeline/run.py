@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from collectivesft.errors import EmptyResultError, InputLayoutError
+from collectivesft.errors import ConfigError, EmptyResultError, InputLayoutError
 from collectivesft.io import write_json
 from collectivesft.model_ref import is_hub_id
 from collectivesft.pipeline import stages
@@ -20,8 +20,7 @@ from collectivesft.pipeline.runner import Runner
 
 def _prepare(recipe_path: str | Path, run_dir: str | Path, force: list[str] | None, overrides: list[str] | None,
              log: Callable[[str], None]) -> tuple[RunRecipe, Runner]:
-    recipe = load_run_recipe(recipe_path, overrides)
-    validate_sections(recipe, recipe_path)
+    recipe = load_checked_recipe(recipe_path, overrides)
     validate_paths(recipe, recipe_path)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +124,48 @@ def validate_paths(recipe: RunRecipe, where: str | Path) -> None:
             raise InputLayoutError(f"{where}: {exc}") from None
 
 
+def load_checked_recipe(recipe_path: str | Path, overrides: list[str] | None) -> RunRecipe:
+    """The run recipe with its mix, train and eval sections checked; every problem of the whole
+    recipe in one error (top-level keys and, as far as they can be checked alone, the sections)."""
+    try:
+        recipe = load_run_recipe(recipe_path, overrides)
+    except ConfigError as top:
+        problems = [str(top)]
+        problems += _section_problems_of_raw(recipe_path, overrides)
+        raise ConfigError("\n       ".join(problems)) from None
+    validate_sections(recipe, recipe_path)
+    return recipe
+
+
+def _section_problems_of_raw(recipe_path: str | Path, overrides: list[str] | None) -> list[str]:
+    """The train and eval sections' problems, read from the file when the recipe as a whole is invalid."""
+    from collectivesft.config import apply_overrides, read_yaml_mapping
+    from collectivesft.train.config import config_from_dict as train_config
+
+    from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.pipeline.recipe import mix_section
+
+    data = apply_overrides(read_yaml_mapping(recipe_path, "run recipe"), overrides)
+    sources = [e for e in data.get("sources") or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
+    placeholder = {e["name"]: f"<converted {e['name']}>" for e in sources}
+    found = []
+    for name, check in (("mix", lambda section: recipe_from_dict(
+                            mix_section(dict(data, sources=sources), placeholder, ["<CMB eval data>"], f"{recipe_path}"),
+                            f"{recipe_path} (mix:)")),
+                        ("train", lambda section: train_config(dict(section, model="<base model>"),
+                                                              f"{recipe_path} (train:)")),
+                        ("eval", lambda section: stages.eval_config(dict(section, model="<model>",
+                                                                         data=section.get("data") or "<CMB>"),
+                                                                    f"{recipe_path} (eval:)"))):
+        section = data.get(name)
+        if isinstance(section, dict):
+            try:
+                check(section)
+            except ConfigError as exc:
+                found.append(str(exc))
+    return found
+
+
 def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
     """Check the mix, train and eval sections with their stages' own config types before anything
     runs, so a typo fails in a second, not after an hour of conversion."""
@@ -133,9 +174,19 @@ def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
     from collectivesft.train.config import config_from_dict as train_config
 
     placeholder = {s.name: f"<converted {s.name}>" for s in recipe.sources}
-    recipe_from_dict(mix_section(recipe.model_dump(mode="json"), placeholder, ["<CMB eval data>"], f"{where}"),
-                     f"{where} (mix:)")
-    train_config(dict(recipe.train, model="<base model>"), f"{where} (train:)")
     settings, _ = stages.eval_settings(recipe)
-    stages.eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"),
-                       f"{where} (eval:)")
+    checks = [
+        lambda: recipe_from_dict(mix_section(recipe.model_dump(mode="json"), placeholder, ["<CMB eval data>"],
+                                             f"{where}"), f"{where} (mix:)"),
+        lambda: train_config(dict(recipe.train, model="<base model>"), f"{where} (train:)"),
+        lambda: stages.eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"),
+                                   f"{where} (eval:)"),
+    ]
+    problems = []
+    for check in checks:  # every section, so that one run names every typo
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n       ".join(problems))

@@ -84,12 +84,11 @@ def mixture_counts(manifest: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 def _trained_a_tiny_model(path: Path) -> bool:
     """True when the run folder's train config names a model folder holding the tiny-model marker."""
-    import yaml
-
+    from collectivesft.config import read_yaml_mapping
     from collectivesft.fixtures.tiny_model import MARKER
 
     for candidate in (path / "train" / "config.yaml", path / "config.yaml"):
         if candidate.is_file():
-            model = (yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}).get("model")
+            model = read_yaml_mapping(candidate, "train config").get("model")
             return isinstance(model, str) and (Path(model) / MARKER).is_file()
     return False
