@@ -26,6 +26,8 @@ KEY_ENV = typer.Option(None, "--api-key-env", help="openai: environment variable
 CONCURRENCY = typer.Option(None, "--concurrency", help="openai: parallel requests.")
 TRUST = typer.Option(None, "--trust-remote-code/--no-trust-remote-code",
                      help="hf/vllm: allow the model's own Python code (auto_map in config.json; InternLM2 needs it).")
+ADAPTER = typer.Option(None, "--adapter", help="hf/vllm: a LoRA adapter folder (or its train run folder) applied "
+                       "to --model as the base (LLaMA-Factory's adapter_name_or_path).")
 CONFIG = typer.Option(None, "--config", help="YAML: a bare eval config or a full recipe (its eval: section).")
 PROTOCOL = typer.Option(None, "--protocol", help="collectivesft (default: our prompt, robust extraction, letter "
                         "sets) | official (the CMB scripts exactly: prompt, few-shot, match_choice, exact compare).")
@@ -55,7 +57,7 @@ def cmb_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
-    trust_remote_code: Optional[bool] = TRUST,
+    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
     from collectivesft.eval.cmb.runner import evaluate_cmb
@@ -66,7 +68,7 @@ def cmb_command(
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, trust_remote_code=trust_remote_code), sets=set_)
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter), sets=set_)
     result = evaluate_cmb(cfg, out)
     _print_scores(result)
     typer.echo(f"wrote {out}/predictions.jsonl, submission.json" + (", scores.json, scores.md" if "by_type" in result else ""))
@@ -225,7 +227,7 @@ def cmb_clin_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
-    trust_remote_code: Optional[bool] = TRUST,
+    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
 ) -> None:
     """Run a model on CMB-Clin (each case a conversation); score ROUGE-L / BLEU and, optionally, the judge."""
     from collectivesft.eval.cmb.clin import evaluate_clin
@@ -235,7 +237,7 @@ def cmb_clin_command(
         model=model, data=data, limit=limit, protocol=protocol, history=history, backend=backend,
         batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, system=system, device=device,
         dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-        trust_remote_code=trust_remote_code), section="clin", sets=set_)
+        trust_remote_code=trust_remote_code, adapter=adapter), section="clin", sets=set_)
     scores = evaluate_clin(cfg, out, judge=_judge(judge_model, judge_url, judge_key_env))
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")

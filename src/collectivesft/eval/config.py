@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collectivesft.config import validate_model
 
@@ -19,7 +19,10 @@ class InferenceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(..., description="Model folder or hub id (hf/vllm); model name for openai.")
+    model: str = Field(..., description="Model folder or hub id (hf/vllm); model name for openai. A train run "
+                       "folder means the model it saved (RUN/model).")
+    adapter: Optional[str] = Field(None, description="hf/vllm: a LoRA adapter folder (or its train run folder) "
+                                   "applied to `model` as the base (LLaMA-Factory's adapter_name_or_path).")
     backend: str = Field("hf", description="Inference back-end: hf | vllm | openai.")
     trust_remote_code: bool = Field(False, description="hf/vllm: allow the model's own code (auto_map; "
                                     "InternLM2 needs it). Off unless asked.")
@@ -37,6 +40,14 @@ class InferenceConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0, description="openai: per-request timeout.")
     tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm: fraction of GPU memory.")
+
+
+    @field_validator("model", "adapter")
+    @classmethod
+    def _run_folder_means_its_model(cls, value: Optional[str]) -> Optional[str]:
+        from collectivesft.model_ref import resolve_model
+
+        return resolve_model(value) if value else value
 
 
 class CMBEvalConfig(InferenceConfig):

@@ -25,6 +25,28 @@ from collectivesft.eval.chat import render_chat
 _LETTER_TOKEN = re.compile(r"[\s、,，]*[A-F]{1,6}")
 
 
+def _has_tokenizer(folder: str) -> bool:
+    from pathlib import Path
+
+    return any((Path(folder) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
+
+
+def _with_adapter(model: Any, adapter: str, vocab: int) -> Any:
+    """`model` with the LoRA adapter in folder `adapter` applied (an explicit base, as LLaMA-Factory's
+    model_name_or_path + adapter_name_or_path); the embeddings grown first if training added tokens."""
+    from pathlib import Path
+
+    from collectivesft.errors import InputLayoutError
+
+    if not (Path(adapter) / "adapter_config.json").is_file():
+        raise InputLayoutError(f"adapter {adapter!r} has no adapter_config.json: not a LoRA adapter folder")
+    from peft import PeftModel
+
+    if vocab > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(vocab, pad_to_multiple_of=64)
+    return PeftModel.from_pretrained(model, adapter).eval()
+
+
 @register_backend("hf")
 class HFBackend(Backend):
     supports_loglik = True
@@ -45,6 +67,8 @@ class HFBackend(Backend):
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
         check_model_ref(config.model)
+        if getattr(config, "adapter", None):
+            check_model_ref(config.adapter, "adapter")
         quiet_libraries()
         trust = bool(getattr(config, "trust_remote_code", False))
         kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
@@ -53,8 +77,13 @@ class HFBackend(Backend):
             # never through host RAM and .to(device).
             kwargs["device_map"] = "auto" if config.device == "auto" else {"": device}
         try:
-            self.tokenizer = load_tokenizer(config.model, trust, padding_side="left")
+            adapter = getattr(config, "adapter", None)
+            # An adapter folder saved by training has the tokenizer it was trained with; else the base's.
+            tokenizer_source = adapter if adapter and _has_tokenizer(adapter) else config.model
+            self.tokenizer = load_tokenizer(tokenizer_source, trust, padding_side="left")
             self.model = load_causal_lm(config.model, trust, **kwargs)
+            if adapter:
+                self.model = _with_adapter(self.model, adapter, len(self.tokenizer))
         except OSError as exc:
             raise ConfigError(f"cannot load model {config.model!r} with transformers: {exc}") from None
         self.model.eval()
@@ -68,7 +97,7 @@ class HFBackend(Backend):
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         from collectivesft.models.generation import end_ids
 
-        self.end_ids = end_ids(config.model, self.model, self.tokenizer)
+        self.end_ids = end_ids(getattr(config, "adapter", None) or config.model, self.model, self.tokenizer)
 
     def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
         from collectivesft.models.generation import recorded

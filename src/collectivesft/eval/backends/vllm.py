@@ -40,23 +40,25 @@ class VLLMBackend(Backend):
         vllm = _require_vllm()
         dtype = "auto" if config.dtype == "auto" else config.dtype
         model, extra, self.lora, self.stop_ids = config.model, {}, None, None
-        adapter = Path(config.model) / "adapter_config.json"
+        folder = getattr(config, "adapter", None) or config.model
+        adapter = Path(folder) / "adapter_config.json"
         if adapter.is_file():
             # A LoRA run folder: vLLM loads the base model and applies the adapter per request;
             # the folder's generation_config.json carries the template's end token.
             from vllm.lora.request import LoRARequest
 
             spec = json.loads(adapter.read_text(encoding="utf-8"))
-            model = spec["base_model_name_or_path"]
+            # An explicit --adapter applies to --model as the base; a bare adapter folder names its own.
+            model = config.model if getattr(config, "adapter", None) else spec["base_model_name_or_path"]
             extra = {"enable_lora": True, "max_lora_rank": max(16, int(spec.get("r") or 16))}
-            self.lora = LoRARequest("adapter", 1, str(config.model))
-            if (Path(config.model) / "generation_config.json").is_file():
-                eos = json.loads((Path(config.model) / "generation_config.json").read_text()).get("eos_token_id")
+            self.lora = LoRARequest("adapter", 1, str(folder))
+            if (Path(folder) / "generation_config.json").is_file():
+                eos = json.loads((Path(folder) / "generation_config.json").read_text()).get("eos_token_id")
                 self.stop_ids = [eos] if isinstance(eos, int) else list(eos or []) or None
         with remote_code_errors(config.model):
             self.llm = vllm.LLM(model=model, dtype=dtype, tensor_parallel_size=config.tensor_parallel_size,
                                 gpu_memory_utilization=config.gpu_memory_utilization, trust_remote_code=trust,
-                                tokenizer=str(config.model) if self.lora else None, **extra)
+                                tokenizer=str(folder) if self.lora else None, **extra)
         self.tokenizer = self.llm.get_tokenizer()
         self.vllm = vllm
 
