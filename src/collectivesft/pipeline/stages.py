@@ -246,4 +246,12 @@ def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, 
         keyed = {k: v for k, v in settings.items() if k != "data"}
         results[label] = runner.stage("eval", keyed, {"model": model_digest, "data": digest},
                                       body, folder=f"eval/{label}")
+    report_to = recipe.train.get("report_to") or []
+    if report_to and trained.get("metrics"):
+        # The scores join the training curves in the same TensorBoard run, at the last step.
+        from collectivesft.train.tracking import log_scores
+
+        train_dir = Path(trained["model"]).parent
+        step = int(trained["metrics"].get("final", {}).get("global_step") or 0)
+        log_scores(train_dir, report_to, {label: r.get("scores") or {} for label, r in results.items()}, step)
     return results

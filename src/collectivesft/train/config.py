@@ -81,6 +81,9 @@ class TrainConfig(BaseModel):
     save_total_limit: Optional[int] = Field(2, gt=0, description="Keep at most this many checkpoints.")
     logging_steps: int = Field(5, gt=0)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    report_to: list[str] = Field(default_factory=list, description="Experiment trackers that get the training "
+                                 "metrics: tensorboard (RUN/tensorboard), wandb, mlflow, swanlab, trackio "
+                                 "(transformers' integrations; each needs its package).")
     cpu_threads: Optional[int] = Field(
         None, gt=0, description="torch threads per process on CPU (None: torch's default). 1 is fastest when "
         "other processes share the cores (tests under xdist, several ranks per machine).")

@@ -172,7 +172,8 @@ def _sft_config(config: TrainConfig, checkpoints: Path, precision: str, packing:
         save_steps=config.save_steps or 500,
         save_total_limit=config.save_total_limit,
         dataloader_num_workers=config.num_workers,
-        report_to="none",
+        report_to=config.report_to or "none",
+        run_name=checkpoints.parent.name,
         logging_nan_inf_filter=False,  # a NaN is an error (guard.py), never averaged away
         disable_tqdm=not on_terminal(),  # in a log, the Trainer prints one line per logging step instead
         # On CPU this also makes torchrun / accelerate processes join one gloo group (multi-CPU DDP).
@@ -247,6 +248,10 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         torch.set_num_threads(config.cpu_threads)
     precision = _precision(config, cuda)
     peft_config = _peft_config(config)  # before loading: fail on a bad LoRA setting early
+    if config.report_to:
+        from collectivesft.train.tracking import check_trackers
+
+        check_trackers(config.report_to)
 
     check_model_ref(config.model)
     quiet_libraries()
@@ -304,6 +309,10 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     carried = carried_from(last if resume else None)
     totals = totals_callback(carried)
     trainer.add_callback(totals)
+    if config.report_to:
+        from collectivesft.train.tracking import point_tensorboard_at
+
+        point_tensorboard_at(trainer, out_dir)
     try:
         result = trainer.train(resume_from_checkpoint=str(last) if resume else None)
     except torch.OutOfMemoryError as exc:
