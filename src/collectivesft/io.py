@@ -60,6 +60,21 @@ def _umask() -> int:
     return mask
 
 
+def honour_umask(folder: str | os.PathLike) -> int:
+    """Give every regular, non-executable file under `folder` the mode the umask says (0644 under
+    umask 022): safetensors writes its files 0600, so a saved model would be unreadable to the
+    group that reads every other file. Returns how many files were changed."""
+    wanted = 0o666 & ~_umask()
+    changed = 0
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o111 == 0 and mode != wanted:
+                os.chmod(path, wanted)
+                changed += 1
+    return changed
+
+
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     """Delete temporary files an earlier, killed run left under `folder` (atomic_write's names
     only); return them. Call at the start of a stage, before it writes into `folder`."""

@@ -229,6 +229,9 @@ def convert_to_llama(model: str | Path, out: str | Path, *, trust_remote_code: b
                     f"converted logits differ from the original's: max |diff| {summary['logits']['max_abs_diff']:.3g} "
                     f"(tolerance {summary['logits']['tolerance']:.3g}), same argmax: "
                     f"{summary['logits']['same_argmax']}; nothing written to {out}")
+        from collectivesft.io import honour_umask
+
+        honour_umask(partial)
         partial.rename(out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

@@ -82,6 +82,9 @@ def convert_gguf(gguf_path: str | Path, out: str | Path, dtype: str = "float32")
     fresh = _serializable_copy(model)
     fresh.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
+    from collectivesft.io import honour_umask
+
+    honour_umask(partial)
     del model, fresh
     if out.exists():
         out.rmdir()

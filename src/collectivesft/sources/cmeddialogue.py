@@ -69,8 +69,12 @@ class CMedDialogue(Source):
         # `ask` is the patient's full text, `title` its one-line summary; keep both unless the
         # ask is a placeholder ("无") or already repeats the title.
         if ask in ("", "无"):
+            if ask == "无":
+                self.notes["ask is the placeholder 无: the title is the question"] += 1
             question = title
         elif not title or title in ask:
+            if title:
+                self.notes["ask repeats the title: the ask alone is the question"] += 1
             question = ask
         else:
             question = f"{title}\n{ask}"

@@ -131,5 +131,8 @@ class CMedQA2(Source):
         meta: dict[str, Any] = {"question_id": qid, "ans_id": aid}
         if d.get("split"):
             meta["split"] = d["split"]
+        else:
+            # The candidate files list only part of the questions (the rest are in no split).
+            self.notes["question in no train/dev/test candidates file (meta.split left out)"] += 1
         return make_record(f"cmedqa2/q{qid}-a{aid}", "cmedqa2", "qa", "zh",
                            [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], meta)

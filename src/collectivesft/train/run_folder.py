@@ -60,7 +60,16 @@ def summarize(trainer, run: dict[str, Any], final_eval: dict, train_stats, val_s
 
 def save_final_model(trainer, tokenizer, out: Path, merge: bool, source: str | Path) -> None:
     """Save the trained model (a LoRA adapter, or merged weights when `merge`) and tokenizer, with
-    the base model's sentencepiece tokenizer.model beside it when it has one (`source`)."""
+    the base model's sentencepiece tokenizer.model beside it when it has one (`source`), every
+    file readable as the umask says."""
+    _save_final_model(trainer, tokenizer, out, merge, source)
+    if trainer.is_world_process_zero():
+        from collectivesft.io import honour_umask
+
+        honour_umask(out)
+
+
+def _save_final_model(trainer, tokenizer, out: Path, merge: bool, source: str | Path) -> None:
     from collectivesft.models.faithful_tokenizer import save_faithful
 
     model = trainer.accelerator.unwrap_model(trainer.model)

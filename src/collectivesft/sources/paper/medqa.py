@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Iterator
 
+from collectivesft.errors import InputLayoutError
 from collectivesft.sources.base import Reject, Source
 from collectivesft.sources.paper.rules import PaperRules, register_paper
 from collectivesft.sources.rows import BadRow, RawRow
@@ -25,7 +27,16 @@ class MedQAPaper(PaperRules):
         # questions/<region>/train.jsonl only (not US/4_options, not Taiwan's translations).
         for region in REGIONS:
             reader = type(source)(region=region, split="train", us_options="5")
-            for row in reader.read_raw(path):
+            try:
+                rows = reader.read_raw(path)
+                first = next(rows, None)  # the reader looks for the region's file on its first row
+            except InputLayoutError as exc:
+                raise InputLayoutError(f"--style paper reads all three regions, in the script's order "
+                                       f"({', '.join(REGIONS)}): {region} is missing ({exc}). For one region, "
+                                       "convert without --style paper (option region=...)") from None
+            if first is None:
+                continue
+            for row in itertools.chain([first], rows):
                 if isinstance(row, RawRow):
                     row.data = {"region": region, "row": row.data}
                 yield row
