@@ -203,3 +203,24 @@ def test_a_missing_optional_dependency_is_named_with_the_extra(internlm2, tmp_pa
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
     with pytest.raises(ConfigError, match=rf"needs {pip_name}.*pip install 'collectivesft\[internlm\]'"):
         (loading.load_tokenizer if load == "tokenizer" else loading.load_causal_lm)(folder, True)
+
+
+def test_a_folder_saved_with_the_corrupt_tokenizer_loads_again_from_its_sentencepiece_model(internlm2, tmp_path):
+    """What earlier versions saved after training InternLM2 (the bare BPE's tokenizer.json under the
+    remote fast class) loads again, faithfully, while tokenizer.model is beside it."""
+    import shutil
+
+    import sentencepiece
+    from transformers import AutoTokenizer
+
+    from collectivesft.models.loading import load_tokenizer
+
+    folder = tmp_path / "saved"
+    shutil.copytree(internlm2, folder)
+    AutoTokenizer.from_pretrained(internlm2, trust_remote_code=True).save_pretrained(folder)
+    notes: list[str] = []
+    tokenizer = load_tokenizer(folder, True, log=notes.append)
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
+    text = "Hello world, 你好！\n\n第二行"
+    assert tokenizer(text, add_special_tokens=False).input_ids == sp.encode(text)
+    assert notes and "rebuilt from" in notes[0]

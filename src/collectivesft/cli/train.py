@@ -93,8 +93,18 @@ def check_command(
     import json
 
     from collectivesft.cli.display import print_table
+    from collectivesft.model_ref import check_model_ref, resolve_model
     from collectivesft.models.check import Settings, as_json as checks_json, failed, preflight
 
+    model = resolve_model(model)  # a train run folder means the model it saved
+    check_model_ref(model)
+    if (Path(model) / "adapter_config.json").is_file():
+        from collectivesft.errors import ConfigError
+        from collectivesft.models.loading import base_of
+
+        raise ConfigError(f"{model} is a LoRA adapter (of {base_of(model)}): model check checks the model a "
+                          "training run starts from; check its base, or evaluate the adapter with "
+                          "`collectivesft eval cmb --model BASE --adapter ADAPTER`")
     settings = Settings()
     if recipe is not None or set_:
         from collectivesft.config import read_yaml_mapping

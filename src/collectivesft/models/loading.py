@@ -125,9 +125,43 @@ def load_tokenizer(model: str | Path, trust_remote_code: bool = False, log: Call
         compat.install()
         if folder is not None:
             _refuse_missing(model, _code_imports(folder), "ships Python code")
-    with remote_code_errors(model), _dependency_errors(model):
-        tokenizer = AutoTokenizer.from_pretrained(str(model), trust_remote_code=trust_remote_code, **kwargs)
+    try:
+        with remote_code_errors(model), _dependency_errors(model):
+            tokenizer = AutoTokenizer.from_pretrained(str(model), trust_remote_code=trust_remote_code, **kwargs)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # A folder saved with a remote fast class that cannot rebuild itself from its own
+        # tokenizer.json (InternLM2's, by earlier versions): the sentencepiece model still can.
+        rebuilt = _rebuild_from_sentencepiece(model, exc, kwargs, log)
+        if rebuilt is None:
+            raise InputLayoutError(
+                f"cannot load the tokenizer of {model}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}. "
+                "A folder saved from a model whose tokenizer is a sentencepiece model (InternLM2) loads again "
+                "once that tokenizer.model is copied into it") from None
+        return rebuilt
     return faithful_tokenizer(tokenizer, folder or model, log=log)
+
+
+def _rebuild_from_sentencepiece(model: str | Path, exc: Exception, kwargs: dict[str, Any],
+                                log: Callable[[str], None] | None):
+    """The tokenizer rebuilt from the sentencepiece model of `model` (or of its adapter's base),
+    checked against it; None when there is none."""
+    from collectivesft.models.faithful_tokenizer import probe, rebuild_tokenizer, sentencepiece_file
+
+    spm_path = None
+    for folder in dict.fromkeys([str(model), base_of(model)]):
+        if _local(folder) is not None:
+            spm_path = spm_path or sentencepiece_file(folder)
+    if spm_path is None:
+        return None
+    tokenizer = rebuild_tokenizer(spm_path)
+    if kwargs.get("padding_side"):
+        tokenizer.padding_side = kwargs["padding_side"]
+    problems = probe(tokenizer, spm_path)
+    if problems:
+        return None
+    (log or print)(f"tokenizer of {model} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+                   f"rebuilt from {spm_path}")
+    return tokenizer
 
 
 def prepare_remote_class(model: str | Path, trust_remote_code: bool) -> list[str]:
