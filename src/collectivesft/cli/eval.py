@@ -285,22 +285,32 @@ def fixtures_command(
 @eval_app.command("serve")
 def serve_command(
     model: str = typer.Option(..., "--model", help="Model folder or hub id."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; "
+                             "give an --api-key then)."),
     port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
     backend: str = typer.Option("hf", "--backend", help="hf | vllm."),
     device: str = typer.Option("auto", "--device", help="hf: cpu | cuda | cuda:N | auto."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
     batch_size: int = typer.Option(8, "--batch-size", help="Concurrent requests answered in one generate call."),
+    max_queue: int = typer.Option(256, "--max-queue", min=1, help="Requests that may wait for the model; "
+                                  "more are refused with 503."),
+    max_body_mb: float = typer.Option(8.0, "--max-body-mb", min=0.001, help="Largest request body read, in MiB "
+                                      "(413 past it)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="COLLECTIVESFT_API_KEY", show_envvar=True,
+                                          help="Require Authorization: Bearer KEY on every request (401 otherwise)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
 ) -> None:
     """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint (concurrent requests batched)."""
     from collectivesft.eval.config import InferenceConfig, build_config
-    from collectivesft.eval.server import serve
+    from collectivesft.eval import server
 
     cfg = build_config(InferenceConfig, {"model": model, "backend": backend, "device": device, "dtype": dtype,
                                          "batch_size": batch_size, "trust_remote_code": trust_remote_code})
+    warning = server.unguarded_warning(host, api_key)
+    if warning:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo(f"serving {model} at http://{host}:{port}/v1 (Ctrl-C to stop)")
-    serve(cfg, host, port)
+    server.serve(cfg, host, port, max_queue=max_queue, max_body_bytes=int(max_body_mb * 2**20), api_key=api_key)
 
 
 @eval_app.command("backends")

@@ -23,6 +23,8 @@ from collectivesft.eval.chat import render_chat
 
 # A token that continues a letter answer: optional separator, then option letters.
 _LETTER_TOKEN = re.compile(r"[\s、,，]*[A-F]{1,6}")
+# Where configs keep the model's positions (llama/qwen/internlm, gpt2, a few others).
+POSITION_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 
 
 def _has_tokenizer(folder: str) -> bool:
@@ -106,6 +108,15 @@ class HFBackend(Backend):
                 "chat_template": "the tokenizer's own" if self.has_template else "none: plain 问/答 transcript",
                 "device": str(self.device), "dtype": str(self.model.dtype).removeprefix("torch."),
                 "generation_config": recorded(self._decoding(max_new_tokens, temperature, None))}
+
+    def context_length(self) -> int | None:
+        """The model config's positions, else the tokenizer's model_max_length; None when neither is
+        a plausible number (transformers writes 1e30 for "unknown")."""
+        config = self.model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        candidates = [getattr(config, name, None) for name in POSITION_FIELDS]
+        candidates.append(getattr(self.tokenizer, "model_max_length", None))
+        return next((n for n in candidates if isinstance(n, int) and 0 < n <= 10**8), None)
 
     def _decoding(self, max_new_tokens: int, temperature: float, stop: list[str] | None):
         from collectivesft.models.generation import decoding_config

@@ -13,6 +13,8 @@ from collectivesft.errors import ConfigError
 from collectivesft.registry import Registry
 
 BACKENDS: Registry["Backend"] = Registry("back-end", "collectivesft.eval.backends")
+# A prompt longer than this many characters per allowed token is first counted by its head alone.
+HEAD_CHARS_PER_TOKEN = 8
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,33 @@ class Backend:
                  temperature: float = 0.0, stop: list[str] | None = None) -> list[Generation]:
         """Like generate, with token counts and finish reasons where the back-end knows them."""
         return [Generation(t) for t in self.generate(chats, max_new_tokens, temperature, stop)]
+
+    def context_length(self) -> int | None:
+        """The most tokens (prompt and reply together) the model attends to, when known."""
+        return None
+
+    def prompt_length(self, chat: list[dict[str, str]], at_most: int | None = None) -> int | None:
+        """Tokens of the chat's prompt, when the back-end has a tokenizer. Past `at_most` any count
+        above it may come back: a huge prompt is counted only as far as its head."""
+        tokenizer = getattr(self, "tokenizer", None)
+        if tokenizer is None:
+            return None
+        from collectivesft.eval.chat import render_chat
+
+        text = render_chat(tokenizer, chat)
+        special = not getattr(tokenizer, "chat_template", None)  # as the hf back-end encodes prompts
+
+        def count(part: str) -> int:
+            return len(tokenizer(part, add_special_tokens=special).input_ids)
+
+        head = HEAD_CHARS_PER_TOKEN * at_most if at_most is not None else len(text)
+        if len(text) > head:
+            # Megabytes take seconds to tokenise. A cut mid-word adds at most a token to the head
+            # and the rest of the text adds at least one, so the head never counts more than the whole.
+            counted = count(text[:head])
+            if counted > at_most:
+                return counted
+        return count(text)
 
     def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
         """What the eval folder records about how replies were produced (generation.json)."""

@@ -67,6 +67,11 @@ class VLLMBackend(Backend):
         return self.vllm.SamplingParams(temperature=temperature, max_tokens=max_new_tokens, stop=stop or None,
                                         top_p=1.0, top_k=-1, repetition_penalty=1.0, stop_token_ids=self.stop_ids)
 
+    def context_length(self) -> int | None:
+        """vLLM's max_model_len (the model's positions, or less when the KV cache cannot hold them)."""
+        config = getattr(getattr(self.llm, "llm_engine", None), "model_config", None)
+        return getattr(config, "max_model_len", None)
+
     def describe(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
         return {"backend": self.name, "model": self.config.model,
                 "chat_template": "the tokenizer's own (LLM.chat)", "sampling_params": repr(

@@ -1,0 +1,134 @@
+"""Benchmark `eval serve` under hostile load: a flood of clients and requests past the limits.
+
+    python bench/serve.py [--clients 100] [--max-queue 16] [--batch-size 8] [--workdir DIR]
+
+Builds the tiny model and starts the real CLI (`collectivesft eval serve`) on a free 127.0.0.1
+port, then
+1. sends --clients chat requests at once (one thread each, 60 s timeout each) and counts the
+   replies by status, and the connection errors (resets) by name;
+2. while one normal request (max_tokens 256: seconds of generation) is being answered, sends
+   max_tokens 10**9, a prompt past the context (3,000 tokens against 2,048 positions) and a
+   24 MB body, and times each refusal and the normal request.
+Prints one JSON document. Wall-clock numbers swing on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(model: Path, port: int, args) -> subprocess.Popen:
+    command = [sys.executable, "-m", "collectivesft", "eval", "serve", "--model", str(model), "--port", str(port),
+               "--device", "cpu", "--batch-size", str(args.batch_size), "--max-queue", str(args.max_queue)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the model loads after the port is named: wait until it answers
+        if proc.poll() is not None:
+            raise SystemExit(f"eval serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("eval serve did not answer within 120 s")
+
+
+def chat(content: str, **fields) -> dict:
+    return {"messages": [{"role": "user", "content": content}], **fields}
+
+
+def flood(url: str, clients: int) -> dict:
+    barrier = threading.Barrier(clients)
+
+    def one(i: int) -> str:
+        barrier.wait()
+        try:
+            return str(httpx.post(url, json=chat(f"问题{i}", max_tokens=4), timeout=60).status_code)
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        outcomes = Counter(pool.map(one, range(clients)))
+    return {"clients": clients, "outcomes": dict(outcomes), "answered_200": outcomes.get("200", 0),
+            "refused_503": outcomes.get("503", 0),
+            "connection_errors": sum(n for k, n in outcomes.items() if not k.isdigit()),
+            "seconds": round(time.perf_counter() - start, 3)}
+
+
+def refusals(url: str) -> dict:
+    timed: dict = {}
+
+    def normal() -> None:
+        start = time.perf_counter()
+        reply = httpx.post(url, json=chat("高血压", max_tokens=256), timeout=300)
+        timed["normal"] = {"status": reply.status_code, "seconds": round(time.perf_counter() - start, 3),
+                           "completion_tokens": reply.json()["usage"]["completion_tokens"]}
+
+    worker = threading.Thread(target=normal)
+    worker.start()
+    time.sleep(0.3)  # a benchmark, not a test: let the normal request reach the model first
+    cases = {"max_tokens 10**9": chat("高血压", max_tokens=10**9),
+             "prompt past the context": chat("病" * 3000, max_tokens=4)}
+    for name, payload in cases.items():
+        start = time.perf_counter()
+        reply = httpx.post(url, json=payload, timeout=60)
+        timed[name] = {"status": reply.status_code, "seconds": round(time.perf_counter() - start, 3),
+                       "param": reply.json()["error"]["param"]}
+    body = json.dumps(chat("病" * 4_000_000)).encode()
+    start = time.perf_counter()
+    reply = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    timed["24 MB body"] = {"status": reply.status_code, "bytes": len(body),
+                           "seconds": round(time.perf_counter() - start, 3)}
+    timed["normal request still running after the refusals"] = worker.is_alive()
+    worker.join()
+    return timed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--max-queue", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    from collectivesft.fixtures.tiny_model import build_tiny_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        model = build_tiny_model(work / "tiny", arch="qwen2", size="tiny")
+        port = free_port()
+        proc = start_server(model, port, args)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            result = {"max_queue": args.max_queue, "batch_size": args.batch_size, "flood": flood(url, args.clients),
+                      "refusals_beside_a_normal_request": refusals(url)}
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
