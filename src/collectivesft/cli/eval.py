@@ -299,13 +299,15 @@ def serve_command(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="COLLECTIVESFT_API_KEY", show_envvar=True,
                                           help="Require Authorization: Bearer KEY on every request (401 otherwise)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
+    adapter: Optional[str] = ADAPTER,
 ) -> None:
     """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint (concurrent requests batched)."""
     from collectivesft.eval.config import InferenceConfig, build_config
     from collectivesft.eval import server
 
     cfg = build_config(InferenceConfig, {"model": model, "backend": backend, "device": device, "dtype": dtype,
-                                         "batch_size": batch_size, "trust_remote_code": trust_remote_code})
+                                         "batch_size": batch_size, "trust_remote_code": trust_remote_code,
+                                         "adapter": adapter})
     warning = server.unguarded_warning(host, api_key)
     if warning:
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
