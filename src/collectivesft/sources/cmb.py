@@ -43,7 +43,7 @@ class CMB(Source):
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
-            yield from iter_json_rows(name, fh)
+            yield from iter_json_rows(name, fh, limits=self.limits)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         from collectivesft.sources.readers import iter_hub_rows
