@@ -39,6 +39,7 @@ _CHUNK = MiB  # bytes read at a time
 # Must stay below the smallest field limit (1 MiB): strings inside one window are not measured.
 _WINDOW = 32 * 1024
 _SNIFF_BYTES = 1 << 16
+_SNIFF_LINE = MiB  # a longer first line starting with "[" is a JSON list
 
 # A run of bytes outside strings up to the next bracket (and, at the top of a list, comma),
 # complete strings included; it stops before a string that does not end inside the window.
@@ -46,8 +47,12 @@ _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _SKIP_TOP = re.compile(rb'(?:[^"\[\]{},]+|' + _STRING + rb")*")
 _SKIP_IN = re.compile(rb'(?:[^"\[\]{}]+|' + _STRING + rb")*")
 _BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*')  # the inside of a string, up to its closing quote
+# Whole items are first taken by json's own C scanner from a decoded window of this many bytes
+# (see _whole_items); whatever it cannot take plainly goes through the bracket tracker.
+_FAST_WINDOW = 64 * 1024
+_BLANK_TEXT = re.compile(r"[ \t\r\n]*")
+_SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
 _BLANK = re.compile(rb"[ \t\r\n]*")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 QUOTE, BACKSLASH, COMMA = ord('"'), ord("\\"), ord(",")
 LBRACK, RBRACK, LBRACE, RBRACE = ord("["), ord("]"), ord("{"), ord("}")
 
@@ -60,6 +65,11 @@ class JsonLimits:
     max_field_bytes: int = 16 * MiB
     max_row_bytes: int = 64 * MiB
     hint: str = ""
+
+    def __post_init__(self):
+        # Strings and items inside one scanning window are not measured one by one.
+        if self.max_depth < 1 or min(self.max_field_bytes, self.max_row_bytes) < max(_WINDOW, _FAST_WINDOW):
+            raise ValueError(f"JSON limits too small: {self}")
 
     def _how(self, option: str) -> str:
         return f"limit {option}" + (f"; {self.hint.format(option=option)}" if self.hint else "")
@@ -129,6 +139,10 @@ def _finite_float(token: str) -> float:
     return value
 
 
+# One decoder for every row (json.loads with hooks would build one per call).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def parse_row(raw: bytes, limits: JsonLimits = DEFAULT_LIMITS, encoding: str = "utf-8",
               checked: bool = False) -> Any:
     """The JSON value of one row's bytes, or RowError saying why not. `checked`: the caller has
@@ -143,15 +157,29 @@ def parse_row(raw: bytes, limits: JsonLimits = DEFAULT_LIMITS, encoding: str = "
         text = raw.decode(encoding)
     except UnicodeDecodeError:
         raise RowError(f"undecodable bytes (not {encoding})") from None
+    return parse_text(text, limits, checked=True)
+
+
+def parse_text(text: str, limits: JsonLimits = DEFAULT_LIMITS, checked: bool = False) -> Any:
+    """The JSON value of a text (a row, or JSON held in a field, like CMB's option strings), or
+    RowError saying why not; `checked` as for parse_row."""
+    if not checked and (text.count("[") + text.count("{") > limits.max_depth
+                        or 4 * len(text) > min(limits.max_field_bytes, limits.max_row_bytes)):
+        raw = text.encode("utf-8", "surrogatepass")
+        if len(raw) > limits.max_row_bytes:
+            raise RowError(limits.row_reason(len(raw)))
+        broken = _broken_limit(raw, limits)
+        if broken:
+            raise RowError(broken)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = _DECODER.decode(text)
     except _NonFinite as exc:
         raise RowError(f"non-finite number {exc.token} (JSON has no NaN or Infinity)") from None
     except json.JSONDecodeError as exc:
         raise RowError(f"invalid JSON ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4,300 digits
         raise RowError(f"invalid JSON ({exc})") from None
-    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(value):
+    if "\\u" in text and _SURROGATE_TEXT.search(text) and _has_lone_surrogate(value):
         raise RowError("lone surrogate escape (a \\ud800-\\udfff without its pair is no character)")
     return value
 
@@ -276,13 +304,21 @@ def iter_items(stream: IO[bytes], limits: JsonLimits = DEFAULT_LIMITS) -> Iterat
     parts: list[bytes] | None = []  # the current item's bytes; None once it broke a limit
     size, problem, head, content, commas = 0, None, b"", False, 0
     offset, carry, first = 0, b"", True
+    slow_at = -1  # where _whole_items last stopped: the item there is tracked byte by byte
     while True:
         chunk = stream.read(_CHUNK)
         if first:
             first = False
+            while 0 < len(chunk) < len(codecs.BOM_UTF8):  # a short read: make sure a BOM is seen whole
+                more = stream.read(_CHUNK)
+                if not more:
+                    break
+                chunk += more
             if chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[len(codecs.BOM_UTF8):]
                 offset = len(codecs.BOM_UTF8)
+                if not chunk:
+                    continue
         if not chunk:
             break
         buf = carry + chunk if carry else chunk
@@ -305,6 +341,16 @@ def iter_items(stream: IO[bytes], limits: JsonLimits = DEFAULT_LIMITS) -> Iterat
                                               f"{offset + pos} (not read)", raw=buf[pos:pos + SNIPPET_BYTES])
                     return
                 break
+            if depth == 0 and not content and not parts and not in_string and pos != slow_at:
+                values, used, separators, closed = _whole_items(buf, pos, limits)
+                for value in values:
+                    yield Unit(index, value=value)
+                    index += 1
+                commas += separators
+                slow_at = pos = start = pos + used  # the item here, if any, goes through the tracker
+                if closed:
+                    state = after
+                continue
             end = min(pos + _WINDOW, n)
             if in_string:
                 p = _BODY.match(buf, pos, end).end()
@@ -387,6 +433,44 @@ def iter_items(stream: IO[bytes], limits: JsonLimits = DEFAULT_LIMITS) -> Iterat
                                   f"{offset}; truncated?)", raw=head or _head(parts, b"", 0))
 
 
+def _whole_items(buf: bytes, pos: int, limits: JsonLimits) -> tuple[list[Any], int, int, bool]:
+    """Items of a list taken by json's C scanner from `buf[pos:]` (at most _FAST_WINDOW bytes):
+    (values, bytes used, commas used, whether the list's "]" was reached). It stops before the
+    first item that is not plainly within the limits and followed by "," or "]" (incomplete,
+    broken, NaN, deep, long, a surrogate escape, undecodable bytes): the bracket tracker takes
+    that one, says what is wrong, and hands back. Json's recursion is safe here: it fails at
+    about 1,000 levels, in time linear in the depth."""
+    window = buf[pos:pos + _FAST_WINDOW]
+    try:
+        text = window.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut by the window's end, or bytes that are not UTF-8
+        text = window[:exc.start].decode("utf-8")
+    values: list[Any] = []
+    at, taken, commas, closed, size = 0, 0, 0, False, len(text)
+    escapes = _SURROGATE_TEXT.search(text) is not None  # one search per window, not per item
+    while True:
+        first = _BLANK_TEXT.match(text, at).end()
+        try:
+            value, end = _DECODER.raw_decode(text, first)
+        except (ValueError, RecursionError):
+            break
+        after = _BLANK_TEXT.match(text, end).end()
+        if after >= size or text[after] not in ",]":
+            break
+        if (text.count("[", first, end) + text.count("{", first, end) > limits.max_depth
+                or 4 * (end - first) > limits.max_field_bytes
+                or escapes and _SURROGATE_TEXT.search(text, first, end) and _has_lone_surrogate(value)):
+            break
+        values.append(value)
+        at = taken = after + 1
+        if text[after] == "]":
+            closed = True
+            break
+        commas += 1
+    used = taken if text[:taken].isascii() else len(text[:taken].encode("utf-8"))
+    return values, used, commas, closed
+
+
 def _head(parts: list[bytes] | None, buf: bytes, start: int) -> bytes:
     """The first bytes of the current item (for the snippet of an item that broke a limit)."""
     first = parts[0] if parts else buf[start:start + SNIPPET_BYTES]
@@ -408,13 +492,13 @@ def _item(index: int, parts: list[bytes] | None, tail: bytes, size: int, problem
         return Unit(index, problem=exc.reason, raw=raw.lstrip()[:SNIPPET_BYTES])
 
 
-def sniff(stream: IO[bytes], limits: JsonLimits = DEFAULT_LIMITS) -> tuple[str, IO[bytes]]:
+def sniff(stream: IO[bytes]) -> tuple[str, IO[bytes]]:
     """("list" or "lines", a stream that gives the sniffed bytes again, then the rest).
 
     The content decides, not the file name: a file whose first value starts with "[" is a JSON
-    list, unless its first line is one whole value and more lines follow (JSON Lines whose rows
-    are lists, as MedDialog's can be). Reads at most the first line (bounded by the row limit)
-    and 64 KiB after it.
+    list, unless its first line is one whole value of less than 1 MiB and more lines follow
+    (JSON Lines whose rows are lists, as MedDialog's can be). Reads at most 1 MiB and 64 KiB
+    after the first line: a one-line list of any size is not held.
     """
     head = stream.read(_SNIFF_BYTES)
     body = head[len(codecs.BOM_UTF8):] if head.startswith(codecs.BOM_UTF8) else head
@@ -423,7 +507,7 @@ def sniff(stream: IO[bytes], limits: JsonLimits = DEFAULT_LIMITS) -> tuple[str, 
         return "lines", replay(head, stream)
     newline = body.find(b"\n", lead)
     if newline < 0:
-        body += stream.readline(limits.max_row_bytes)  # the rest of the first line, bounded
+        body += stream.readline(_SNIFF_LINE)  # the rest of the first line, bounded
         head = (codecs.BOM_UTF8 if head.startswith(codecs.BOM_UTF8) else b"") + body
         newline = body.find(b"\n", lead)
         if newline < 0:
@@ -463,5 +547,5 @@ class _Replay(io.RawIOBase):
 def iter_units(stream: IO[bytes], limits: JsonLimits = DEFAULT_LIMITS,
                encoding: str = "utf-8") -> tuple[str, Iterator[Unit]]:
     """(form, units) of a file that is a JSON list or JSON Lines (see `sniff`)."""
-    form, stream = sniff(stream, limits)
+    form, stream = sniff(stream)
     return form, (iter_items(stream, limits) if form == "list" else iter_lines(stream, limits, encoding))

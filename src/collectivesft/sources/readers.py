@@ -135,7 +135,7 @@ def iter_json_rows(name: str, fh: IO[bytes], encoding: str = "utf-8",
                    limits: JsonLimits = SOURCE_LIMITS) -> Iterator[RawRow | BadRow]:
     """Rows of a JSON list or of JSON Lines, told apart by the content rather than the file name
     (CMID's first release is JSON Lines named .json; MedMCQA copies circulate as JSON lists)."""
-    form, stream = sniff(fh, limits)
+    form, stream = sniff(fh)
     if form == "list":
         yield from iter_json_list(name, stream, limits)
     else:

@@ -11,7 +11,7 @@ import ast
 import re
 from typing import Any
 
-from collectivesft.jsonlimits import RowError, parse_row
+from collectivesft.jsonlimits import RowError, parse_text
 
 LETTERS = "ABCDEF"
 LETTER_SET = frozenset(LETTERS)
@@ -62,7 +62,7 @@ def option_mapping(value: Any) -> dict[Any, Any]:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = parse_row(text.encode("utf-8", "surrogatepass"))  # bounded: depth, NaN, lone surrogates
+            value = parse_text(text)  # bounded: depth, NaN, lone surrogates (jsonlimits)
         except RowError as exc:
             if not exc.reason.startswith("invalid JSON"):
                 raise ValueError(f"option string: {exc.reason}") from None

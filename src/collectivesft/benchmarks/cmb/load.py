@@ -19,7 +19,7 @@ from collectivesft.benchmarks.cmb.layout import (CLIN_FILE, EVAL_SPLITS, HUB_CLI
                                                  HUB_EXAM_CONFIG, KEY_FILE, QUESTION_FILES)
 from collectivesft.errors import InputLayoutError
 from collectivesft.io import open_zip_member, read_json_table
-from collectivesft.jsonlimits import DEFAULT_LIMITS, RowError, parse_row, replay
+from collectivesft.jsonlimits import DEFAULT_LIMITS, RowError, parse_row, parse_text, replay
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _read_json_list(source: str | Path | IO[bytes], where: str) -> list[Any]:
         # An object: the {"data": [...]} wrapper is one JSON document (bounded depth, no row-size limit).
         raw = head + source.read()
         try:
-            document = parse_row(raw, replace(DEFAULT_LIMITS, max_row_bytes=max(len(raw), 1)), "utf-8-sig")
+            document = parse_row(raw, replace(DEFAULT_LIMITS, max_row_bytes=max(len(raw), DEFAULT_LIMITS.max_row_bytes)), "utf-8-sig")
         except RowError as exc:
             if not exc.reason.startswith("invalid JSON"):
                 raise InputLayoutError(f"{where}: {exc.reason}") from None
@@ -268,7 +268,7 @@ def load_clin(data: str | Path) -> list[ClinCase]:
         pairs = row["QA_pairs"]
         if isinstance(pairs, str):  # the hub stores the pairs as a JSON string
             try:
-                pairs = parse_row(pairs.encode("utf-8", "surrogatepass"))
+                pairs = parse_text(pairs)
             except RowError as exc:
                 raise InputLayoutError(f"{where}: case {i + 1} QA_pairs: {exc.reason}") from None
             if not isinstance(pairs, list) or not all(isinstance(p, dict) for p in pairs):
