@@ -1,8 +1,11 @@
-"""JSON rows read with limits: every JSON reader of the project parses through here.
+"""JSON rows read with limits: raw data, model outputs, answer keys and submissions parse here.
 
 A row's nesting depth, its longest string and its size are checked without recursion, on the
 raw bytes, before `json.loads` sees it, so a hostile row (200,000 levels deep, a 1 GiB line)
 costs linear time and bounded memory and becomes one unreadable row with its reason.
+Python's json recurses once per level: it is never handed a row deeper than the limit,
+except in `_whole_items`, where its own recursion limit (about 1,000 levels) is reached
+in linear time and the row then goes through the bracket tracker.
 
 The rules, the same for JSON Lines and for JSON lists (docs/sources.md, "Limits"):
 
@@ -53,7 +56,7 @@ _FAST_WINDOW = 64 * 1024
 _BLANK_TEXT = re.compile(r"[ \t\r\n]*")
 _SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
 _BLANK = re.compile(rb"[ \t\r\n]*")
-QUOTE, BACKSLASH, COMMA = ord('"'), ord("\\"), ord(",")
+QUOTE, COMMA = ord('"'), ord(",")
 LBRACK, RBRACK, LBRACE, RBRACE = ord("["), ord("]"), ord("{"), ord("}")
 
 
@@ -87,11 +90,11 @@ class JsonLimits:
 
 DEFAULT_LIMITS = JsonLimits()
 
-# The converter options that set the limits (`--set max_depth=128`): option -> (field, unit, help).
+# The converter options that set the limits (`--set max_depth=128`): option -> (field, unit).
 LIMIT_OPTIONS = {
-    "max_depth": ("max_depth", 1, "deepest nesting of a row's brackets (default 64)"),
-    "max_field_mb": ("max_field_bytes", MiB, "longest string in a row, MiB (default 16)"),
-    "max_row_mb": ("max_row_bytes", MiB, "longest row (a JSON line or list item), MiB (default 64)"),
+    "max_depth": ("max_depth", 1),  # deepest nesting of a row's brackets
+    "max_field_mb": ("max_field_bytes", MiB),  # longest string in a row, as stored
+    "max_row_mb": ("max_row_bytes", MiB),  # longest row: a JSON line or one list item
 }
 
 
@@ -99,7 +102,7 @@ def limits_from_options(options: dict[str, str], hint: str = "") -> JsonLimits:
     """JsonLimits from option strings (positive whole numbers); ConfigError naming a bad one."""
     values: dict[str, int] = {}
     for option, text in options.items():
-        field, unit, _ = LIMIT_OPTIONS[option]
+        field, unit = LIMIT_OPTIONS[option]
         try:
             number = int(str(text).strip())
         except ValueError:
@@ -457,8 +460,8 @@ def _whole_items(buf: bytes, pos: int, limits: JsonLimits) -> tuple[list[Any], i
         after = _BLANK_TEXT.match(text, end).end()
         if after >= size or text[after] not in ",]":
             break
+        # (Strings and rows are short enough: the window is smaller than any field or row limit.)
         if (text.count("[", first, end) + text.count("{", first, end) > limits.max_depth
-                or 4 * (end - first) > limits.max_field_bytes
                 or escapes and _SURROGATE_TEXT.search(text, first, end) and _has_lone_surrogate(value)):
             break
         values.append(value)

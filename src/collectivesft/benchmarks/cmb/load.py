@@ -115,7 +115,8 @@ def _read_json_list(source: str | Path | IO[bytes], where: str) -> list[Any]:
         # An object: the {"data": [...]} wrapper is one JSON document (bounded depth, no row-size limit).
         raw = head + source.read()
         try:
-            document = parse_row(raw, replace(DEFAULT_LIMITS, max_row_bytes=max(len(raw), DEFAULT_LIMITS.max_row_bytes)), "utf-8-sig")
+            whole = replace(DEFAULT_LIMITS, max_row_bytes=max(len(raw), DEFAULT_LIMITS.max_row_bytes))
+            document = parse_row(raw, whole, "utf-8-sig")
         except RowError as exc:
             if not exc.reason.startswith("invalid JSON"):
                 raise InputLayoutError(f"{where}: {exc.reason}") from None
