@@ -254,6 +254,8 @@ def bounded_lines(stream: IO[bytes], cap: int) -> Iterator[tuple[int, bytes, int
     """(line number, line, oversize) per line. A line longer than `cap` bytes is read on in
     bounded pieces, never held whole: it comes as its first bytes with `oversize` = its length
     (0 for every other line)."""
+    if not isinstance(stream, io.BufferedReader):  # readline(limit) of a zip member is slow unbuffered
+        stream = io.BufferedReader(stream, _CHUNK)
     lineno = 0
     while True:
         raw = stream.readline(cap + 1)
