@@ -10,7 +10,6 @@ import csv
 import fnmatch
 import io
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import IO, Iterator
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.io import open_zip_member
-from collectivesft.jsonlimits import JsonLimits, Unit, iter_items, iter_lines, replay, sniff
+from collectivesft.jsonlimits import JsonLimits, Unit, iter_items, iter_lines, sniff
 from collectivesft.sources.rows import BadRow, RawRow
 
 SNIPPET = 200
