@@ -1,4 +1,5 @@
-"""File I/O every stage shares: atomic writes that honour the umask, JSON/JSONL, content digests."""
+"""File I/O every stage shares: atomic writes that honour the umask, JSON/JSONL read with limits
+(jsonlimits), zip members, content digests."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from collectivesft.errors import InputLayoutError, RecordError
+from collectivesft.jsonlimits import DEFAULT_LIMITS, JsonLimits, iter_lines, iter_units
 
 
 def dumps(obj: Any) -> str:
@@ -105,36 +109,75 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
         fh.write("\n")
 
 
-def read_jsonl(path: str | os.PathLike, strict: bool = True) -> Iterator[dict[str, Any]]:
-    """Yield objects from a JSONL file, streaming. strict: a bad line raises RecordError naming file:line."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                if strict:
-                    raise RecordError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+def read_jsonl(path: str | os.PathLike, limits: JsonLimits = DEFAULT_LIMITS) -> Iterator[Any]:
+    """Yield the rows of a JSONL file, streaming; a row that cannot be read (bad JSON, over a
+    limit of jsonlimits) raises RecordError naming file:line and the reason."""
+    with open(path, "rb") as fh:
+        for unit in iter_lines(fh, limits):
+            if unit.problem is not None:
+                raise RecordError(f"{path}:{unit.at}: {unit.problem}")
+            yield unit.value
+
+
+@dataclass
+class JsonRows:
+    """The rows of a file that is one JSON list or JSON Lines, with where each row stands."""
+
+    form: str  # "list" or "lines"
+    rows: list[Any]
+    places: list[str]  # per row: "row 4" (of a list) or "line 7"
+
+
+def read_json_table(source: str | os.PathLike | IO[bytes], where: str | None = None,
+                    limits: JsonLimits = DEFAULT_LIMITS) -> JsonRows:
+    """Every row of a JSON list or of JSON Lines (the content decides, see jsonlimits.sniff),
+    read with the limits of jsonlimits. The one reader of model outputs, answer keys and
+    submissions: a row that cannot be read is an InputLayoutError naming the file, the line
+    (or row) and the reason."""
+    if not hasattr(source, "read"):
+        where = where or str(source)
+        try:
+            with open(source, "rb") as fh:
+                return read_json_table(fh, where, limits)
+        except FileNotFoundError:
+            raise InputLayoutError(f"{where}: file not found") from None
+    form, units = iter_units(source, limits)
+    table = JsonRows(form, [], [])
+    for unit in units:
+        place = f"row {unit.at + 1}" if form == "list" else f"line {unit.at}"
+        if unit.problem is not None:
+            raise InputLayoutError(f"{where}: {place}: {unit.problem}")
+        table.rows.append(unit.value)
+        table.places.append(place)
+    return table
 
 
 def read_json_rows(path: str | os.PathLike) -> list[Any]:
     """The rows of a file that is either one JSON list or JSON lines (both forms circulate for
     model outputs and eval files). Errors are InputLayoutError naming the file (and line)."""
-    text = Path(path).read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputLayoutError(f"{path}: not valid JSON ({exc})") from None
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputLayoutError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-    return rows
+    return read_json_table(path).rows
+
+
+@contextmanager
+def open_zip_member(zf: zipfile.ZipFile, member: str, where: str) -> Iterator[IO[bytes]]:
+    """`zf.open(member)`; a member zipfile cannot read (encrypted, a compression method it
+    lacks, a corrupt header) is an InputLayoutError naming `where` (archive!member)."""
+    try:
+        fh = zf.open(member)
+    except NotImplementedError as exc:  # e.g. Deflate64, which zip tools use for large files
+        raise InputLayoutError(f"{where}: the archive member uses a compression method zipfile cannot read ({exc}); "
+                               "extract the archive with another tool and pass the folder") from None
+    except RuntimeError as exc:  # zipfile's type for "encrypted" and for a missing bz2/lzma module
+        if "encrypted" in str(exc):
+            raise InputLayoutError(f"{where}: the archive member is encrypted (a password is needed); "
+                                   "extract it yourself and pass the folder") from None
+        if "compression" in str(exc).lower():
+            raise InputLayoutError(f"{where}: {exc}; extract the archive with another tool and pass the folder") from None
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
+        raise InputLayoutError(f"{where}: truncated or corrupt archive member ({exc})") from None
+    with fh:
+        yield fh
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -116,3 +116,10 @@ def test_shipped_example_recipe_validates_and_builds(raw_fixtures, tmp_path, cli
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["identity_holds"] and manifest["totals"]["train"] + manifest["totals"]["val"] == 120
     assert {s["name"] for s in manifest["sources"]} == {s.name for s in recipe.sources}
+
+
+def test_numeric_converter_options_are_read_as_text(tmp_path):
+    # YAML reads `max_row_mb: 256` as a number; converter options are text (`--set max_row_mb=256`).
+    recipe = load_recipe(_write(tmp_path, {"sources": [{"name": "cmid", "input": "raw/cmid",
+                                                        "options": {"max_row_mb": 256, "max_depth": 128}}]}))
+    assert recipe.sources[0].options == {"max_row_mb": "256", "max_depth": "128"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collectivesft.errors import ConfigError
 
@@ -38,6 +38,15 @@ class SourceSpec(_Strict):
     stratify_by: list[str] = Field(default_factory=list, description="meta keys to sample evenly across")
     val_fraction: Optional[float] = Field(None, ge=0, lt=1, description="validation share (default: recipe's)")
     allow_empty: bool = Field(False, description="build the mixture even if this source contributes no records")
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_as_text(cls, value):
+        # Converter options are text (`--set us_options=4`); YAML reads `max_row_mb: 256` as a number.
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                    for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _one_origin(self) -> "SourceSpec":

@@ -72,7 +72,7 @@ def _stratum(rec: dict[str, Any], keys: list[str]) -> str:
 
 def examine_chunk(job: tuple[int, str, list[int], list[str], list[str]]) -> ChunkFacts:
     """Parse, validate, filter, decontaminate, key and sign one chunk (runs in a worker)."""
-    import json
+    from collectivesft.jsonlimits import RowError, parse_text
 
     entry, path, linenos, lines, stratify_by = job
     recipe: MixRecipe = _WORKER["recipe"]
@@ -80,9 +80,9 @@ def examine_chunk(job: tuple[int, str, list[int], list[str], list[str]]) -> Chun
     alive: list[tuple[int, dict[str, Any]]] = []
     for pos, (lineno, line) in enumerate(zip(linenos, lines)):
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            rec = parse_text(line)  # bounded (jsonlimits): a records file may be anyone's
+        except RowError as exc:
+            raise RecordError(f"{path}:{lineno}: {exc.reason}") from None
         problems = record_problems(rec)
         if problems:
             raise RecordError(f"{path}:{lineno}: " + "; ".join(problems))

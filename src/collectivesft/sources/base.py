@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from collectivesft.errors import ConfigError
-from collectivesft.sources.readers import iter_hub_rows
+from collectivesft.jsonlimits import LIMIT_OPTIONS, JsonLimits, limits_from_options
+from collectivesft.sources.readers import SOURCE_LIMITS, iter_hub_rows
 from collectivesft.sources.rows import BadRow, RawRow
 
 
@@ -65,12 +66,22 @@ class Source:
     options: ClassVar[dict[str, Option]] = {}
 
     def __init__(self, **options: str):
-        unknown = sorted(set(options) - set(self.options))
+        unknown = sorted(set(options) - set(self.options) - set(LIMIT_OPTIONS))
         if unknown:
             known = ", ".join(sorted(self.options)) or "none"
-            raise ConfigError(f"source {self.info.name!r} has no option {unknown[0]!r} (options: {known})")
+            raise ConfigError(f"source {self.info.name!r} has no option {unknown[0]!r} (options: {known}; "
+                              f"reader limits, every source: {', '.join(LIMIT_OPTIONS)})")
+        limits = {k: v for k, v in options.items() if k in LIMIT_OPTIONS}
+        try:
+            # How deep, long and large a raw row may be (jsonlimits); the readers take them from here.
+            self.limits: JsonLimits = limits_from_options(limits, SOURCE_LIMITS.hint)
+        except ConfigError as exc:
+            raise ConfigError(f"source {self.info.name!r}: {exc}") from None
         self.opts: dict[str, str] = {k: o.default for k, o in self.options.items()}
+        self.opts.update(limits)  # limits given are recorded with the options (stats.json)
         for key, value in options.items():
+            if key in LIMIT_OPTIONS:
+                continue
             choices = self.options[key].choices
             if choices and value not in choices:
                 raise ConfigError(f"source {self.info.name!r}: option {key}={value!r} not one of {choices}")

@@ -3,8 +3,8 @@
 Raw release (FreedomIntelligence/CMB, `data/CMB.zip`): CMB-Exam/CMB-train/CMB-train-merge.json,
 one JSON list of {exam_type, exam_class, exam_subject, question, answer, question_type
 (单项选择题/多项选择题), option: {A..F}}. On the hub the `option` field is a *string* holding
-the dict (sometimes JSON, sometimes a Python repr), so it is parsed with json.loads and then
-ast.literal_eval — never eval. Multi-answer questions have answers like "ACD".
+the dict (sometimes JSON, sometimes a Python repr), so it is parsed as JSON (with the limits of
+jsonlimits) and then ast.literal_eval — never eval. Multi-answer questions have answers like "ACD".
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class CMB(Source):
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         for name, fh in iter_members(path, [TRAIN_FILE], self.info.layout):
-            yield from iter_json_rows(name, fh)
+            yield from iter_json_rows(name, fh, limits=self.limits)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         from collectivesft.sources.readers import iter_hub_rows

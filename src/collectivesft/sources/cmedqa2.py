@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from collectivesft.errors import InputLayoutError
+from collectivesft.jsonlimits import replay
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import is_plain_file, iter_csv, iter_members, replay
+from collectivesft.sources.readers import is_plain_file, iter_csv, iter_members
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 

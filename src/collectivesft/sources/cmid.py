@@ -71,7 +71,7 @@ class CMID(Source):
 
     def read_raw(self, path: Path) -> Iterator[RawRow | BadRow]:
         for name, fh in iter_members(path, ["CMID.json", "cmid.json"], self.info.layout):
-            yield from iter_json_rows(name, fh)
+            yield from iter_json_rows(name, fh, limits=self.limits)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

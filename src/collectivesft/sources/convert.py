@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 from collectivesft.errors import ConfigError, EmptyResultError, InputLayoutError
 from collectivesft.records import record_problems
 from collectivesft.io import atomic_write, dumps, remove_stale_temps, write_json
+from collectivesft.jsonlimits import LIMIT_OPTIONS
 from collectivesft.sources.base import ConvertStats, Reject, Skip, Source
 from collectivesft.sources.readers import is_plain_file, snippet, split_of_name
 from collectivesft.sources.registry import get_source
@@ -65,11 +66,12 @@ def _converter(name: str, options: dict[str, str], style: str):
     from collectivesft.sources.paper.convert import iter_paper_records
     from collectivesft.sources.paper.rules import paper_rules
 
-    if options:
+    chosen = sorted(k for k in options if k not in LIMIT_OPTIONS)  # reader limits still apply
+    if chosen:
         raise ConfigError(f"style paper fixes the files and splits the paper read; "
-                          f"drop the converter option(s) {sorted(options)}")
+                          f"drop the converter option(s) {chosen}")
     rules = paper_rules(name)
-    source = get_source(name, **rules.reader_options)
+    source = get_source(name, **rules.reader_options, **options)
     return (source, partial(rules.read_raw, source), partial(rules.read_hub, source),
             partial(iter_paper_records, rules))
 

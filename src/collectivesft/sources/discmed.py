@@ -55,7 +55,7 @@ class DISCMedSFT(Source):
         for name, fh in iter_members(path, _folder_patterns(Path(path)), self.info.layout):
             # "*.jsonl" also matches other datasets' files: a first row without a conversation
             # means the wrong input, not a file of broken rows.
-            yield from checked_rows(iter_json_rows(name, fh), name,
+            yield from checked_rows(iter_json_rows(name, fh, limits=self.limits), name,
                                     lambda d: isinstance(d, dict) and "conversation" in d,
                                     "DISC-Med-SFT", self.info.layout)
 

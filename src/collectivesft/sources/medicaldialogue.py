@@ -47,7 +47,7 @@ class MedicalDialogue(Source):
         split = self.opts["split"]
         patterns = [p for s in FILES for p in FILES[s]] if split == "all" else FILES[split]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_json_rows(name, fh), name, lambda d: isinstance(d, list) or (isinstance(d, dict) and "utterances" in d), "MedDialog", self.info.layout)
+            yield from checked_rows(iter_json_rows(name, fh, limits=self.limits), name, lambda d: isinstance(d, list) or (isinstance(d, dict) and "utterances" in d), "MedDialog", self.info.layout)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         split = None if self.opts["split"] == "all" else self.opts["split"]

@@ -39,7 +39,7 @@ class MedMCQA(Source):
         split = self.opts["split"]
         patterns = ["train.json", "dev.json"] if split == "all" else [f"{split}.json"]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from iter_json_rows(name, fh)
+            yield from iter_json_rows(name, fh, limits=self.limits)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

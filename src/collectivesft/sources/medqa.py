@@ -92,7 +92,7 @@ class MedQA(Source):
             prefix = f"{path.name}/"
             patterns = [p.split("/", 1)[1] if p.startswith(f"*{path.name}/") else "\0" for p in patterns]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_json_rows(prefix + name, fh), name, lambda d: isinstance(d, dict) and ("answer_idx" in d or "options" in d), "MedQA", self.info.layout)
+            yield from checked_rows(iter_json_rows(prefix + name, fh, limits=self.limits), name, lambda d: isinstance(d, dict) and ("answer_idx" in d or "options" in d), "MedQA", self.info.layout)
 
     def read_hub(self, hub_id: str) -> Iterator[RawRow | BadRow]:
         """bigbio/med_qa has one config per region; any other id (or a local folder) is read as one

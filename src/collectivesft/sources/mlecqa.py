@@ -51,7 +51,7 @@ class MLECQA(Source):
         splits = SPLITS if self.opts["split"] == "all" else (self.opts["split"],)
         patterns = [f"{s}_{sp}.json" for s in subsets for sp in splits]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_json_rows(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("qtext", "qtype", "qid")), "MLEC-QA", self.info.layout)
+            yield from checked_rows(iter_json_rows(name, fh, limits=self.limits), name, lambda d: isinstance(d, dict) and any(k in d for k in ("qtext", "qtype", "qid")), "MLEC-QA", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

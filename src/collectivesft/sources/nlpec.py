@@ -41,7 +41,7 @@ class NLPEC(Source):
         split = self.opts["split"]
         splits = ("train", "dev", "test") if split == "all" else (split,)
         for name, fh in iter_members(path, [f"{s}.json" for s in splits], self.info.layout):
-            yield from checked_rows(iter_json_rows(name, fh), name, lambda d: isinstance(d, dict) and any(k in d for k in ("questionText", "option", "context")), "NLPEC", self.info.layout)
+            yield from checked_rows(iter_json_rows(name, fh, limits=self.limits), name, lambda d: isinstance(d, dict) and any(k in d for k in ("questionText", "option", "context")), "NLPEC", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

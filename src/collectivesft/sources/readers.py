@@ -6,7 +6,6 @@ with file and line, so converters only see rows that parsed.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import fnmatch
 import io
@@ -17,9 +16,15 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from collectivesft.errors import InputLayoutError
+from collectivesft.io import open_zip_member
+from collectivesft.jsonlimits import JsonLimits, Unit, iter_items, iter_lines, sniff
 from collectivesft.sources.rows import BadRow, RawRow
 
 SNIPPET = 200
+# Raw readers' limits unless a source is given others (--set max_depth=..., see Source.limits).
+SOURCE_LIMITS = JsonLimits(hint="raise it with --set {option}=N")
+# CSV fields are not bounded: after a field-limit error the csv module resumes mid-field and
+# would read the rest of it as rows. (The JSON readers are bounded; see jsonlimits.)
 csv.field_size_limit(sys.maxsize)
 
 
@@ -50,9 +55,13 @@ def iter_members(path: Path, patterns: list[str], layout: str,
         return
     found = 0
     candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    root = path.resolve() if path.is_dir() else None
     for file in candidates:
         rel = file.name if path.is_file() else file.relative_to(path).as_posix()
-        if zipfile.is_zipfile(file) or file.suffix.lower() == ".zip":
+        is_zip = zipfile.is_zipfile(file) or file.suffix.lower() == ".zip"
+        if root is not None and (is_zip or _matches(rel, patterns)):
+            _refuse_outside_links(file, rel, root, path)
+        if is_zip:
             try:
                 zf = zipfile.ZipFile(file)
                 names = [n for n in zf.namelist() if not n.endswith("/")]
@@ -62,11 +71,8 @@ def iter_members(path: Path, patterns: list[str], layout: str,
                 for inner in sorted(names):
                     if _matches(inner, patterns):
                         found += 1
-                        try:
-                            with zf.open(inner) as fh:
-                                yield f"{rel}!{inner}", fh
-                        except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
-                            raise InputLayoutError(f"{file}!{inner}: truncated or corrupt archive member ({exc})") from None
+                        with open_zip_member(zf, inner, f"{file}!{inner}") as fh:
+                            yield f"{rel}!{inner}", fh
         elif _matches(rel, patterns):
             found += 1
             with open(file, "rb") as fh:
@@ -74,6 +80,15 @@ def iter_members(path: Path, patterns: list[str], layout: str,
     if not found:
         where = f"in folder {path}" if path.is_dir() else f"in archive {path}"
         raise InputLayoutError(f"no input files matching {patterns} {where}; expected {layout}")
+
+
+def _refuse_outside_links(file: Path, rel: str, root: Path, folder: Path) -> None:
+    """A symbolic link in an input folder is followed only while it stays inside the folder:
+    what a folder holds is what gets converted and checksummed, not files elsewhere."""
+    target = file.resolve()
+    if target != root and root not in target.parents:
+        raise InputLayoutError(f"{folder / rel} is a symbolic link to {target}, outside the input folder {folder}; "
+                               "not followed: pass that file itself with --input, or copy it into the folder")
 
 
 def is_plain_file(path: Path) -> bool:
@@ -100,99 +115,36 @@ def _matches(rel: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(base, p) for p in patterns)
 
 
-def iter_jsonl(name: str, fh: IO[bytes], encoding: str = "utf-8") -> Iterator[RawRow | BadRow]:
-    """One RawRow per JSON line (CRLF and BOM tolerated); bad bytes or bad JSON become BadRows."""
-    for lineno, raw in enumerate(fh, 1):
-        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
-        if not raw.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            line = raw.decode(encoding)
-        except UnicodeDecodeError:
-            yield BadRow(where, f"undecodable bytes (not {encoding})", snippet(raw))
-            continue
-        try:
-            yield RawRow(where, json.loads(line))
-        except json.JSONDecodeError as exc:
-            yield BadRow(where, f"invalid JSON ({exc.msg})", snippet(line))
+def iter_jsonl(name: str, fh: IO[bytes], encoding: str = "utf-8",
+               limits: JsonLimits = SOURCE_LIMITS) -> Iterator[RawRow | BadRow]:
+    """One RawRow per JSON line (`name:line`; CRLF and BOM tolerated); a line that breaks a
+    limit, bad bytes or bad JSON become BadRows (jsonlimits has the rules)."""
+    for unit in iter_lines(fh, limits, encoding):
+        yield _row(f"{name}:{unit.at}", unit)
 
 
-def iter_json_list(name: str, fh: IO[bytes]) -> Iterator[RawRow | BadRow]:
-    """Stream the items of a top-level JSON array (`name#index`). A file that breaks mid-way
-    yields every item before the break and one BadRow saying where it broke."""
-    import ijson
-
-    head = fh.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8):]
-    stream = replay(head, fh) if head else fh
-    index = -1
-    try:
-        for index, item in enumerate(ijson.items(stream, "item", use_float=True)):
-            yield RawRow(f"{name}#{index}", item)
-    except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())[:160]  # yajl's message spans lines with a caret drawing
-        where = "before its first item" if index < 0 else f"after item {index}"
-        if isinstance(exc, UnicodeDecodeError) or "invalid bytes in UTF8" in detail:
-            reason = f"undecodable bytes (not utf-8): file breaks {where}"
-        else:
-            reason = f"invalid JSON: file breaks {where} ({detail})"
-        yield BadRow(f"{name}#{index + 1}", reason, "")
+def iter_json_list(name: str, fh: IO[bytes], limits: JsonLimits = SOURCE_LIMITS) -> Iterator[RawRow | BadRow]:
+    """The items of a top-level JSON array (`name#index`). A broken item is one BadRow and the
+    items after it are still read; a file that ends inside the list says after which item."""
+    for unit in iter_items(fh, limits):
+        yield _row(f"{name}#{unit.at}", unit)
 
 
-def iter_json_rows(name: str, fh: IO[bytes], encoding: str = "utf-8") -> Iterator[RawRow | BadRow]:
+def iter_json_rows(name: str, fh: IO[bytes], encoding: str = "utf-8",
+                   limits: JsonLimits = SOURCE_LIMITS) -> Iterator[RawRow | BadRow]:
     """Rows of a JSON list or of JSON Lines, told apart by the content rather than the file name
     (CMID's first release is JSON Lines named .json; MedMCQA copies circulate as JSON lists)."""
-    head = fh.read(_SNIFF_BYTES)
-    stream = replay(head, fh)
-    if _is_json_list(head):
-        yield from iter_json_list(name, stream)
+    form, stream = sniff(fh)
+    if form == "list":
+        yield from iter_json_list(name, stream, limits)
     else:
-        yield from iter_jsonl(name, stream, encoding)
+        yield from iter_jsonl(name, stream, encoding, limits)
 
 
-_SNIFF_BYTES = 1 << 16
-
-
-def _is_json_list(head: bytes) -> bool:
-    """True when `head` starts a JSON list: "[" first, and not a first line that is a whole JSON
-    value followed by more lines (JSON Lines whose rows are lists, as MedDialog's can be)."""
-    text = head[len(codecs.BOM_UTF8):] if head.startswith(codecs.BOM_UTF8) else head
-    text = text.lstrip()
-    if not text.startswith(b"["):
-        return False
-    first, newline, rest = text.partition(b"\n")
-    if not newline or not rest.strip():
-        return True
-    try:
-        json.loads(first)
-    except ValueError:  # also UnicodeDecodeError: a list whose first line is only part of it
-        return True
-    return False
-
-
-def replay(head: bytes, fh: IO[bytes]) -> IO[bytes]:
-    """A buffered stream giving `head` (bytes already read to sniff the file) and then the rest of `fh`."""
-    return io.BufferedReader(_Replay(head, fh))
-
-
-class _Replay(io.RawIOBase):
-    def __init__(self, head: bytes, fh: IO[bytes]):
-        self._head, self._fh = head, fh
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        if self._head:
-            n = min(len(buf), len(self._head))
-            buf[:n], self._head = self._head[:n], self._head[n:]
-            return n
-        data = self._fh.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
+def _row(where: str, unit: Unit) -> RawRow | BadRow:
+    if unit.problem is not None:
+        return BadRow(where, unit.problem, snippet(unit.raw))
+    return RawRow(where, unit.value)
 
 
 def iter_csv(

@@ -10,15 +10,14 @@ the post's date and time glued together ("2016-03-0810:21"): it is stripped.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from collectivesft.jsonlimits import JsonLimits, bounded_lines
 from collectivesft.records import make_record
 from collectivesft.sources.base import Option, Reject, Skip, Source, SourceInfo
-from collectivesft.sources.readers import checked_rows, iter_members, snippet
+from collectivesft.sources.readers import SOURCE_LIMITS, checked_rows, iter_members, snippet
 from collectivesft.sources.registry import register
 from collectivesft.sources.rows import BadRow, RawRow
 
@@ -27,15 +26,19 @@ SPLIT_FILES = {"train": "medQA?train.txt", "valid": "medQA?valid.txt", "test": "
 STAMP = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s?\d{2}:\d{2}(?::\d{2})?\s*$")
 
 
-def iter_tsv(name: str, fh: IO[bytes], columns: tuple[str, ...]) -> Iterator[RawRow | BadRow]:
-    """One RawRow (a dict) per tab-separated line; extra tabs stay in the last column."""
+def iter_tsv(name: str, fh: IO[bytes], columns: tuple[str, ...],
+             limits: JsonLimits = SOURCE_LIMITS) -> Iterator[RawRow | BadRow]:
+    """One RawRow (a dict) per tab-separated line; extra tabs stay in the last column. A line
+    longer than the row limit is a BadRow, read past in bounded pieces."""
     last = len(columns) - 1
-    # Zip members read line by line are slow; a large buffer in front makes it ~3x faster.
-    for lineno, raw in enumerate(io.BufferedReader(fh, 1 << 20) if isinstance(fh, zipfile.ZipExtFile) else fh, 1):
+    for lineno, raw, oversize in bounded_lines(fh, limits.max_row_bytes):
+        where = f"{name}:{lineno}"
+        if oversize:
+            yield BadRow(where, limits.row_reason(oversize), snippet(raw))
+            continue
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue
-        where = f"{name}:{lineno}"
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -72,7 +75,7 @@ class WebMedQA(Source):
         split = self.opts["split"]
         patterns = list(SPLIT_FILES.values()) if split == "all" else [SPLIT_FILES[split]]
         for name, fh in iter_members(path, patterns, self.info.layout):
-            yield from checked_rows(iter_tsv(name, fh, COLUMNS), name, None, "webMedQA", self.info.layout)
+            yield from checked_rows(iter_tsv(name, fh, COLUMNS, self.limits), name, None, "webMedQA", self.info.layout)
 
     def convert(self, row: RawRow) -> dict[str, Any]:
         d = row.data

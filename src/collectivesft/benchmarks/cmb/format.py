@@ -1,16 +1,17 @@
 """CMB's formats: option fields, answers, question types, ids and exam-class names.
 
 The `option` field is a dict {letter: text} in the release and a string holding that dict on
-the hub (sometimes JSON, sometimes a Python repr). It is parsed with json.loads, then
+the hub (sometimes JSON, sometimes a Python repr). It is parsed as JSON (bounded, jsonlimits), then
 ast.literal_eval, which accepts only literals: nothing in the data is ever run.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import re
 from typing import Any
+
+from collectivesft.jsonlimits import RowError, parse_text
 
 LETTERS = "ABCDEF"
 LETTER_SET = frozenset(LETTERS)
@@ -41,6 +42,15 @@ def id_key(value: Any) -> str:
     return str(value).strip()
 
 
+def id_problem(value: Any) -> str | None:
+    """Why `value` cannot be a question id (ids are integers or non-blank texts), or None.
+    A float id (1.0 from a spreadsheet) would compare as "1.0" and silently match nothing."""
+    if isinstance(value, str) and value.strip() or isinstance(value, int) and not isinstance(value, bool):
+        return None
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return f"'id' must be an integer or a text, got {type(value).__name__} {shown}"
+
+
 def normalize_class(name: str) -> str:
     """Class names that differ only by 和/与 (releases spell them both ways) are one class."""
     return str(name).strip().replace("与", "和")
@@ -52,15 +62,28 @@ def option_mapping(value: Any) -> dict[Any, Any]:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            value = parse_text(text)  # bounded: depth, NaN, lone surrogates (jsonlimits)
+        except RowError as exc:
+            if not exc.reason.startswith("invalid JSON"):
+                raise ValueError(f"option string: {exc.reason}") from None
             try:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 raise ValueError(f"option string is not a dict: {text[:60]!r}") from None
     if not isinstance(value, dict):
         raise ValueError(f"option is {type(value).__name__}, expected a dict of letters")
+    for text in value.values():
+        if isinstance(text, str) and _has_surrogates(text):  # a Python repr can spell '\ud800'
+            raise ValueError("option text holds a lone surrogate (no character)")
     return dict(value)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_option(value: Any) -> dict[str, str]:

@@ -7,17 +7,19 @@ release zip, a single JSON file, or a Hugging Face hub id (FreedomIntelligence/C
 
 from __future__ import annotations
 
-import json
+import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
-from collectivesft.benchmarks.cmb.format import (MULTI, SINGLE, canonical_answer, id_key, is_valid_answer, option_mapping,
-                                                 parse_option)
+from collectivesft.benchmarks.cmb.format import (MULTI, SINGLE, canonical_answer, id_key, id_problem, is_valid_answer,
+                                                 option_mapping, parse_option)
 from collectivesft.benchmarks.cmb.layout import (CLIN_FILE, EVAL_SPLITS, HUB_CLIN_CONFIG, HUB_CLIN_SPLIT,
                                                  HUB_EXAM_CONFIG, KEY_FILE, QUESTION_FILES)
 from collectivesft.errors import InputLayoutError
+from collectivesft.io import open_zip_member, read_json_table
+from collectivesft.jsonlimits import DEFAULT_LIMITS, RowError, parse_row, parse_text, replay
 
 
 @dataclass(frozen=True)
@@ -102,16 +104,27 @@ def question_from_row(row: dict[str, Any], index: int, where: str) -> Question:
     )
 
 
-def _read_json_list(raw: bytes, where: str) -> list[Any]:
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputLayoutError(f"{where}: not a UTF-8 JSON document ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]
-    if not isinstance(data, list):
-        raise InputLayoutError(f"{where}: expected a JSON list of rows, got {type(data).__name__}")
-    return data
+def _read_json_list(source: str | Path | IO[bytes], where: str) -> list[Any]:
+    """The rows of an official file: a JSON list, JSON Lines, or {"data": [...]} (some exports),
+    read with the project's one JSON reader (io.read_json_table: bounded, NaN refused)."""
+    if not hasattr(source, "read"):
+        with open(source, "rb") as fh:
+            return _read_json_list(fh, where)
+    head = source.read(1 << 16)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        # An object: the {"data": [...]} wrapper is one JSON document (bounded depth, no row-size limit).
+        raw = head + source.read()
+        try:
+            whole = replace(DEFAULT_LIMITS, max_row_bytes=max(len(raw), DEFAULT_LIMITS.max_row_bytes))
+            document = parse_row(raw, whole, "utf-8-sig")
+        except RowError as exc:
+            if not exc.reason.startswith("invalid JSON"):
+                raise InputLayoutError(f"{where}: {exc.reason}") from None
+            document = None  # not one document: JSON Lines of objects, read below
+        if isinstance(document, dict) and isinstance(document.get("data"), list):
+            return document["data"]
+        return read_json_table(io.BytesIO(raw), where).rows
+    return read_json_table(replay(head, source), where).rows
 
 
 def find_file(data: str | Path, relpath: str) -> tuple[str, list[Any]] | None:
@@ -127,15 +140,16 @@ def find_file(data: str | Path, relpath: str) -> tuple[str, list[Any]] | None:
             if not members:
                 return None
             member = min(members, key=len)  # prefer the shallowest copy (zips often hold __MACOSX junk)
-            return f"{path}!{member}", _read_json_list(zf.read(member), f"{path}!{member}")
+            with open_zip_member(zf, member, f"{path}!{member}") as fh:
+                return f"{path}!{member}", _read_json_list(fh, f"{path}!{member}")
     if path.is_file():
-        return (str(path), _read_json_list(path.read_bytes(), str(path))) if path.name == name else None
+        return (str(path), _read_json_list(path, str(path))) if path.name == name else None
     if path.is_dir():
         direct = path / relpath
         hits = [direct] if direct.is_file() else sorted(path.rglob(name), key=lambda p: len(p.parts))
         hits = [h for h in hits if "__MACOSX" not in h.parts]
         if hits:
-            return str(hits[0]), _read_json_list(hits[0].read_bytes(), str(hits[0]))
+            return str(hits[0]), _read_json_list(hits[0], str(hits[0]))
         return None
     return None
 
@@ -151,7 +165,7 @@ def load_questions(data: str | Path, split: str = "test") -> list[Question]:
     if _is_local(data) and not _is_hub_folder(data):
         found = find_file(data, QUESTION_FILES[split])
         if found is None and Path(data).is_file() and not zipfile.is_zipfile(data):
-            found = (str(data), _read_json_list(Path(data).read_bytes(), str(data)))  # a question file by another name
+            found = (str(data), _read_json_list(Path(data), str(data)))  # a question file by another name
         if found is None:
             raise InputLayoutError(f"{data}: no {QUESTION_FILES[split]} (expected the official CMB layout)")
         where, rows = found
@@ -205,7 +219,7 @@ def load_key(path: str | Path) -> list[KeyRow]:
     found = find_file(path, KEY_FILE)
     if found is None:
         if Path(path).is_file() and not zipfile.is_zipfile(path):
-            found = (str(path), _read_json_list(Path(path).read_bytes(), str(path)))
+            found = (str(path), _read_json_list(Path(path), str(path)))
         else:
             raise InputLayoutError(f"{path}: no answer key {KEY_FILE}")
     where, rows = found
@@ -213,6 +227,9 @@ def load_key(path: str | Path) -> list[KeyRow]:
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or "id" not in row or "answer" not in row:
             raise InputLayoutError(f"{where}: key row {i + 1} must be an object with 'id' and 'answer'")
+        problem = id_problem(row["id"])
+        if problem:
+            raise InputLayoutError(f"{where}: key row {i + 1}: {problem}")
         key.append(KeyRow(id=row["id"], exam_type=str(row.get("exam_type", "")).strip(),
                           exam_class=str(row.get("exam_class", "")).strip(),
                           exam_subject=str(row.get("exam_subject", "")).strip(),
@@ -239,7 +256,7 @@ def load_clin(data: str | Path) -> list[ClinCase]:
     if _is_local(data) and not _is_hub_folder(data):
         found = find_file(data, CLIN_FILE)
         if found is None and Path(data).is_file() and not zipfile.is_zipfile(data):
-            found = (str(data), _read_json_list(Path(data).read_bytes(), str(data)))
+            found = (str(data), _read_json_list(Path(data), str(data)))
         if found is None:
             raise InputLayoutError(f"{data}: no {CLIN_FILE}")
         where, rows = found
@@ -250,8 +267,13 @@ def load_clin(data: str | Path) -> list[ClinCase]:
         if not isinstance(row, dict) or "description" not in row or "QA_pairs" not in row:
             raise InputLayoutError(f"{where}: case {i + 1} needs 'description' and 'QA_pairs'")
         pairs = row["QA_pairs"]
-        if isinstance(pairs, str):
-            pairs = json.loads(pairs)
+        if isinstance(pairs, str):  # the hub stores the pairs as a JSON string
+            try:
+                pairs = parse_text(pairs)
+            except RowError as exc:
+                raise InputLayoutError(f"{where}: case {i + 1} QA_pairs: {exc.reason}") from None
+            if not isinstance(pairs, list) or not all(isinstance(p, dict) for p in pairs):
+                raise InputLayoutError(f"{where}: case {i + 1} QA_pairs must be a list of objects")
         qa = []
         for k, pair in enumerate(pairs):
             ref = pair.get("answer", pair.get("solution"))
@@ -277,7 +299,7 @@ def eval_items(data: str | Path) -> Iterator[tuple[str, str, str]]:
     """
     path = Path(data)
     if _is_local(data) and path.is_file() and not zipfile.is_zipfile(path):
-        rows = _read_json_list(path.read_bytes(), str(path))
+        rows = _read_json_list(path, str(path))
         first = rows[0] if rows and isinstance(rows[0], dict) else {}
         if rows and "QA_pairs" not in first and "question" not in first:
             raise InputLayoutError(f"{path}: item 0 has neither question nor QA_pairs; expected a CMB-Exam question "

@@ -8,9 +8,10 @@ are read leniently and an unreadable verdict is counted, never guessed.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from collectivesft.jsonlimits import RowError, parse_text
 
 CRITERIA = ("fluency", "relevance", "completeness", "proficiency")
 JUDGE_PROMPT = """You are an AI evaluator specializing in assessing the quality of answers
@@ -100,8 +101,8 @@ def parse_verdict(reply: str) -> dict[str, float] | None:
     text = (reply or "").translate(_QUOTES)
     for block in reversed(_OBJECT.findall(text)):
         try:
-            data = json.loads(block)
-        except json.JSONDecodeError:
+            data = parse_text(block)  # bounded: a reply is model output, anything can be in it
+        except RowError:
             data = None
         if isinstance(data, dict):
             ratings = _ratings({str(k).strip().lower(): v for k, v in data.items()})

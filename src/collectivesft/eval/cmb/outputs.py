@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from collectivesft.benchmarks.cmb.format import canonical_answer, id_key
+from collectivesft.benchmarks.cmb.format import canonical_answer, id_key, id_problem
 from collectivesft.errors import InputLayoutError
 from collectivesft.eval.cmb.extraction import extract_answer
 from collectivesft.eval.cmb.official import official_answer
-from collectivesft.io import read_json_rows
+from collectivesft.io import read_json_table
 
 _LETTERS_ONLY = re.compile(r"^[A-F\s,、]*$")
 _ANSWER_N = re.compile(r"^answer_(\d+)$")
@@ -27,16 +27,20 @@ class DuplicateIdsError(InputLayoutError):
 
 
 def read_outputs(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of an outputs file (JSONL or a JSON list), each checked for an id and an answer field."""
+    """Rows of an outputs file (JSONL or a JSON list), each checked for an id (an integer or a
+    text) and an answer field; the first bad row stops with its line (or row) and reason."""
     path = Path(path)
     if not path.is_file():
         raise InputLayoutError(f"outputs file not found: {path}")
-    rows = read_json_rows(path)
-    for i, row in enumerate(rows):
+    table = read_json_table(path)
+    for row, place in zip(table.rows, table.places):
         if not isinstance(row, dict) or "id" not in row or output_texts(row) is None and "model_answer" not in row:
-            raise InputLayoutError(f"{path}: row {i + 1} needs 'id' and one of 'output', 'outputs', "
+            raise InputLayoutError(f"{path}: {place} needs 'id' and one of 'output', 'outputs', "
                                    "'answer_0' or 'model_answer'")
-    return rows
+        problem = id_problem(row["id"])
+        if problem:
+            raise InputLayoutError(f"{path}: {place}: {problem}")
+    return table.rows
 
 
 def output_texts(row: dict[str, Any]) -> list[str] | None:

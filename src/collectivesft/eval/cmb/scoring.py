@@ -12,15 +12,16 @@ collectivesft also merges classes the key spells both with 与 and with 和 (off
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
 from collectivesft.benchmarks.cmb.format import canonical_answer, id_key, is_valid_answer, normalize_class
 from collectivesft.benchmarks.cmb.load import KeyRow, Question, load_key, load_questions
+from collectivesft.errors import EmptyResultError, InputLayoutError
 from collectivesft.eval.cmb import protocol as protocols
 from collectivesft.eval.cmb.intervals import score_intervals
 from collectivesft.eval.cmb.outputs import model_answer, output_texts, read_outputs, resolve_duplicates
+from collectivesft.io import read_json_table
 
 TEST_IDS = range(1, 11201)
 
@@ -131,9 +132,20 @@ def score_cmb(outputs_path: str | Path, key_path: str | Path, out: str | Path,
 
     protocols.check_protocol(protocol)
     key = load_key(key_path)
+    if not any(row.valid for row in key):
+        held = f"none of its {len(key)} rows has a valid answer (^[A-F]+$)" if key else "the answer key has no rows"
+        raise EmptyResultError(f"{key_path}: {held}: nothing to score against")
     questions = load_questions(questions_path, "test") if questions_path else None
-    answers, duplicated = answers_from_outputs(read_outputs(outputs_path), key, questions, protocol, on_duplicate,
-                                               str(outputs_path))
+    rows = read_outputs(outputs_path)
+    if not rows:
+        raise EmptyResultError(f"{outputs_path}: no rows (an empty file?): nothing to score")
+    answers, duplicated = answers_from_outputs(rows, key, questions, protocol, on_duplicate, str(outputs_path))
+    # A score of nothing is not a score: outputs for another question set would read as 0 %.
+    key_ids = [id_key(row.id) for row in key]
+    if not set(key_ids) & set(answers):
+        raise EmptyResultError(f"none of the {len(answers)} id(s) in {outputs_path} is in the key {key_path} "
+                               f"(outputs: {', '.join(list(answers)[:3])}; key: {', '.join(key_ids[:3])}): "
+                               "nothing to score")
     scores, predictions = score_answers(answers, key, protocol)
     if duplicated:
         scores["duplicates"] = {"kept": on_duplicate, "n": len(duplicated), "ids": duplicated}
@@ -166,14 +178,18 @@ def validate_submission(path: str | Path, expected_ids: Iterable[Any] = TEST_IDS
     path = Path(path)
     problems: list[str] = []
     warnings: list[str] = []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
+    if not path.is_file():
         return {"ok": False, "n": 0, "problems": [f"{path}: file not found"], "warnings": []}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return {"ok": False, "n": 0, "problems": [f"{path}: not valid UTF-8 JSON ({exc})"], "warnings": []}
-    if not isinstance(data, list):
-        return {"ok": False, "n": 0, "problems": [f"{path}: must be a JSON list of {{id, model_answer}}"], "warnings": []}
+    try:
+        table = read_json_table(path)  # the reader cmb-score uses: same forms, same row errors
+    except InputLayoutError as exc:
+        return {"ok": False, "n": 0, "problems": [f"not valid UTF-8 JSON: {exc}"], "warnings": []}
+    data = table.rows
+    if not data:
+        problems.append(f"{path}: holds no rows")
+    elif table.form == "lines":
+        problems.append(f"{path} is JSON Lines; the leaderboard takes one JSON list of {{id, model_answer}} "
+                        "(eval cmb writes submission.json in that form)")
     expected = {id_key(i): i for i in expected_ids}
     seen: dict[str, int] = {}
     bad_answers, unsorted, bad_ids, dupes, bad_rows = [], [], [], [], []
