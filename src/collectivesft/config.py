@@ -92,6 +92,14 @@ def read_yaml_mapping(path: str | Path, what: str = "recipe") -> dict[str, Any]:
     return data
 
 
+def options_as_text(value: Any) -> Any:
+    """Converter options are text (`--set max_depth=128` arrives as text); YAML reads `max_depth: 128`
+    as a number: numbers become their text, anything else is left for validation to judge."""
+    if isinstance(value, dict):
+        return {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in value.items()}
+    return value
+
+
 def validation_problems(exc: ValidationError) -> str:
     """'key.path: problem; ...' for every error pydantic found."""
     parts = []

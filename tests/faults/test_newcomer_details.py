@@ -99,3 +99,23 @@ def test_a_trained_model_folder_is_readable_as_the_umask_says(cli, tiny_model, t
     assert cli(args).exit_code == 0
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "run" / "model").iterdir() if p.is_file()}
     assert modes["model.safetensors"] == 0o644, modes
+
+
+def test_a_raw_meddialog_text_file_is_explained_not_shown_as_a_bare_number(tmp_path, monkeypatch, capsys):
+    raw = tmp_path / "medicaldialogue"
+    raw.mkdir()
+    (raw / "train_data.json").write_text("37\n", encoding="utf-8")  # what the tester's first row parsed to
+    code, err, _ = _convert("medicaldialogue", raw, tmp_path / "out", monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "does not look like MedDialog: it reads '37'" in err and "expected" in err
+
+
+def test_a_run_recipe_takes_numeric_converter_options_unquoted(tmp_path):
+    import yaml
+
+    from collectivesft.pipeline.recipe import load_run_recipe
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "n", "fixtures": {"rows": 5}, "model": {"tiny": {"arch": "qwen2"}},
+                                      "sources": [{"name": "cmid", "options": {"max_depth": 128}}]}))
+    assert load_run_recipe(recipe).sources[0].options == {"max_depth": "128"}

@@ -42,11 +42,9 @@ class SourceSpec(_Strict):
     @field_validator("options", mode="before")
     @classmethod
     def _options_as_text(cls, value):
-        # Converter options are text (`--set us_options=4`); YAML reads `max_row_mb: 256` as a number.
-        if isinstance(value, dict):
-            return {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-                    for k, v in value.items()}
-        return value
+        from collectivesft.config import options_as_text
+
+        return options_as_text(value)
 
     @model_validator(mode="after")
     def _one_origin(self) -> "SourceSpec":

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collectivesft.errors import ConfigError
 
@@ -47,6 +47,13 @@ class SourceEntry(BaseModel):
     # default: our records; paper: the CollectiveSFT preprocess scripts' rows (sources/paper/).
     style: Literal["default", "paper"] = "default"
     allow_empty: bool = False  # a conversion keeping no record is accepted (and the mix allows the source empty)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_as_text(cls, value):
+        from collectivesft.config import options_as_text
+
+        return options_as_text(value)
 
     @model_validator(mode="after")
     def _one_location(self) -> "SourceEntry":

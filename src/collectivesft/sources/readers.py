@@ -239,5 +239,6 @@ def checked_rows(rows: Iterator[RawRow | BadRow], name: str, looks_right, title:
             first = False
             if not looks_right(row.data):
                 shown = snippet(json.dumps(row.data, ensure_ascii=False))[:80]
-                raise InputLayoutError(f"{name}: the first row does not look like {title} ({shown}); expected {layout}")
+                raise InputLayoutError(f"{name}: the first row does not look like {title}: it reads {shown!r}; "
+                                       f"expected {layout}")
         yield row
