@@ -70,7 +70,8 @@ def cmb_command(
 
     cfg = load_config(CMBEvalConfig, config, _inference_overrides(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
-        sample=sample, sample_seed=sample_seed, protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
+        sample=sample, sample_seed=sample_seed,
+        protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
         concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter), sets=set_)
