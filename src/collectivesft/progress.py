@@ -1,9 +1,10 @@
 """Progress for people: a bar on a terminal; in a log (no TTY) a plain line every N seconds.
 
 tqdm redraws its bar with carriage returns and escape codes, which turn a log file into one
-enormous line. Off a terminal every stage prints `desc: n/total unit (s)` lines instead, at
-most one per COLLECTIVESFT_PROGRESS_SECONDS (default 30) plus a last one, and the libraries'
-own bars (transformers, datasets, huggingface_hub, the Trainer) are switched off.
+enormous line. Off a terminal every stage prints `desc: n/total unit (s, ETA)` lines instead,
+at most one per COLLECTIVESFT_PROGRESS_SECONDS (default 30) plus a last one, and the libraries'
+own bars (transformers, datasets, huggingface_hub, the Trainer) are switched off. The ETA is
+the rate so far (items done in this session over its time) applied to the items left.
 """
 
 from __future__ import annotations
@@ -22,12 +23,24 @@ def _every() -> float:
     return float(os.environ.get("COLLECTIVESFT_PROGRESS_SECONDS", "30"))
 
 
+def duration(seconds: float) -> str:
+    """Seconds as people read them: '45 s', '12 min', '3.5 h', '2.1 days'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 class LogLines:
     """The tqdm calls the stages use (update, close, context manager), printing plain lines."""
 
     def __init__(self, total: int | None = None, desc: str = "", unit: str = "it", initial: int = 0):
-        self.total, self.desc, self.unit, self.n = total, desc, unit, initial
+        self.total, self.desc, self.unit, self.n, self.initial = total, desc, unit, initial, initial
         self.started = self.last = time.monotonic()
+        self.said: int | None = None
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -38,11 +51,19 @@ class LogLines:
 
     def _line(self) -> None:
         of = f"/{self.total}" if self.total is not None else ""
-        print(f"{self.desc}: {self.n}{of} {self.unit} ({time.monotonic() - self.started:.0f} s)",
-              file=sys.stderr, flush=True)
+        elapsed = time.monotonic() - self.started
+        eta = ""
+        if self.total is not None and self.n > self.initial and self.n < self.total:
+            eta = f", ETA {duration(elapsed / (self.n - self.initial) * (self.total - self.n))}"
+        print(f"{self.desc}: {self.n}{of} {self.unit} ({elapsed:.0f} s{eta})", file=sys.stderr, flush=True)
+        self.said = self.n
+
+    def write(self, text: str, file=None) -> None:
+        """A line of its own between progress lines (tqdm.write's signature)."""
+        print(text, file=file or sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.n:
+        if self.n and self.n != self.said:  # the last count, unless the last line said it
             self._line()
 
     def __enter__(self) -> "LogLines":

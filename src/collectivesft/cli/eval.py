@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from collectivesft.cli.display import print_table
+from collectivesft.cli.help import defaults_from
 
 eval_app = typer.Typer(help="Evaluate on CMB (Chinese Medical Benchmark): run, score, validate, serve.",
                        no_args_is_help=True)
@@ -39,7 +40,7 @@ def _inference_overrides(**values) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-@eval_app.command("cmb")
+@eval_app.command("cmb", cls=defaults_from("collectivesft.eval.config:CMBEvalConfig"))
 def cmb_command(
     out: Path = typer.Option(..., "--out", help="Run folder (resumes if it holds a partial run)."),
     model: Optional[str] = MODEL,
@@ -50,9 +51,13 @@ def cmb_command(
     shots: Optional[int] = typer.Option(None, "--shots", help="Few-shot examples from val (same exam class)."),
     cot: Optional[bool] = typer.Option(None, "--cot/--no-cot", help="Ask for an analysis first (generate); "
                                        "default on for --protocol official."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions (in CMB's test file: "
+                                        "one exam class; --sample for an estimate)."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="A random N questions stratified by exam class "
+                                         "(proportional; docs/eval.md): estimates the full set's accuracy."),
+    sample_seed: Optional[int] = typer.Option(None, "--seed", help="Seed of --sample."),
     protocol: Optional[str] = PROTOCOL,
-    fewshot_seed: Optional[int] = typer.Option(None, "--fewshot-seed", help="official: seed of the shot draws (42)."),
+    fewshot_seed: Optional[int] = typer.Option(None, "--fewshot-seed", help="official: seed of the shot draws."),
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
@@ -65,13 +70,22 @@ def cmb_command(
 
     cfg = load_config(CMBEvalConfig, config, _inference_overrides(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
+        sample=sample, sample_seed=sample_seed,
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
         concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter), sets=set_)
     result = evaluate_cmb(cfg, out)
+    _print_subset(result["subset"])
     _print_scores(result)
     typer.echo(f"wrote {out}/predictions.jsonl, submission.json" + (", scores.json, scores.md" if "by_type" in result else ""))
+
+
+def _print_subset(subset: dict) -> None:
+    from collectivesft.eval.cmb.subset import caveat, describe
+
+    note = caveat(subset)
+    typer.echo(f"run on {describe(subset)}" + (f": {note}" if note else ""))
 
 
 def _print_scores(scores: dict) -> None:
@@ -280,6 +294,36 @@ def fixtures_command(
     from collectivesft.fixtures.cmb_eval import write_cmb_eval
 
     typer.echo(f"wrote CMB eval fixture under {write_cmb_eval(out, n_test=n_test, seed=seed)}")
+
+
+@eval_app.command("cmb-pack")
+def cmb_pack_command(
+    questions: Path = typer.Argument(..., help="JSON list of questions with answers: the CMB test file's keys "
+                                     "(exam_type, exam_class, exam_subject, question, question_type, option, id) "
+                                     "plus answer; id and question_type optional."),
+    out: Path = typer.Argument(..., help="New folder for the official layout (eval cmb --data OUT)."),
+    val_per_class: int = typer.Option(0, "--val-per-class", min=0, help="Put the first K questions of each exam "
+                                      "class in val (the few-shot source), the rest in test."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave bad rows out (default: write nothing while "
+                                  "any row is bad)."),
+) -> None:
+    """Split questions with answers into CMB's official files: test questions, answer key (and val)."""
+    from collectivesft.eval.cmb.pack import BadRows, pack
+
+    try:
+        manifest = pack(questions, out, val_per_class, skip_bad)
+    except BadRows as exc:
+        for line in exc.lines:
+            typer.secho(f"bad: {line}", fg="red")
+        typer.echo(str(exc))
+        raise typer.Exit(1)
+    for bad in manifest["bad_rows"]:
+        typer.echo(f"left out: row {bad['row']} (index {bad['index']}): {bad['reason']}")
+    for note in manifest["notes"]:
+        typer.echo(f"note: {note}")
+    for rel, n in manifest["files"].items():
+        typer.echo(f"wrote {out / rel} ({n} rows)")
+    typer.echo(f"checked: {manifest['checked']}; run it with: collectivesft eval cmb --data {out} ...")
 
 
 @eval_app.command("serve")

@@ -67,6 +67,9 @@ class CMBEvalConfig(InferenceConfig):
                                 "default: on for the official protocol (as generate_answers.sh), off otherwise.")
     fewshot_seed: int = Field(42, description="official: seed of the few-shot draws (random.Random(seed).sample).")
     limit: Optional[int] = Field(None, ge=1, description="Only the first N questions.")
+    sample: Optional[int] = Field(None, ge=1, description="A random subset of N questions stratified by exam class "
+                                  "(proportional, at least one per class when N allows; eval/cmb/subset.py).")
+    sample_seed: int = Field(0, description="Seed of `sample`: the same seed draws the same questions.")
 
     def use_cot(self) -> bool:
         """The CoT setting in force: the explicit one, else the protocol's default."""

@@ -4,11 +4,12 @@ Every answer is appended to OUT/predictions.partial.jsonl as soon as it exists (
 fsynced), so a run killed at any point, even by SIGKILL, restarts where it stopped: done ids
 are skipped, a torn last line is dropped. The final files are written atomically at the end:
 predictions.jsonl, submission.json (every id), scores.json / scores.md / chart when the key is
-known, run.json (settings, timings).
+known, run.json (settings, timings, which questions: `subset`, the cost forecast: `estimate`).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,6 +19,8 @@ from collectivesft.benchmarks.cmb.format import id_key
 from collectivesft.benchmarks.cmb.load import KeyRow, Question, key_from_questions, load_key, load_questions, locate_key
 from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
 from collectivesft.eval.cmb import protocol as protocols
+from collectivesft.eval.cmb import subset as subsets
+from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
 from collectivesft.eval.cmb.outputs import model_answer
 from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
@@ -89,6 +92,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     if config.protocol == "official" and config.method != "generate":
         raise ConfigError(f"the official protocol generates and extracts answers: use method=generate "
                           f"({config.method} is a collectivesft method)")
+    if config.limit and config.sample:
+        raise ConfigError("limit and sample both cut the questions (the first N, or a stratified random N): give one")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     questions = load_questions(config.data, config.split)
@@ -102,8 +107,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     else:
         chats = protocols.chats(questions, pool, config.protocol, config.shots, config.cot, config.system,
                                 config.fewshot_seed)
-    if config.limit:
-        questions, chats = questions[: config.limit], chats[: config.limit]
+    chosen, subset = subsets.choose(questions, config.limit, config.sample, config.sample_seed)
+    questions, chats = [questions[i] for i in chosen], [chats[i] for i in chosen]
     chat_of = {id_key(q.id): c for q, c in zip(questions, chats)}
     key = resolve_key(config, questions)
     check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
@@ -111,6 +116,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     pending = [q for q in questions if id_key(q.id) not in done]
     say_resumed(len(questions) - len(pending), len(questions), out / PARTIAL)
     elapsed = cpu = 0.0
+    estimate = None
     if pending:
         backend = get_backend(config)
         # How replies are produced (template, decoding config): the record that greedy was greedy.
@@ -120,11 +126,17 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         writer = PartialWriter(out / PARTIAL)
         try:
             with progress(len(questions), f"CMB {config.method}", "q", len(questions) - len(pending)) as bar:
+                answered = 0
                 for batch in batches(pending, config.batch_size):
                     for row in answer_batch(backend, config, batch, [chat_of[id_key(q.id)] for q in batch]):
                         writer.append(row)
                         done[id_key(row["id"])] = row
                     bar.update(len(batch))
+                    answered += len(batch)
+                    if estimate is None and answered >= min(WARMUP, len(pending)):
+                        estimate = forecast(answered, time.perf_counter() - started, time.process_time() - cpu_started,
+                                            len(pending) - answered, subset.of, subset.kind == "all")
+                        bar.write(forecast_line(estimate), file=sys.stderr)
         finally:
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
@@ -147,6 +159,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         for pred in predictions:
             if "logprobs" in done.get(id_key(pred["id"]), {}):
                 pred["logprobs"] = done[id_key(pred["id"])]["logprobs"]
+        scores["subset"] = subset.to_json()
         write_score_files(out, scores, predictions)
         result = scores
     else:
@@ -156,13 +169,14 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
                                                  **({"logprobs": done[id_key(q.id)]["logprobs"]}
                                                     if "logprobs" in done.get(id_key(q.id), {}) else {})}
                                                 for q in questions])
-        result = {"n": len(questions), "n_answered": sum(1 for a in answers.values() if a["model_answer"])}
+        result = {"n": len(questions), "n_answered": sum(1 for a in answers.values() if a["model_answer"]),
+                  "subset": subset.to_json()}
     write_json(out / "run.json", {
         "fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
-        "config": config.model_dump(), "status": "done", "n_questions": len(questions),
+        "config": config.model_dump(), "status": "done", "n_questions": len(questions), "subset": subset.to_json(),
         "n_answered_this_session": len(pending), "n_reused": len(questions) - len(pending),
         "seconds_this_session": round(elapsed, 3),
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
-        "cpu_seconds_this_session": round(cpu, 3),
+        "cpu_seconds_this_session": round(cpu, 3), "estimate": estimate,
     })
     return result

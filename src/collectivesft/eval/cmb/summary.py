@@ -31,10 +31,22 @@ def scores_markdown(scores: dict[str, Any]) -> str:
     """scores.md: overall numbers, the by-type and by-class tables, key problems."""
     from collectivesft.report.tables import markdown_table
 
-    lines = ["# CMB-Exam scores", "",
-             f"- questions scored: {scores['n']} (answered: {scores['n_answered']}, missing: {scores['missing']})",
-             f"- overall (micro, all questions): {100 * scores['overall_micro']:.2f}",
-             f"- overall (mean of exam types, official): {100 * scores['overall_macro_types']:.2f}"]
+    from collectivesft.eval.cmb.subset import caveat, describe
+
+    ci = scores.get("ci95") or {}
+
+    def interval(name: str) -> str:
+        bounds = ci.get(name)
+        return f" (95 % interval {100 * bounds[0]:.1f}-{100 * bounds[1]:.1f})" if bounds else ""
+
+    lines = ["# CMB-Exam scores", ""]
+    if scores.get("subset"):
+        note = caveat(scores["subset"])
+        lines.append(f"- run on {describe(scores['subset'])}" + (f": {note}" if note else ""))
+    lines += [f"- questions scored: {scores['n']} (answered: {scores['n_answered']}, missing: {scores['missing']})",
+              f"- overall (micro, all questions): {100 * scores['overall_micro']:.2f}{interval('overall_micro')}",
+              f"- overall (mean of exam types, official): {100 * scores['overall_macro_types']:.2f}"
+              f"{interval('overall_macro_types')}"]
     if scores.get("key_invalid"):
         lines.append(f"- key rows excluded for an invalid answer: {scores['key_invalid']} "
                      f"(ids {', '.join(map(str, scores['key_invalid_ids'][:50]))})")
