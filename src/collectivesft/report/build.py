@@ -199,7 +199,7 @@ def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str, out:
         if (folder / "scores.md").is_file():
             shown = (folder / "scores.md").relative_to(run.path) if folder.is_relative_to(run.path) else folder / "scores.md"
             _sub_report(doc, f"Scores of {label}, with every exam class:", folder / "scores.md", shown.as_posix(), out,
-                        f"{prefix}{_slug(label)}scores", f"CMB-Exam scores: {label}")
+                        f"{prefix}{_slug(folder.name)}scores", f"CMB-Exam scores: {label}")
     labels = list(run.evals)
     types = sorted({t for s in run.evals.values() for t in s.get("by_type", {})})
     rows = []
