@@ -92,8 +92,8 @@ def test_html_tables_fit_timings_follow_the_pipeline_and_the_mix_report_is_linke
     rows = re.findall(r"^\| ([a-z/]+) \| [\d.]+ \|$", md.split("### Stage timings")[1], re.M)
     assert rows == [*timings, "total"]
     assert "| total | 21 |" in md or "| total | 21.0" in md
-    assert "[mix/report.md](mix/report.md)" in md  # Markdown links Markdown...
-    assert '<a href="report_files/mix-report.html">mix/report.md</a>' in html  # ...HTML links its HTML rendering
+    assert "[the mixture's own report](mix/report.md)" in md  # Markdown links Markdown...
+    assert '<a href="report_files/mix-report.html">the mixture&#x27;s own report</a>' in html  # ...HTML, its page
 
 
 def test_a_wide_table_is_compact_and_its_headers_can_wrap():

@@ -61,7 +61,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
     files = out / "report_files"
     files.mkdir(parents=True, exist_ok=True)
     doc = Document(title or ("Run report: " + runs[0].name if len(runs) == 1 else "Comparison of runs"))
-    if any(r.tiny_model for r in runs):
+    if any(r.tiny_model and (r.train or r.evals) for r in runs):
         doc.para(TINY_NOTE)
     if len(runs) > 1:
         _comparison(doc, runs, files)
@@ -125,8 +125,8 @@ def _data_section(doc: Document, run: RunSummary, files: Path, prefix: str, out:
     doc.table(["source", "raw read", "converted", "quarantined", "skipped"] + [f"mix {k}" for k in keys], rows)
     mix_report = run.path / "mix" / "report.md"
     if mix_report.is_file():
-        _sub_report(doc, "The mixture's own report: filters, duplicates, contamination matches, length and diversity "
-                    "plots:", mix_report, "mix/report.md", out, f"{prefix}mix-report", f"Mixture report: {run.name}")
+        _sub_report(doc, "Filters, duplicates, contamination matches, length and diversity plots:", mix_report,
+                    "the mixture's own report", out, f"{prefix}mix-report", f"Mixture report: {run.name}")
     train_key = next((k for k in ("train", "kept", "selected") if k in keys), None)
     if mix and train_key:
         fig = plots.bar_chart(names, {"converted": [run.convert.get(n, {}).get("kept", 0) for n in names],
@@ -157,9 +157,11 @@ def training_summary(run: RunSummary) -> list[list[Any]]:
     mixture = run.train_config.get("mixture")
     records = (data.get("train") or {}).get("kept")
     tokens = (data.get("train") or {}).get("tokens")
+    if records is not None:
+        size = f"{_count(records)} training records, {_count(tokens)} tokens"
+        mixture = f"{mixture}: {size}" if mixture else size
     rows = [["model", model],
-            ["mixture", (f"{mixture}: " if mixture else "") + f"{_count(records)} training records, {_count(tokens)} tokens"
-             if records is not None else mixture],
+            ["mixture", mixture],
             ["steps", f"{final['global_step']} ({final.get('epochs')} epochs)" if "global_step" in final else None],
             ["time", _duration(final.get("runtime_s"))],
             ["final train loss (last logged)", final.get("last_logged_loss")],
@@ -197,9 +199,9 @@ def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str, out:
     doc.heading("CMB-Exam scores", 3)
     for label, folder in run.eval_dirs.items():
         if (folder / "scores.md").is_file():
-            shown = (folder / "scores.md").relative_to(run.path) if folder.is_relative_to(run.path) else folder / "scores.md"
-            _sub_report(doc, f"Scores of {label}, with every exam class:", folder / "scores.md", shown.as_posix(), out,
-                        f"{prefix}{_slug(folder.name)}scores", f"CMB-Exam scores: {label}")
+            _sub_report(doc, f"Every exam class of {label}, on its evaluation's own page:", folder / "scores.md",
+                        f"{folder.name}/scores.md", out, f"{prefix}{_slug(folder.name)}scores",
+                        f"CMB-Exam scores: {label}")
     labels = list(run.evals)
     types = sorted({t for s in run.evals.values() for t in s.get("by_type", {})})
     rows = []
