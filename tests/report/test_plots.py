@@ -3,6 +3,7 @@
 import os
 import re
 import subprocess
+import warnings
 import sys
 
 import pytest
@@ -126,3 +127,16 @@ def test_markdown_table(headers, rows, align, expected):
 def test_markdown_table_alignment_must_cover_every_column():
     with pytest.raises(ValueError, match="2 columns"):
         markdown_table(["a", "b"], [], align="l")
+
+
+def test_a_long_series_name_is_wrapped_instead_of_squeezing_the_plot_away(tmp_path):
+    # A comparison's legend entry named by base model and adapter once collapsed the axes to nothing.
+    from collectivesft.report.tables import type_label
+
+    name = "lora/demo/model/base (tiny qwen2 small, random weights) + LoRA adapter"
+    types = [type_label(t) for t in ["医学考研", "医师考试", "护理考试", "药师考试"]]
+    fig = plots.bar_chart(types, {"demo/base": [0.1] * 4, "demo/trained": [0.2] * 4, name: [0.3] * 4},
+                          title="CMB-Exam accuracy by exam type, all runs", value_label="accuracy", limits=(0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "axes sizes collapsed to zero"
+        plots.save_figure(fig, tmp_path / "long")

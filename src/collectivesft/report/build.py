@@ -245,7 +245,9 @@ def _comparison(doc: Document, runs: list[RunSummary], files: Path) -> None:
         for label, s in run.evals.items():
             rows.append([run.name, label, len(run.convert) or None, mix_total, *losses,
                          s.get("overall_micro"), s.get("overall_macro_types")])
-            series[f"{run.name}/{label}"] = [s.get("by_type", {}).get(t, 0.0) for t in types]
+            # Named by the eval folder (base, trained, lora_loglik): a legend entry, not the table's full model name.
+            folder = run.eval_dirs.get(label)
+            series[f"{run.name}/{folder.name if folder else label}"] = [s.get("by_type", {}).get(t, 0.0) for t in types]
         if not run.evals:  # a run that trained (or only mixed) and was not evaluated still gets its row
             model = describe_model(str(run.train_dir / "model")) if run.train_dir else "(no model trained)"
             rows.append([run.name, model, len(run.convert) or None, mix_total, *losses, None, None])

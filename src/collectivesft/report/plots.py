@@ -9,6 +9,7 @@ names are drawn as their English glosses (fonts.drawable).
 from __future__ import annotations
 
 import io
+import textwrap
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,7 +106,8 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
             errors = np.abs(np.stack([values - bounds[:, 0], bounds[:, 1] - values]))
         draw = ax.barh if horizontal else ax.bar
         offset = {"left": base} if horizontal else {"bottom": base}
-        bars = draw(where, values, width, label=name, **(offset if stacked else {}),
+        # A long legend entry is wrapped: one line as wide as the plot would squeeze the axes to nothing.
+        bars = draw(where, values, width, label=textwrap.fill(name, 40), **(offset if stacked else {}),
                     **({"xerr" if horizontal else "yerr": errors, "capsize": 3} if errors is not None else {}))
         if annotate:
             ax.bar_label(bars, labels=[annotate.format(v) for v in values], fontsize=8, padding=2)
