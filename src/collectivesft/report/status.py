@@ -37,7 +37,9 @@ def stage_status(path: Path, recipe: dict[str, Any]) -> list[tuple[str, str]]:
     found = {}
     for pattern in ("*/stage.json", "*/stage.pending.json", "*/*/stage.json", "*/*/stage.pending.json"):
         for marker in sorted(path.glob(pattern)):
-            found.setdefault(marker.parent.relative_to(path).as_posix(), marker.parent)
+            stage = marker.parent.relative_to(path).as_posix()
+            if not stage.startswith("stages/"):  # an ablation's keyed stage folders belong to no one run
+                found.setdefault(stage, marker.parent)
     if not found:
         return []  # not a `collectivesft run` folder (or made by hand): nothing to say
     summary = path / "run.json"
