@@ -3,11 +3,12 @@
 import os
 import re
 import subprocess
+import warnings
 import sys
 
 import pytest
 
-from collectivesft.report import plots
+from collectivesft.report import fonts, plots
 from collectivesft.report.document import inline_svg
 from collectivesft.report.tables import markdown_table
 
@@ -20,14 +21,41 @@ def _by_type_chart():
                            title="CMB-Exam 准确率", value_label="accuracy", limits=(0, 1))
 
 
-def test_svg_keeps_chinese_labels_as_text_and_png_is_written(tmp_path):
+def outlined(svg: str, text: str) -> set[str]:
+    """The characters of `text` an SVG does not draw as outlines of the report font: matplotlib
+    names each glyph's path FONT-<hex glyph index>, and the font's cmap gives each character's index."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(str(fonts.cjk_font()[1]), lazy=True)
+    cmap = font.getBestCmap()
+    drawn = {int(i, 16) for i in re.findall(r'<path id="[^"]+-([0-9a-f]+)"', svg)}
+    return {c for c in text if not c.isspace() and font.getGlyphID(cmap[ord(c)]) not in drawn}
+
+
+def test_svg_draws_chinese_labels_as_glyph_outlines_and_png_is_written(tmp_path):
+    # A browser without CJK fonts showed every Chinese exam name as boxes when the SVG kept text as text.
     files = plots.save_figure(_by_type_chart(), tmp_path / "by_type")
     assert files == {"png": tmp_path / "by_type.png", "svg": tmp_path / "by_type.svg"}
     assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = files["svg"].read_text(encoding="utf-8")
-    for label in TYPES + ["CMB-Exam 准确率"]:
-        assert f">{label}</text>" in svg, label
+    assert "<text" not in svg
+    assert outlined(svg, "".join(TYPES) + "准确率") == set()  # every Chinese character has its outline
     assert "<dc:date>" not in svg and "Matplotlib v" not in svg  # no date or version to differ on rerun
+
+
+def test_the_report_font_ships_with_the_package_so_every_machine_draws_the_same():
+    family, path = fonts.cjk_font()
+    assert "weblate_fonts" in path.parts and family == "Kurinto Sans SC"
+
+
+def test_without_any_cjk_font_exam_types_are_drawn_as_their_english_glosses(monkeypatch):
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    fig = plots.bar_chart(["医师考试 (Physician)", "护理考试", "华佗问答"], {"base": [0.2, 0.3, 0.1]},
+                          title="CMB-Exam 医师考试", value_label="accuracy")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["Physician", "Nursing", "华佗问答"]  # a name without a gloss stays as it is
+    assert fig.axes[0].get_title() == "CMB-Exam Physician"
+    assert fonts.font_face_css("医师考试") == ""  # and HTML pages embed no font
 
 
 # The same chart drawn here and in a fresh interpreter (fresh font cache, fresh id counters).
@@ -63,17 +91,17 @@ def test_horizontal_and_stacked_bars_draw_every_category(tmp_path):
     fig = plots.bar_chart(names, {"duplicate": [1, 0, 2], "over-cap": [3, 1, 0]}, title="Dropped records",
                           value_label="records", horizontal=True, stacked=True)
     svg = plots.save_figure(fig, tmp_path / "drops")["svg"].read_text(encoding="utf-8")
-    assert all(f">{n}</text>" in svg for n in names)
+    assert outlined(svg, "".join(names)) == set()
 
 
 def test_a_cjk_font_when_installed_is_put_first(monkeypatch):
     import matplotlib
 
     before = dict(matplotlib.rcParams)
-    monkeypatch.setattr(plots, "cjk_font", lambda: "Noto Sans CJK SC")
+    monkeypatch.setattr(fonts, "cjk_font", lambda: ("Noto Sans CJK SC", "/usr/share/fonts/NotoSansCJK.ttc"))
     with plots.styled():
         assert matplotlib.rcParams["font.sans-serif"][0] == "Noto Sans CJK SC"
-        assert matplotlib.rcParams["svg.fonttype"] == "none"
+        assert matplotlib.rcParams["svg.fonttype"] == "path"
     assert dict(matplotlib.rcParams) == before  # the caller's settings are left as they were
 
 
@@ -99,3 +127,16 @@ def test_markdown_table(headers, rows, align, expected):
 def test_markdown_table_alignment_must_cover_every_column():
     with pytest.raises(ValueError, match="2 columns"):
         markdown_table(["a", "b"], [], align="l")
+
+
+def test_a_long_series_name_is_wrapped_instead_of_squeezing_the_plot_away(tmp_path):
+    # A comparison's legend entry named by base model and adapter once collapsed the axes to nothing.
+    from collectivesft.report.tables import type_label
+
+    name = "lora/demo/model/base (tiny qwen2 small, random weights) + LoRA adapter"
+    types = [type_label(t) for t in ["医学考研", "医师考试", "护理考试", "药师考试"]]
+    fig = plots.bar_chart(types, {"demo/base": [0.1] * 4, "demo/trained": [0.2] * 4, name: [0.3] * 4},
+                          title="CMB-Exam accuracy by exam type, all runs", value_label="accuracy", limits=(0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "axes sizes collapsed to zero"
+        plots.save_figure(fig, tmp_path / "long")

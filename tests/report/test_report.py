@@ -42,9 +42,8 @@ def test_report_on_one_run_has_tables_plots_and_tiny_model_note(tmp_path, cli):
         assert (tmp_path / "out" / "report_files" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"](report_files/{name}.png)" in md  # Markdown links the PNGs
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    # Self-contained: the SVGs are inline, their text (Chinese exam types too) left as text.
-    assert html.count("<svg ") == 3 and "base64" not in html and "<?xml" not in html
-    assert ">医师考试</text>" in html
+    # Self-contained: the SVGs are inline, no images by reference.
+    assert html.count("<svg ") == 3 and "<img" not in html and "<?xml" not in html
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # each inline SVG's ids are prefixed, so none collide
 
@@ -93,8 +92,8 @@ def test_html_tables_fit_timings_follow_the_pipeline_and_the_mix_report_is_linke
     rows = re.findall(r"^\| ([a-z/]+) \| [\d.]+ \|$", md.split("### Stage timings")[1], re.M)
     assert rows == [*timings, "total"]
     assert "| total | 21 |" in md or "| total | 21.0" in md
-    assert "[mix/report.md](mix/report.md)" in md
-    assert '<a href="mix/report.md">mix/report.md</a>' in html
+    assert "[the mixture's own report](mix/report.md)" in md  # Markdown links Markdown...
+    assert '<a href="report_files/mix-report.html">the mixture&#x27;s own report</a>' in html  # ...HTML, its page
 
 
 def test_a_wide_table_is_compact_and_its_headers_can_wrap():
@@ -104,3 +103,58 @@ def test_a_wide_table_is_compact_and_its_headers_can_wrap():
     doc.table([f"mix near_duplicate {i}" for i in range(13)], [list(range(13))])
     html = doc.to_html()
     assert '<div class="table many"><table>' in html and "<th>mix near_<wbr>duplicate 0</th>" in html
+
+
+def _embedded_font_chars(html: str) -> set[str]:
+    """The characters the font embedded in an HTML page (base64 WOFF in @font-face) has glyphs for."""
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    found = re.search(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", html)
+    assert found, "no embedded font"
+    return {chr(c) for c in TTFont(io.BytesIO(base64.b64decode(found.group(1)))).getBestCmap()}
+
+
+def _chinese(text: str) -> set[str]:
+    from collectivesft.report.fonts import is_cjk
+
+    return {c for c in text if is_cjk(c)}
+
+
+def test_html_carries_a_font_for_every_chinese_character_and_glosses_exam_types(tmp_path, cli):
+    # Headless Chromium on a server without CJK fonts drew every exam-type name as a row of boxes.
+    run = _run_folder(tmp_path, "demo", 0.5)
+    assert cli(["report", run, "--out", tmp_path / "out"]).exit_code == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    body = html.split("</style>", 1)[1]
+    assert _chinese(body) and _chinese(body) <= _embedded_font_chars(html)
+    assert "font-family:'collectivesft-cjk'" in html
+    # Every exam-type name in a table has its English gloss beside it; no plot text is left to the browser.
+    assert "<td>医师考试 (Physician)</td>" in html and "<td>护理考试 (Nursing)</td>" in html
+    assert "<td>医师考试</td>" not in html and "<text" not in html
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "| 医师考试 (Physician) | 临床执业医师 |" in md
+
+
+def test_stage_reports_are_rendered_to_html_pages_with_their_plots_inline(tmp_path, cli):
+    from collectivesft.report import plots
+
+    run = _run_folder(tmp_path, "demo", 0.5)
+    chart = plots.bar_chart(["华佗问答", "cmb"], {"records": [3, 4]}, title="来源", value_label="records")
+    plots.save_figure(chart, run / "mix" / "report" / "composition")
+    (run / "mix" / "report.md").write_text(
+        "# Mixture report\n\n**9 train** records.\n\n| source | train |\n|---|---|\n| 华佗问答 | 9 |\n\n"
+        "![composition](report/composition.png)\n", encoding="utf-8")
+    (run / "eval" / "trained" / "scores.md").write_text("# CMB-Exam scores\n\n- overall: 50.00\n", encoding="utf-8")
+    assert cli(["report", run, "--out", tmp_path / "out"]).exit_code == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert 'href="report_files/mix-report.html"' in html and 'href="report_files/trained-scores.html"' in html
+    page = (tmp_path / "out" / "report_files" / "mix-report.html").read_text(encoding="utf-8")
+    assert "<h1>Mixture report</h1>" in page and "<strong>9 train</strong>" in page
+    assert "<td>华佗问答</td>" in page and "| source |" not in page  # a table, not raw Markdown
+    assert page.count("<svg ") == 1 and "<text" not in page  # the plot's SVG inline, glyphs as outlines
+    assert _chinese(page.split("</style>", 1)[1]) <= _embedded_font_chars(page)
+    scores = (tmp_path / "out" / "report_files" / "trained-scores.html").read_text(encoding="utf-8")
+    assert "<li>overall: 50.00</li>" in scores

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collectivesft.eval.cmb.summary import TYPE_LABELS
 from collectivesft.io import atomic_write
 from collectivesft.report import plots
 from collectivesft.report.document import Document
+from collectivesft.report.tables import type_label
 
 TINY_NOTE = ("These runs train a tiny randomly initialised model on the synthetic fixture world, in which each "
              "source states about a third of the facts the fixture CMB test asks (with overlap). What the "
@@ -96,12 +96,6 @@ def findings(comparison: dict[str, Any]) -> list[str]:
             0: f"{what} minus the reference is {amount}: no difference these questions can resolve.",
         }[_resolved(vs)])
     return out
-
-
-def type_label(exam_type: str) -> str:
-    """'护理考试 (Nursing)': the Chinese name with its English gloss."""
-    gloss = TYPE_LABELS.get(exam_type)
-    return f"{exam_type} ({gloss})" if gloss else exam_type
 
 
 def _difference_plot(labels: list[str], diffs: list[dict[str, Any]], title: str, files: Path, stem: str):

@@ -1,27 +1,23 @@
 """Figures for every stage's reports: one look, saved as PNG and SVG, byte-identical on rerun.
 
-SVG keeps text as text (`svg.fonttype: none`), so a browser draws Chinese exam names with
-its own fonts; that is the file the HTML report embeds. PNG (for Markdown) is drawn with a
-CJK font when matplotlib finds one installed; otherwise the labels are drawn as they are
-(missing glyphs show as boxes) and matplotlib's missing-glyph warnings are silenced.
+Text is drawn with the report font (fonts.py: a CJK font shipped by a dependency), as pixels
+in PNG and as glyph outlines in SVG (`svg.fonttype: path`), so a Chinese exam name reads the
+same in any browser, with or without CJK fonts of its own. Without any CJK font, exam-type
+names are drawn as their English glosses (fonts.drawable).
 """
 
 from __future__ import annotations
 
-import functools
 import io
+import textwrap
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from collectivesft.io import atomic_write
+from collectivesft.report import fonts
 
-# Fonts that cover Simplified Chinese, in order of preference (Linux packages first).
-CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei", "Droid Sans Fallback", "AR PL UMing CN", "Microsoft YaHei", "PingFang SC", "SimHei",
-)
 # A fixed salt makes the SVG element ids (hashes) the same on every run; no dates or
 # software versions go into either file.
 SVG_HASH_SALT = "collectivesft"
@@ -39,27 +35,17 @@ def _pyplot():
     return plt
 
 
-@functools.lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """Family name of an installed font that draws Chinese (per matplotlib's font manager), or None."""
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    preferred = next((name for name in CJK_FAMILIES if name in installed), None)
-    return preferred or next((name for name in sorted(installed) if "CJK" in name), None)
-
-
 @contextmanager
 def styled() -> Iterator[None]:
     """matplotlib settings for building and saving a report figure (restored afterwards)."""
     import matplotlib
 
-    rc: dict[str, Any] = {"svg.fonttype": "none", "svg.hashsalt": SVG_HASH_SALT, "savefig.dpi": DPI}
-    font = cjk_font()
+    rc: dict[str, Any] = {"svg.fonttype": "path", "svg.hashsalt": SVG_HASH_SALT, "savefig.dpi": DPI}
+    font = fonts.cjk_font()
     if font:
-        rc["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
+        rc["font.sans-serif"] = [font[0], *matplotlib.rcParams["font.sans-serif"]]
     with matplotlib.rc_context(rc), warnings.catch_warnings():
-        # Without a CJK font the PNG shows boxes for Chinese; the SVG still carries the text.
+        # Without a CJK font, Chinese other than exam-type names (drawn as glosses) shows as boxes.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
         yield
 
@@ -98,6 +84,10 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
     """
     import numpy as np
 
+    categories = [fonts.drawable(str(c)) for c in categories]
+    series = {fonts.drawable(str(k)): v for k, v in series.items()}
+    intervals = {fonts.drawable(str(k)): v for k, v in intervals.items()} if intervals else None
+    title = fonts.drawable(title)
     names = list(series)
     n = len(categories)
     if horizontal:
@@ -116,7 +106,8 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
             errors = np.abs(np.stack([values - bounds[:, 0], bounds[:, 1] - values]))
         draw = ax.barh if horizontal else ax.bar
         offset = {"left": base} if horizontal else {"bottom": base}
-        bars = draw(where, values, width, label=name, **(offset if stacked else {}),
+        # A long legend entry is wrapped: one line as wide as the plot would squeeze the axes to nothing.
+        bars = draw(where, values, width, label=textwrap.fill(name, 40), **(offset if stacked else {}),
                     **({"xerr" if horizontal else "yerr": errors, "capsize": 3} if errors is not None else {}))
         if annotate:
             ax.bar_label(bars, labels=[annotate.format(v) for v in values], fontsize=8, padding=2)
@@ -146,10 +137,10 @@ def line_chart(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
     """One line per named (xs, ys) curve, with markers when a curve has few points; return the figure."""
     fig, ax = figure(7, 4)
     for label, (xs, ys) in curves.items():
-        ax.plot(list(xs), list(ys), marker="o" if len(xs) < 30 else None, markersize=3, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+        ax.plot(list(xs), list(ys), marker="o" if len(xs) < 30 else None, markersize=3, label=fonts.drawable(label))
+    ax.set_xlabel(fonts.drawable(xlabel))
+    ax.set_ylabel(fonts.drawable(ylabel))
+    ax.set_title(fonts.drawable(title))
     ax.grid(alpha=0.3)
     if curves:
         ax.legend(fontsize="small")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from collectivesft.benchmarks.cmb.format import TYPE_LABELS
+
 ALIGN = {"l": "---", "r": "---:", "c": ":---:"}
 
 
@@ -28,3 +30,9 @@ def markdown_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]], align:
 
     rule = "|" + "|".join(ALIGN[a] for a in (align or "l" * len(headers))) + "|"
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def type_label(exam_type: str) -> str:
+    """'护理考试 (Nursing)': a CMB exam type's Chinese name with its English gloss, wherever it is shown."""
+    gloss = TYPE_LABELS.get(exam_type)
+    return f"{exam_type} ({gloss})" if gloss else exam_type
