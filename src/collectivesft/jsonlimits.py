@@ -187,6 +187,15 @@ def parse_text(text: str, limits: JsonLimits = DEFAULT_LIMITS, checked: bool = F
     return value
 
 
+def has_surrogates(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (a code point no UTF-8 file can spell)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")

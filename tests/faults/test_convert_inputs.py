@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import pytest
-from fault_checks import run_main
+from fault_checks import Case, run_main
 
 
 def good_rows(path: Path) -> list:
@@ -111,15 +110,6 @@ def cmedqa2_single_file(raw, tmp):
     return tmp / "question.csv"
 
 
-@dataclass
-class Case:
-    id: str
-    source: str
-    build: Callable
-    code: int
-    words: tuple[str, ...] = ()
-    args: tuple[str, ...] = ()
-    stats: dict = field(default_factory=dict)  # expected stats.json entries
 
 
 CASES = [

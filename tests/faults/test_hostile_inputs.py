@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from fault_checks import run_main
+from fault_checks import Case, run_main
 
 MiB = 1 << 20
 
@@ -124,16 +124,6 @@ def symlink_inside(tmp: Path) -> Path:
     return tmp / "cmid"
 
 
-@dataclass
-class Case:
-    id: str
-    source: str
-    build: Callable
-    code: int
-    words: tuple[str, ...] = ()  # in the error line (exit 2) or in one quarantine reason (exit 0)
-    args: tuple[str, ...] = ()
-    stats: dict = field(default_factory=dict)  # expected stats.json entries
-    memory_mb: int | None = None  # run in a child process with this address-space limit
 
 
 DEEP = 200_000

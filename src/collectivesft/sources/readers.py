@@ -17,7 +17,7 @@ from typing import IO, Iterator
 
 from collectivesft.errors import InputLayoutError
 from collectivesft.io import open_zip_member
-from collectivesft.jsonlimits import JsonLimits, Unit, iter_items, iter_lines, sniff
+from collectivesft.jsonlimits import JsonLimits, Unit, has_surrogates, iter_items, iter_lines, sniff
 from collectivesft.sources.rows import BadRow, RawRow
 
 SNIPPET = 200
@@ -188,7 +188,7 @@ def iter_csv(
         if not fields or all(not f.strip() for f in fields):
             continue
         joined = delimiter.join(fields)
-        if _has_surrogates(joined):
+        if has_surrogates(joined):
             yield BadRow(where, f"undecodable bytes (not {encoding})", snippet(joined.encode("utf-8", "surrogateescape")))
             continue
         if len(fields) < len(header):
@@ -198,14 +198,6 @@ def iter_csv(
                 yield BadRow(where, f"missing column(s) {absent}", snippet(joined))
                 continue
         yield RawRow(where, dict(zip(header, fields)))
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def iter_hub_rows(hub_id: str, split: str | None = None, name: str | None = None) -> Iterator[RawRow | BadRow]:

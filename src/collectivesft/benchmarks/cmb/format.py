@@ -11,7 +11,7 @@ import ast
 import re
 from typing import Any
 
-from collectivesft.jsonlimits import RowError, parse_text
+from collectivesft.jsonlimits import RowError, has_surrogates, parse_text
 
 LETTERS = "ABCDEF"
 LETTER_SET = frozenset(LETTERS)
@@ -73,17 +73,9 @@ def option_mapping(value: Any) -> dict[Any, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"option is {type(value).__name__}, expected a dict of letters")
     for text in value.values():
-        if isinstance(text, str) and _has_surrogates(text):  # a Python repr can spell '\ud800'
+        if isinstance(text, str) and has_surrogates(text):  # a Python repr can spell '\ud800'
             raise ValueError("option text holds a lone surrogate (no character)")
     return dict(value)
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def parse_option(value: Any) -> dict[str, str]:
