@@ -223,6 +223,7 @@ def sized(body: bytes) -> str:
 
 FRAMING_ROWS = {
     "a body that is not JSON": (sized(b"{not json"), b"{not json", False, 400),
+    "a body nested 100,000 deep (RecursionError, 500)": (sized(b"[" * 100_000), b"[" * 100_000, False, 400),
     "a body that is not UTF-8": (sized(b'{"messages": "\xff"}'), b'{"messages": "\xff"}', False, 400),
     "Content-Length -1 (hung)": ("Content-Length: -1\n", GOOD, False, 400),
     "Content-Length not a number": ("Content-Length: many\n", GOOD, False, 400),

@@ -51,12 +51,15 @@ def body_length(headers: Any, limit: int) -> int:
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     """The request in a POST /v1/chat/completions body; RequestError(400) naming the first bad field."""
+    from collectivesft.jsonlimits import RowError, parse_text
+
     try:
-        request = json.loads(body.decode("utf-8"))
+        # The readers' bounded parser: a body nested 100,000 deep is a 400, not a RecursionError.
+        request = parse_text(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise RequestError(f"the body is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise RequestError(f"the body is not JSON ({exc})") from None
+    except RowError as exc:
+        raise RequestError(f"the body is not JSON a request can be ({exc})") from None
     if not isinstance(request, dict):
         raise RequestError(f"the body must be a JSON object, got {_kind(request)}")
     messages = _messages(request.get("messages"))
