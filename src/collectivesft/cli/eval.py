@@ -58,6 +58,8 @@ def cmb_command(
     sample_seed: Optional[int] = typer.Option(None, "--seed", help="Seed of --sample."),
     protocol: Optional[str] = PROTOCOL,
     fewshot_seed: Optional[int] = typer.Option(None, "--fewshot-seed", help="official: seed of the shot draws."),
+    circular: Optional[bool] = typer.Option(None, "--circular/--no-circular", help="Ask each question under every "
+                                            "rotation of its options; report circular accuracy and consistency."),
     backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
@@ -65,20 +67,37 @@ def cmb_command(
     trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
+    from collectivesft.eval.cmb.circular import evaluate_circular
     from collectivesft.eval.cmb.runner import evaluate_cmb
     from collectivesft.eval.config import CMBEvalConfig, load_config
 
     cfg = load_config(CMBEvalConfig, config, _inference_overrides(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
-        sample=sample, sample_seed=sample_seed,
+        sample=sample, sample_seed=sample_seed, circular=circular,
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
         concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter), sets=set_)
+    if cfg.circular:
+        _print_circular(out, evaluate_circular(cfg, out))
+        return
     result = evaluate_cmb(cfg, out)
     _print_subset(result["subset"])
     _print_scores(result)
     typer.echo(f"wrote {out}/predictions.jsonl, submission.json" + (", scores.json, scores.md" if "by_type" in result else ""))
+
+
+def _print_circular(out: Path, scores: dict) -> None:
+    def interval(bounds) -> str:
+        return f"{100 * bounds[0]:.1f}-{100 * bounds[1]:.1f}" if bounds else ""
+
+    _print_subset(scores["subset"])
+    rows = [[f"accuracy, rotation {r['rotation']}", r["n"], round(100 * r["accuracy"], 2) if r["accuracy"] is not None
+             else "", interval(r["ci95"])] for r in scores["rotations"]]
+    for name, label in (("circular_accuracy", "circular accuracy"), ("consistency", "consistency")):
+        rows.append([label, scores["n"], round(100 * scores[name]["value"], 2), interval(scores[name]["ci95"])])
+    print_table(["measure", "n", "%", "95% interval"], rows)
+    typer.echo(f"wrote {out}/circular.json, circular.md, circular.jsonl (runs per rotation under {out}/rotations/)")
 
 
 def _print_subset(subset: dict) -> None:

@@ -70,6 +70,8 @@ class CMBEvalConfig(InferenceConfig):
     sample: Optional[int] = Field(None, ge=1, description="A random subset of N questions stratified by exam class "
                                   "(proportional, at least one per class when N allows; eval/cmb/subset.py).")
     sample_seed: int = Field(0, description="Seed of `sample`: the same seed draws the same questions.")
+    circular: bool = Field(False, description="CircularEval: ask every question under every rotation of its options "
+                           "(OUT/rotations/r{k}/); report per-rotation, circular accuracy and consistency.")
 
     def use_cot(self) -> bool:
         """The CoT setting in force: the explicit one, else the protocol's default."""
