@@ -98,3 +98,19 @@ def test_filters_and_search_change_the_rows_shown(runs: list[Path], tmp_path: Pa
     assert _rendered(page, "#filter=flipped") == ["1", "3", "6", "8"]
     assert _rendered(page, "#search=output%207") == ["7"]
     assert _rendered(page, "#sort=correct&filter=wrong")[:2] == ["5", "7"]
+
+
+def test_question_text_comes_from_the_runs_cmb_data(tmp_path: Path) -> None:
+    from collectivesft.benchmarks.cmb.load import load_questions
+    from collectivesft.fixtures.cmb_eval import write_cmb_eval
+
+    data = write_cmb_eval(tmp_path / "cmb", n_test=6)
+    questions = load_questions(data, "test")
+    folder = _run(tmp_path / "eval", [_row(q.id, "A", "A") for q in questions[:3]])
+    (folder / "run.json").write_text(json.dumps({"config": {"data": str(data), "split": "test"}}))
+    rows = explorer_data([folder])["questions"]
+    assert rows[0][5] == questions[0].question
+    assert rows[0][6].splitlines()[0] == f"{next(iter(questions[0].options))}. {next(iter(questions[0].options.values()))}"
+    # A hub id (or a folder gone since) would mean a download: the text is left out.
+    (folder / "run.json").write_text(json.dumps({"config": {"data": "FreedomIntelligence/CMB"}}))
+    assert explorer_data([folder])["questions"][0][5] == ""

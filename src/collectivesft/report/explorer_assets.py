@@ -23,7 +23,7 @@ td.question{max-width:28em;overflow:hidden;text-overflow:ellipsis;white-space:no
 #detail{position:fixed;inset:0;background:rgba(0,0,0,.35);display:none;overflow:auto}
 #detail.open{display:block}
 #detail .panel{background:#fff;max-width:60em;margin:2em auto;padding:1em 1.5em;border-radius:6px}
-#detail pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:.5em;max-height:28em;overflow:auto}
+#detail pre{font-family:inherit;white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:.5em;max-height:28em;overflow:auto}
 #detail h2{margin-top:0;font-size:1.2em}#detail h3{font-size:1.05em;margin:.9em 0 .3em}
 #detail dl{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;margin:.3em 0}
 #detail dt{color:#555}#detail dd{margin:0}
