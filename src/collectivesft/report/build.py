@@ -11,6 +11,7 @@ from collectivesft.report import plots
 from collectivesft.report.collect import (RunSummary, describe_model, join_evaluations, loss_history, mixture_counts,
                                           read_run)
 from collectivesft.report.document import Document
+from collectivesft.report.explorer import write_explorer
 from collectivesft.report.status import status_line, status_warning
 from collectivesft.report.subreports import render_subreport
 from collectivesft.report.tables import type_label
@@ -65,6 +66,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
         doc.para(TINY_NOTE)
     if len(runs) > 1:
         _comparison(doc, runs, files)
+    _explorer_link(doc, runs, out)
     for run in runs:
         prefix = _slug(run.name) if len(runs) > 1 else ""
         if len(runs) > 1:
@@ -84,6 +86,14 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
     with atomic_write(page) as fh:
         fh.write(doc.to_html())
     return {"markdown": md, "html": page}
+
+
+def _explorer_link(doc: Document, runs: list[RunSummary], out: Path) -> None:
+    """Write out/explorer.html for every eval folder with predictions.jsonl, and link it."""
+    folders = [f for r in runs for f in r.eval_dirs.values() if (f / "predictions.jsonl").is_file()]
+    if folders:
+        page = write_explorer(folders, out / "explorer.html")
+        doc.link("Every question, with its prompt, output and extracted answer:", "question explorer", page.name)
 
 
 def _slug(name: str) -> str:
