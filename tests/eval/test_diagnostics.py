@@ -86,3 +86,11 @@ def test_runner_rows_carry_prompt_extraction_and_cut_off(cmb_data, tmp_path, mon
     d = scores["diagnostics"]
     assert d["cut_off_rate"] == 1.0 and d["no_answer_rate"] == 1.0
     assert d["settings"]["template"] == "none" and any("max_new_tokens: 16" in x for x in d["differs_from_official"])
+
+
+def test_a_foreign_run_json_leaves_the_settings_unknown(cmb_data, tmp_path, cli):
+    questions = load_questions(cmb_data, "test")
+    (tmp_path / "run.json").write_text("[1, 2]", encoding="utf-8")
+    scores, md = _score(cli, cmb_data, tmp_path, [{"id": q.id, "output": "答案是B"} for q in questions])
+    assert "max_new_tokens" in scores["diagnostics"]["unknown"]
+    assert "not recorded here" in md

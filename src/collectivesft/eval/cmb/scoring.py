@@ -165,9 +165,11 @@ def _run_settings(outputs_path: Path) -> dict[str, Any] | None:
 
     run = outputs_path.parent / "run.json"
     try:
-        return json.loads(run.read_text(encoding="utf-8")).get("fingerprint") if run.is_file() else None
+        recorded = json.loads(run.read_text(encoding="utf-8")) if run.is_file() else None
     except (OSError, ValueError):
         return None  # a foreign or broken run.json: the settings stay unknown (reported as such)
+    settings = recorded.get("fingerprint") if isinstance(recorded, dict) else None
+    return settings if isinstance(settings, dict) else None
 
 
 def _ranges(ids: list[int]) -> str:
