@@ -105,6 +105,16 @@ CASES = [
     ("choose a and c", "选A和C", M, DRUGS, "AC"),
     ("english parenthesised lower", "I think the answer is (d)", S, None, "D"),
     ("leading letter then echo", "B\n" + ECHO_4, S, DRUGS, "B"),
+    # Issue 20: conclusions with 项, and echoes the old rule read as A.
+    ("should choose item", "综合分析，应选择C项", S, DRUGS, "C"),
+    ("should choose item short", "应选C项。", S, DRUGS, "C"),
+    ("bare item letter", "B项", S, DRUGS, "B"),
+    ("bare item letter with full stop", "B项。", S, DRUGS, "B"),
+    ("numbered echo", "1. A. 氨氯地平\n2. B. 二甲双胍\n3. C. 阿莫西林\n4. D. 奥美拉唑", S, DRUGS, ""),
+    ("echo cut off mid-list", "A. 氨氯地平\nB. 二甲双胍\nC. 阿莫", S, DRUGS, ""),
+    ("echo cut off, options unknown", "A. 氨氯地平\nB. 二甲双胍\nC. 阿莫", S, None, ""),
+    ("garbage list repeating letters", "A. 氨氯地平\nA. 氨氯地平\nB. 二甲双胍\nB. 二甲双胍", S, DRUGS, ""),
+    ("garbage list beyond the options", ECHO_4 + "\nE. 氨氯地平\nF. 二甲双胍", S, DRUGS, ""),
 ]
 
 

@@ -52,7 +52,8 @@ def test_free_text_outputs_score_as_computed_by_hand(tmp_path, cli):
     check_hand_computed(scores)
     preds = {p["id"]: p for p in map(json.loads, (tmp_path / "scored/predictions.jsonl").read_text().splitlines())}
     assert preds[3] == {"id": 3, "model_answer": "AC", "correct": True, "answer": "AC", "output": "答案是CA",
-                        "exam_type": "医师考试", "exam_class": "中医执业医师", "question_type": M}
+                        "exam_type": "医师考试", "exam_class": "中医执业医师", "question_type": M,
+                        "extraction": "answer statement"}
     assert preds[4]["model_answer"] == "" and preds[4]["correct"] is False
     assert preds[9]["correct"] is None
     assert (tmp_path / "scored/scores.md").read_text().count("|") > 10

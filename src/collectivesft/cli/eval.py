@@ -180,8 +180,11 @@ def cmb_compare_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    show: int = typer.Option(10, "--show", help="Flipped questions printed per exam class and direction "
+                             "(all of them go to --out)."),
 ) -> None:
-    """B minus A on the questions both scored: paired bootstrap 95% intervals and McNemar's test."""
+    """B minus A on the questions both scored: paired bootstrap 95% intervals, McNemar's test, and the
+    questions that flipped, both ways, by exam class, with the two outputs side by side."""
     from collectivesft.eval.cmb.compare import compare_runs
     from collectivesft.io import write_json
 
@@ -198,11 +201,27 @@ def cmb_compare_command(
     m = result["mcnemar"]
     typer.echo(f"McNemar: A right & B wrong {m['b10']}, A wrong & B right {m['b01']}, "
                f"p = {m['p_value']:.4g} ({m['method']})")
+    for way, title in (("a_right_b_wrong", "right in A, wrong in B"), ("a_wrong_b_right", "wrong in A, right in B")):
+        groups = result["flipped"][way]
+        typer.echo(f"\n{title}: {sum(map(len, groups.values()))} question(s)")
+        for exam_class, flips in groups.items():
+            typer.echo(f"  {exam_class} ({len(flips)})")
+            print_table(["id", "key", "A", "B", "A output", "B output"],
+                        [[f["id"], f["answer"], f["a_answer"] or "-", f["b_answer"] or "-", _short(f["a_output"]),
+                          _short(f["b_output"])] for f in flips[:show]])
+            if len(flips) > show:
+                typer.echo(f"  ... {len(flips) - show} more (--show, or --out for all)")
     for warning in result["warnings"]:
         typer.secho(f"warning: {warning}", fg="yellow")
     if out:
         write_json(out, result)
         typer.echo(f"wrote {out}")
+
+
+def _short(text: str, width: int = 40) -> str:
+    """One line of at most `width` characters (the terminal view of an output)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 @eval_app.command("cmb-validate")

@@ -5,6 +5,8 @@ Inputs are predictions.jsonl files (or the folders holding them) written by `eva
 compared; ids only one run has are counted and named. The differences of the micro score and of
 the mean of exam types get paired bootstrap intervals (questions resampled within each exam
 class, both runs' answers together); McNemar's test compares the two runs question by question.
+`flipped` lists the questions one run got right and the other wrong, both ways, grouped by exam
+class, with both answers and both outputs.
 """
 
 from __future__ import annotations
@@ -58,6 +60,27 @@ def compare_predictions(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any
             **paired_intervals(cells, n_boot=n_boot, seed=seed), "mcnemar": stats.mcnemar(flat_a, flat_b)}
 
 
+def _output(row: dict[str, Any]) -> str:
+    if isinstance(row.get("output"), str):
+        return row["output"]
+    return "\n---\n".join(map(str, row.get("outputs") or []))
+
+
+def flipped_questions(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Questions whose correctness differs between the runs, both ways ("a_right_b_wrong",
+    "a_wrong_b_right"), each {exam class: [{id, exam_type, answer, a/b answer, a/b output}]}."""
+    flips: dict[str, dict[str, list[dict[str, Any]]]] = {"a_right_b_wrong": {}, "a_wrong_b_right": {}}
+    for k in a:
+        if k not in b or bool(a[k]["correct"]) == bool(b[k]["correct"]):
+            continue
+        way = "a_right_b_wrong" if a[k]["correct"] else "a_wrong_b_right"
+        flips[way].setdefault(str(a[k].get("exam_class", "")), []).append({
+            "id": a[k]["id"], "exam_type": a[k].get("exam_type", ""), "answer": a[k].get("answer", b[k].get("answer")),
+            "a_answer": a[k].get("model_answer", ""), "b_answer": b[k].get("model_answer", ""),
+            "a_output": _output(a[k]), "b_output": _output(b[k])})
+    return flips
+
+
 def compare_runs(path_a: str | Path, path_b: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """compare_predictions on two runs' files, with their protocols and a warning when they differ."""
     file_a, rows_a, scores_a = _predictions(path_a)
@@ -71,4 +94,5 @@ def compare_runs(path_a: str | Path, path_b: str | Path, n_boot: int = 1000, see
     if result["only_in_a"] or result["only_in_b"]:
         warnings.append(f"{result['only_in_a']} question(s) only in A and {result['only_in_b']} only in B are left out")
     result["warnings"] = warnings
+    result["flipped"] = flipped_questions(rows_a, rows_b)
     return result

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from collectivesft.benchmarks.cmb.format import canonical_answer, id_key, id_problem
 from collectivesft.errors import InputLayoutError
-from collectivesft.eval.cmb.extraction import extract_answer
+from collectivesft.eval.cmb.extraction import explain_answer, extract_answer
 from collectivesft.eval.cmb.official import official_answer
 from collectivesft.io import read_json_table
 
@@ -99,3 +99,21 @@ def model_answer(row: dict[str, Any], protocol: str, question_type: str, options
         if answer := extract_answer(text, question_type, options):
             votes[answer] = votes.get(answer, 0) + 1
     return max(votes, key=votes.__getitem__) if votes else ""
+
+
+def extraction_rule(row: dict[str, Any], method: str, protocol: str, question_type: str,
+                    options: dict[str, str] | None) -> str:
+    """How a row's answer was read: the extraction rule that fired (or why none did), or the
+    scoring method for loglik and cloze rows."""
+    if method == "loglik":
+        return "loglik: highest likelihood"
+    if method == "cloze":
+        return "cloze: highest likelihood per character"
+    texts = output_texts(row)
+    if texts is None:
+        return "submitted letters" if row.get("model_answer") else "no answer: nothing submitted"
+    if protocol == "official":
+        return "official: match_choice" if official_answer(texts, question_type) else "no answer: official match_choice found none"
+    if len(texts) > 1:
+        return "majority vote over return sequences"
+    return explain_answer(texts[0], question_type, options)[1]

@@ -21,7 +21,7 @@ from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
 from collectivesft.eval.cmb import protocol as protocols
 from collectivesft.eval.cmb import subset as subsets
 from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
-from collectivesft.eval.cmb.outputs import model_answer
+from collectivesft.eval.cmb.outputs import extraction_rule, model_answer
 from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
@@ -40,6 +40,17 @@ def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
+def prompt_text(backend: Any, chat: list[dict[str, str]]) -> str:
+    """The prompt as the back-end sees it: rendered with its tokenizer's template when it has one,
+    else the messages joined (an HTTP endpoint renders the chat itself)."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is not None:
+        from collectivesft.eval.chat import render_chat
+
+        return render_chat(tokenizer, chat)
+    return "\n\n".join(f"{m['role']}: {m['content']}" for m in chat)
+
+
 def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
                  chats: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
     """Prediction rows for a batch of questions (and their chats) with the configured method."""
@@ -48,12 +59,14 @@ def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
     if config.method == "cloze":
         from collectivesft.eval.cmb.cloze import cloze_rows
 
-        return cloze_rows(backend, batch, chats)
+        return [{**row, "prompt": prompt_text(backend, chat), "cut_off": False}
+                for row, chat in zip(cloze_rows(backend, batch, chats), chats)]
     if config.method == "generate":
-        outputs = backend.generate(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
-        return [{"id": q.id, "output": o,
-                 "model_answer": model_answer({"output": o}, config.protocol, q.question_type, q.options)}
-                for q, o in zip(batch, outputs)]
+        replies = backend.complete(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
+        return [{"id": q.id, "output": g.text,
+                 "model_answer": model_answer({"output": g.text}, config.protocol, q.question_type, q.options),
+                 "prompt": prompt_text(backend, chat), "cut_off": g.finish_reason == "length"}
+                for q, g, chat in zip(batch, replies, chats)]
     requests = []
     for q, chat in zip(batch, chats):
         cands = answer_candidates(q)
@@ -63,8 +76,20 @@ def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
         ranked = sorted(zip(req.continuations, scores), key=lambda kv: -kv[1])
         best = ranked[0][0][len(ANSWER_PREFIX):]
         rows.append({"id": q.id, "model_answer": best,
-                     "logprobs": {c[len(ANSWER_PREFIX):]: round(s, 4) for c, s in ranked[:6]}})
+                     "logprobs": {c[len(ANSWER_PREFIX):]: round(s, 4) for c, s in ranked[:6]},
+                     "prompt": prompt_text(backend, req.chat), "cut_off": False})
     return rows
+
+
+def run_settings(config: CMBEvalConfig, out: Path) -> dict[str, Any]:
+    """The settings that move a score (diagnostics), with the chat template from generation.json."""
+    import json
+
+    settings = {k: getattr(config, k) for k in _FINGERPRINT}
+    described = out / "generation.json"
+    if described.is_file():
+        settings["template"] = json.loads(described.read_text(encoding="utf-8")).get("chat_template")
+    return settings
 
 
 def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow] | None:
@@ -146,10 +171,13 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     for q in questions:
         row = done.get(id_key(q.id), {})
         if "output" in row:  # re-extract: extraction may have improved since the row was written
-            answers[id_key(q.id)] = {"model_answer": model_answer(row, config.protocol, q.question_type, q.options),
-                                     "output": row["output"]}
+            entry = {"model_answer": model_answer(row, config.protocol, q.question_type, q.options),
+                     "output": row["output"]}
         else:
-            answers[id_key(q.id)] = {"model_answer": row.get("model_answer", "")}
+            entry = {"model_answer": row.get("model_answer", "")}
+        entry.update({k: row[k] for k in ("prompt", "cut_off") if k in row})
+        entry["extraction"] = extraction_rule(row, config.method, config.protocol, q.question_type, q.options)
+        answers[id_key(q.id)] = entry
     write_json(out / "submission.json", [{"id": q.id, "model_answer": answers[id_key(q.id)]["model_answer"]}
                                          for q in questions])
     result: dict[str, Any]
@@ -160,7 +188,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
             if "logprobs" in done.get(id_key(pred["id"]), {}):
                 pred["logprobs"] = done[id_key(pred["id"])]["logprobs"]
         scores["subset"] = subset.to_json()
-        write_score_files(out, scores, predictions)
+        write_score_files(out, scores, predictions, run_settings(config, out))
         result = scores
     else:
         from collectivesft.io import write_jsonl

@@ -20,7 +20,8 @@ from collectivesft.benchmarks.cmb.load import KeyRow, Question, load_key, load_q
 from collectivesft.errors import EmptyResultError, InputLayoutError
 from collectivesft.eval.cmb import protocol as protocols
 from collectivesft.eval.cmb.intervals import score_intervals
-from collectivesft.eval.cmb.outputs import model_answer, output_texts, read_outputs, resolve_duplicates
+from collectivesft.eval.cmb.outputs import (extraction_rule, model_answer, output_texts, read_outputs,
+                                            resolve_duplicates)
 from collectivesft.io import read_json_table
 
 TEST_IDS = range(1, 11201)
@@ -42,6 +43,11 @@ def answers_from_outputs(rows: Iterable[dict[str, Any]], key: list[KeyRow], ques
         texts = output_texts(row)
         if texts is not None:
             entry.update({"output": texts[0]} if len(texts) == 1 else {"outputs": texts})
+        entry["extraction"] = extraction_rule(row, "generate", protocol, qtype.get(k, ""), options.get(k))
+        if "cut_off" in row or "finish_reason" in row:
+            entry["cut_off"] = bool(row.get("cut_off")) or row.get("finish_reason") == "length"
+        if "prompt" in row:
+            entry["prompt"] = row["prompt"]
         answers[k] = entry
     return answers, duplicated
 
@@ -85,7 +91,7 @@ def score_answers(answers: dict[str, dict[str, Any]], key: list[KeyRow], protoco
             cells.setdefault((row.exam_type, exam_class), []).append(int(correct))
             subjects.setdefault(row.exam_subject or "-", []).append(int(correct))
             n_answered += bool(answer)
-        pred.update({k: got[k] for k in ("output", "outputs") if k in got})
+        pred.update({k: got[k] for k in ("output", "outputs", "prompt", "extraction", "cut_off") if k in got})
         predictions.append(pred)
     by_class: dict[str, dict[str, float]] = {}
     counts: dict[str, dict[str, dict[str, int]]] = {}
@@ -149,8 +155,21 @@ def score_cmb(outputs_path: str | Path, key_path: str | Path, out: str | Path,
     scores, predictions = score_answers(answers, key, protocol)
     if duplicated:
         scores["duplicates"] = {"kept": on_duplicate, "n": len(duplicated), "ids": duplicated}
-    write_score_files(Path(out), scores, predictions)
+    write_score_files(Path(out), scores, predictions, _run_settings(Path(outputs_path)))
     return scores
+
+
+def _run_settings(outputs_path: Path) -> dict[str, Any] | None:
+    """The settings of the run that wrote the outputs (its run.json next to them), when there is one."""
+    import json
+
+    run = outputs_path.parent / "run.json"
+    try:
+        recorded = json.loads(run.read_text(encoding="utf-8")) if run.is_file() else None
+    except (OSError, ValueError):
+        return None  # a foreign or broken run.json: the settings stay unknown (reported as such)
+    settings = recorded.get("fingerprint") if isinstance(recorded, dict) else None
+    return settings if isinstance(settings, dict) else None
 
 
 def _ranges(ids: list[int]) -> str:

@@ -58,13 +58,22 @@ def scores_markdown(scores: dict[str, Any]) -> str:
             for t, classes in scores["by_class"].items() for c, acc in classes.items()]
     lines += ["", "## By exam class", "",
               markdown_table(["exam type", "exam class", "correct", "n", "accuracy"], rows, align="llrrr")]
+    if scores.get("diagnostics"):
+        from collectivesft.eval.cmb.diagnostics import diagnostics_markdown
+
+        lines += [""] + diagnostics_markdown(scores["diagnostics"])
     lines += ["", f"![accuracy by exam type]({CHART})", ""]
     return "\n".join(lines)
 
 
-def write_score_files(out: Path, scores: dict[str, Any], predictions: list[dict[str, Any]]) -> None:
-    """predictions.jsonl, scores.json, scores.md and the chart, each written atomically."""
+def write_score_files(out: Path, scores: dict[str, Any], predictions: list[dict[str, Any]],
+                      settings: dict[str, Any] | None = None) -> None:
+    """predictions.jsonl, scores.json (with diagnostics: eval/cmb/diagnostics.py), scores.md and
+    the chart, each written atomically. `settings`: the run's settings, when known."""
+    from collectivesft.eval.cmb.diagnostics import diagnose
+
     out.mkdir(parents=True, exist_ok=True)
+    scores["diagnostics"] = diagnose(predictions, scores.get("protocol", ""), settings)
     write_jsonl(out / "predictions.jsonl", predictions)
     write_json(out / "scores.json", scores)
     if scores["by_type"]:
