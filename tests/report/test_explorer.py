@@ -114,3 +114,21 @@ def test_question_text_comes_from_the_runs_cmb_data(tmp_path: Path) -> None:
     # A hub id (or a folder gone since) would mean a download: the text is left out.
     (folder / "run.json").write_text(json.dumps({"config": {"data": "FreedomIntelligence/CMB"}}))
     assert explorer_data([folder])["questions"][0][5] == ""
+
+
+def test_every_eval_run_folder_gets_its_explorer(tiny_model, tmp_path):
+    """`eval cmb` leaves explorer.html beside predictions.jsonl, with every question in it."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from collectivesft.cli.main import app
+    from collectivesft.fixtures.cmb_eval import write_cmb_eval
+
+    cmb = write_cmb_eval(tmp_path / "CMB", n_test=28, seed=0)
+    result = CliRunner().invoke(app, ["eval", "cmb", "--model", str(tiny_model), "--data", str(cmb), "--limit", "5",
+                                      "--out", str(tmp_path / "ev"), "--device", "cpu", "--method", "loglik"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "ev" / "explorer.html").read_text(encoding="utf-8")
+    data = page.split('id="explorer-data">', 1)[1].split("</script>", 1)[0]
+    assert '"extraction"' in data and len(_json.loads(data.replace("\\u003c", "<"))["questions"]) == 5

@@ -3,7 +3,7 @@
 Every answer is appended to OUT/predictions.partial.jsonl as soon as it exists (flushed and
 fsynced), so a run killed at any point, even by SIGKILL, restarts where it stopped: done ids
 are skipped, a torn last line is dropped. The final files are written atomically at the end:
-predictions.jsonl, submission.json (every id), scores.json / scores.md / chart when the key is
+predictions.jsonl, submission.json (every id), explorer.html, scores.json / scores.md / chart when the key is
 known, run.json (settings, timings, which questions: `subset`, the cost forecast: `estimate`).
 """
 
@@ -207,4 +207,8 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3), "estimate": estimate,
     })
+    # Every question, how its answer was read and whether it was right, in one page a browser opens.
+    from collectivesft.report.explorer import write_explorer
+
+    write_explorer([out], out / "explorer.html")
     return result
