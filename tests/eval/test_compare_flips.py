@@ -29,3 +29,5 @@ def test_flipped_questions_both_ways(cmb_data, tmp_path, cli):
     assert gained["id"] == better.id and gained["a_answer"] == wrong[better.id] and gained["b_answer"] == key[better.id]
     assert "right in A, wrong in B: 1 question(s)" in out.output and "wrong in A, right in B: 1" in out.output
     assert "我想了很久很久" in out.output and "。" * 80 not in out.output  # truncated in the terminal
+    page = (tmp_path / "cmp.html").read_text(encoding="utf-8")  # the same flips, browsable
+    assert "flipped" in page and str(worse.id) in page and "我想了很久很久" in page

@@ -215,7 +215,12 @@ def cmb_compare_command(
         typer.secho(f"warning: {warning}", fg="yellow")
     if out:
         write_json(out, result)
-        typer.echo(f"wrote {out}")
+        from collectivesft.report.explorer import write_explorer
+
+        # The same flips, browsable: both runs side by side, with the explorer's "flipped" filter.
+        page = write_explorer([p if p.is_dir() else p.parent for p in (Path(a), Path(b))],
+                              Path(out).with_suffix(".html"))
+        typer.echo(f"wrote {out} and {page} (open it with #filter=flipped)")
 
 
 def _short(text: str, width: int = 40) -> str:
