@@ -147,3 +147,17 @@ def test_seeds_option_is_checked(cli, tmp_path, seeds, message):
     with pytest.raises(ConfigError, match=message):
         cli(["ablate", recipe, "--out", tmp_path / "out", "--only", "medqa", "--seeds", seeds])
     assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_the_report_lists_each_variants_flipped_questions_and_links_both_runs(ablation):
+    root, _, _, result, _ = ablation
+    md = (root / "out" / "ablation.md").read_text(encoding="utf-8")
+    assert "## Questions that flipped" in md
+    for label in ("without cmb", "without medqa", "higher-lr"):
+        d = result["variants"][label]["vs_reference"]["overall"]
+        page = root / "out" / f"explorer-{label.replace(' ', '-')}.html"
+        assert page.is_file() and f"{page.name}#filter=flipped" in md
+        # The counts by exam class add up to McNemar's discordant pairs.
+        section = md.split(f"### {label}\n", 1)[1].split("###", 1)[0]
+        rows = [line.split("|")[2:4] for line in section.splitlines() if line.startswith("| ") and "exam class" not in line]
+        assert sum(int(a) for a, _ in rows) == d["b10"] and sum(int(b) for _, b in rows) == d["b01"]

@@ -211,6 +211,7 @@ def compare_variants(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             entry["seed_accuracies"] = dict(zip(runs, accuracies))
         if "base" in evals:
             entry["trained_vs_base"] = compare(evals["base"]["dir"], trained_dirs(result), evals["trained"]["data"])
+        entry["eval_dirs"] = trained_dirs(result)  # for the report's flipped questions and explorer pages
         if label != REFERENCE:
             entry["vs_reference"] = compare(reference, trained_dirs(result), evals["trained"]["data"])
         out["variants"][label] = entry

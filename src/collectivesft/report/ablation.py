@@ -8,6 +8,8 @@ kept, English gloss beside them).
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +189,39 @@ def ablation_document(comparison: dict[str, Any], files: Path) -> Document:
                   [[label, accuracy_cell(d["reference"], d["reference_interval"]),
                     accuracy_cell(d["variant"], d["variant_interval"]), difference_cell(d), p_cell(d["p_value"], d.get("p_below", False))]
                    for label, d in with_base])
+    flipped = comparison.get("flipped") or {}
+    if flipped:
+        doc.heading("Questions that flipped", 2)
+        doc.para("Per variant, the questions the reference's trained model got right and the variant's got "
+                 "wrong, and the reverse, by exam class (first training seed). Each explorer page shows the two "
+                 "runs side by side: open it with #filter=flipped.")
+        for label, entry in flipped.items():
+            doc.heading(label, 3)
+            doc.link("Both runs, question by question:", entry["page"], entry["page"] + "#filter=flipped")
+            doc.table(["exam class", "right in reference, wrong here", "wrong in reference, right here"],
+                      [[c, a, b] for c, (a, b) in entry["by_class"].items()])
     return doc
+
+
+def _flipped_pages(comparison: dict[str, Any], out: Path) -> dict[str, dict[str, Any]]:
+    """Per variant: how many questions flipped against the reference, both ways and by exam class
+    (first training seed), and an explorer page of the two runs side by side (flipped filter)."""
+    from collectivesft.eval.cmb.compare import compare_runs
+    from collectivesft.report.explorer import write_explorer
+
+    reference = (comparison["variants"].get(comparison.get("reference")) or {}).get("eval_dirs") or []
+    found: dict[str, dict[str, Any]] = {}
+    for label, entry in comparison["variants"].items():
+        dirs = entry.get("eval_dirs") or []
+        if label == comparison.get("reference") or not dirs or not reference:
+            continue
+        flips = compare_runs(reference[0], dirs[0], n_boot=10)["flipped"]
+        page = write_explorer([Path(reference[0]), Path(dirs[0])],
+                              out / f"explorer-{re.sub(r'[^A-Za-z0-9_.-]+', '-', label)}.html")
+        classes = sorted(set(flips["a_right_b_wrong"]) | set(flips["a_wrong_b_right"]))
+        found[label] = {"page": page.name, "by_class": {c: (len(flips["a_right_b_wrong"].get(c, [])),
+                                                             len(flips["a_wrong_b_right"].get(c, []))) for c in classes}}
+    return found
 
 
 def write_ablation_report(comparison: dict[str, Any], out: str | Path) -> dict[str, Path]:
@@ -195,6 +229,7 @@ def write_ablation_report(comparison: dict[str, Any], out: str | Path) -> dict[s
     out = Path(out)
     files = out / "ablation_files"
     files.mkdir(parents=True, exist_ok=True)
+    comparison = dict(comparison, flipped=_flipped_pages(comparison, out))
     doc = ablation_document(comparison, files)
     paths = {"markdown": out / "ablation.md", "html": out / "ablation.html"}
     with atomic_write(paths["markdown"]) as fh:
