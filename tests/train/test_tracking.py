@@ -72,4 +72,8 @@ def test_a_runs_cmb_scores_join_its_training_curves(tmp_path):
     curves = scalars(tmp_path / "run" / "train" / "tensorboard")
     assert "train/loss" in curves
     assert {"cmb/trained/accuracy_micro", "cmb/base/accuracy_micro"} <= set(curves)
-    assert 0.0 <= curves["cmb/trained/accuracy_micro"][-1] <= 1.0
+    import json
+
+    for label in ("trained", "base"):  # the very scores the eval wrote, not just any number
+        scores = json.loads((tmp_path / "run" / "eval" / label / "scores.json").read_text(encoding="utf-8"))
+        assert curves[f"cmb/{label}/accuracy_micro"][-1] == pytest.approx(scores["overall_micro"], abs=1e-6)

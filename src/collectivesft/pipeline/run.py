@@ -138,55 +138,44 @@ def load_checked_recipe(recipe_path: str | Path, overrides: list[str] | None) ->
 
 
 def _section_problems_of_raw(recipe_path: str | Path, overrides: list[str] | None) -> list[str]:
-    """The train and eval sections' problems, read from the file when the recipe as a whole is invalid."""
+    """The sections' problems, read from the file when the recipe as a whole is invalid."""
     from collectivesft.config import apply_overrides, read_yaml_mapping
-    from collectivesft.train.config import config_from_dict as train_config
-
-    from collectivesft.mix.recipe import recipe_from_dict
-    from collectivesft.pipeline.recipe import mix_section
 
     data = apply_overrides(read_yaml_mapping(recipe_path, "run recipe"), overrides)
     sources = [e for e in data.get("sources") or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
-    placeholder = {e["name"]: f"<converted {e['name']}>" for e in sources}
-    found = []
-    for name, check in (("mix", lambda section: recipe_from_dict(
-                            mix_section(dict(data, sources=sources), placeholder, ["<CMB eval data>"], f"{recipe_path}"),
-                            f"{recipe_path} (mix:)")),
-                        ("train", lambda section: train_config(dict(section, model="<base model>"),
-                                                              f"{recipe_path} (train:)")),
-                        ("eval", lambda section: stages.eval_config(dict(section, model="<model>",
-                                                                         data=section.get("data") or "<CMB>"),
-                                                                    f"{recipe_path} (eval:)"))):
-        section = data.get(name)
-        if isinstance(section, dict):
-            try:
-                check(section)
-            except ConfigError as exc:
-                found.append(str(exc))
-    return found
+    eval_section = data.get("eval") if isinstance(data.get("eval"), dict) else {}
+    return _section_problems(dict(data, sources=sources), eval_section, recipe_path)
+
+
+def _section_problems(data: dict[str, Any], eval_settings: dict[str, Any], where: str | Path) -> list[str]:
+    """Every problem of the mix, train and eval sections of a run recipe's mapping, each checked with
+    its stage's own config type (all of them, so that one run names every typo)."""
+    from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.pipeline.recipe import mix_section
+    from collectivesft.train.config import config_from_dict as train_config
+
+    placeholder = {e["name"]: f"<converted {e['name']}>" for e in data.get("sources") or []}
+    checks = []
+    if isinstance(data.get("mix") or {}, dict):
+        checks.append(lambda: recipe_from_dict(mix_section(data, placeholder, ["<CMB eval data>"], f"{where}"),
+                                               f"{where} (mix:)"))
+    if isinstance(data.get("train") or {}, dict):
+        checks.append(lambda: train_config(dict(data.get("train") or {}, model="<base model>"), f"{where} (train:)"))
+    checks.append(lambda: stages.eval_config(dict(eval_settings, model="<model>",
+                                                  data=eval_settings.get("data") or "<fixture CMB>"), f"{where} (eval:)"))
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def validate_sections(recipe: RunRecipe, where: str | Path) -> None:
     """Check the mix, train and eval sections with their stages' own config types before anything
     runs, so a typo fails in a second, not after an hour of conversion."""
-    from collectivesft.mix.recipe import recipe_from_dict
-    from collectivesft.pipeline.recipe import mix_section
-    from collectivesft.train.config import config_from_dict as train_config
-
-    placeholder = {s.name: f"<converted {s.name}>" for s in recipe.sources}
     settings, _ = stages.eval_settings(recipe)
-    checks = [
-        lambda: recipe_from_dict(mix_section(recipe.model_dump(mode="json"), placeholder, ["<CMB eval data>"],
-                                             f"{where}"), f"{where} (mix:)"),
-        lambda: train_config(dict(recipe.train, model="<base model>"), f"{where} (train:)"),
-        lambda: stages.eval_config(dict(settings, model="<model>", data=settings.get("data") or "<fixture CMB>"),
-                                   f"{where} (eval:)"),
-    ]
-    problems = []
-    for check in checks:  # every section, so that one run names every typo
-        try:
-            check()
-        except ConfigError as exc:
-            problems.append(str(exc))
+    problems = _section_problems(recipe.model_dump(mode="json"), settings, where)
     if problems:
         raise ConfigError("\n       ".join(problems))
