@@ -89,14 +89,21 @@ def _tokenizer_check(model: str, tokenizer: Any, notes: list[str]) -> Check:
     return Check("tokenizer", "warn" if rebuilt else "ok", detail + (f"; {rebuilt[0]}" if rebuilt else ""), data)
 
 
+def _encoding(settings: Settings):
+    """The named template (None: the tokenizer's own) and the truncation rule training would use."""
+    from collectivesft.train.templates import get_template
+
+    spec = get_template(settings.chat_template) if settings.chat_template else None
+    return spec, settings.truncation or (spec.truncation if spec is not None else "turn")
+
+
 def _template_check(tokenizer: Any, settings: Settings) -> Check:
     from collectivesft.train.masking import encode_record
     from collectivesft.train.pairs import IGNORE
-    from collectivesft.train.templates import apply_template, get_template
+    from collectivesft.train.templates import apply_template
 
     apply_template(tokenizer, settings.chat_template)
-    spec = get_template(settings.chat_template) if settings.chat_template else None
-    truncation = settings.truncation or (spec.truncation if spec is not None else "turn")
+    spec, truncation = _encoding(settings)
     ids, labels, outcome, _ = encode_record(tokenizer, SAMPLE[1], settings.cutoff, spec, truncation)
     if not ids:
         return Check("chat template", "fail", f"the sample record was dropped: {outcome}")
@@ -123,10 +130,8 @@ def _step_check(model: Any, tokenizer: Any, settings: Settings) -> Check:
     import torch
 
     from collectivesft.train.masking import encode_record
-    from collectivesft.train.templates import get_template
 
-    spec = get_template(settings.chat_template) if settings.chat_template else None
-    truncation = settings.truncation or (spec.truncation if spec is not None else "turn")
+    spec, truncation = _encoding(settings)
     rows = [encode_record(tokenizer, chat, settings.cutoff, spec, truncation)[:2] for chat in SAMPLE]
     width = max(len(ids) for ids, _ in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
