@@ -93,6 +93,18 @@ class Benchmark:
         where the real files have them) under `out`; return what `load` takes as `data`."""
         raise NotImplementedError
 
+    def submission(self, items: list[Item], answers: dict[str, str]) -> Any | None:
+        """The file a leaderboard takes for a split without published answers (item id -> the
+        model's letters), or None when the benchmark has no submission format."""
+        return None
+
+    def evaluate(self, config: Any, out: str | Path) -> dict[str, Any]:
+        """Run the model of `config` (eval/suite's SuiteBenchmarkConfig) on this benchmark into `out`;
+        the shared suite runner unless a benchmark has its own (CMB keeps eval/cmb's runner)."""
+        from collectivesft.eval.suite.runner import evaluate_benchmark
+
+        return evaluate_benchmark(self, config, out)
+
     def default_data(self) -> str | None:
         """What `data` is when none is given: the hub id, if there is one."""
         return self.hub_id
