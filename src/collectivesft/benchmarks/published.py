@@ -172,16 +172,22 @@ def csv_rows(found: Found, required: tuple[str, ...]) -> Iterator[tuple[str, dic
 
 def json_rows(found: Found, skips: Skips) -> Iterator[tuple[str, Any]]:
     """(place, value) per row of a JSON list or JSON Lines file; an unreadable row (bad JSON,
-    bad bytes, a file cut off inside the list) is a skip with jsonlimits' reason."""
-    decode(found)  # empty and non-UTF-8 files are layout errors, not rows
+    bytes that are not UTF-8, a file cut off inside the list) is a skip with jsonlimits' reason.
+    An empty file, or one with no readable row at all, is an InputLayoutError."""
+    if not found.data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise InputLayoutError(f"{found.where}: the file is empty")
     form, units = iter_units(io.BytesIO(found.data), DEFAULT_LIMITS)
+    readable = 0
     for unit in units:
         place = f"row {unit.at + 1}" if form == "list" else f"line {unit.at}"
         if unit.problem is not None:
             skips.total += 1
             skips.skip(f"unreadable ({unit.problem.split(':')[0]})", place)
             continue
+        readable += 1
         yield place, unit.value
+    if not readable:
+        raise InputLayoutError(f"{found.where}: no readable row ({skips.line('') or 'no rows'})")
 
 
 def hub_rows(hub_id: str, config: str | None, split: str) -> tuple[str, list[dict[str, Any]]]:
