@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 import zipfile
 from collections import Counter
@@ -25,7 +26,8 @@ from collectivesft.jsonlimits import DEFAULT_LIMITS, iter_units
 # CSV fields are not bounded by the csv module's default (131,072 chars): CMExam's explanations
 # are long, and a field-limit error makes the reader resume mid-field.
 csv.field_size_limit(sys.maxsize)
-PLACES_SHOWN = 5  # places quoted per reason in the stderr report
+PLACES_SHOWN = 5
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")  # places quoted per reason in the stderr report
 
 
 @dataclass
@@ -186,13 +188,19 @@ def json_rows(found: Found, skips: Skips) -> Iterator[tuple[str, Any]]:
             continue
         readable += 1
         yield place, unit.value
+    if not skips.total and not readable:
+        raise InputLayoutError(f"{found.where}: holds no rows")
     if not readable:
-        raise InputLayoutError(f"{found.where}: no readable row ({skips.line('') or 'no rows'})")
+        raise InputLayoutError(f"{found.where}: no readable row: " + "; ".join(
+            f"{reason} ({_places(places)})" for reason, places in skips.reasons.items()))
 
 
 def hub_rows(hub_id: str, config: str | None, split: str) -> tuple[str, list[dict[str, Any]]]:
     """(where, rows) of a hub dataset split through `datasets.load_dataset` (needs the network
-    or the hub cache); any failure is an InputLayoutError naming the id, config and split."""
+    or the hub cache); any failure is an InputLayoutError naming the id, config and split. A
+    missing local path (anything but "owner/name") is reported as such, not sent to the hub."""
+    if not HUB_ID.fullmatch(str(hub_id)):
+        raise InputLayoutError(f"{hub_id} does not exist here, and is not a hub id (owner/name)")
     try:
         from datasets import load_dataset
 
