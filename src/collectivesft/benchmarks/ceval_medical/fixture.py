@@ -44,7 +44,8 @@ def write(out: Path, rng: random.Random, rows: int) -> tuple[Path, dict[str, int
                 bom = ""
                 if subject == "physician" and split == "val":
                     records[1]["answer"] = ""
-                    records[2]["C"] = records[2]["C"] + "\n（见附表）"
+                    wrong = next(k for k in "ABCD" if k != records[2]["answer"])
+                    records[2][wrong] = records[2][wrong] + "\n（见附表）"
                     bom = "\ufeff"
                 if subject in SUBJECTS:
                     expected[split] += count - (1 if subject == "physician" and split == "val" else 0)

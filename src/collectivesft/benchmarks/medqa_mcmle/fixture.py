@@ -35,18 +35,18 @@ def write(out: Path, rng: random.Random, rows: int) -> tuple[Path, dict[str, dic
             good = [row(rng, n_options) for _ in range(max(4, rows))]
             lines = [json.dumps(r, ensure_ascii=False) for r in good]
             loadable = len(good)
-            if variant == "5" and split == "test":
-                spaced = row(rng, 5)
+            if split == "test":
+                spaced = row(rng, n_options)
                 spaced["answer"] = " " + spaced["answer"] + " "  # agrees once whitespace is ignored
-                recovered = row(rng, 5)
+                recovered = row(rng, n_options)
                 recovered["answer_idx"] = ""
-                other = row(rng, 5)
+                other = row(rng, n_options)
                 other["answer"] = next(v for k, v in other["options"].items() if k != other["answer_idx"])
-                outside = row(rng, 5)
+                outside = row(rng, n_options)
                 outside["answer_idx"] = "F"
                 for i, extra in enumerate((spaced, recovered, other, outside)):
                     lines.insert(1 + i * 2, json.dumps(extra, ensure_ascii=False))
-                lines.insert(len(lines) - 1, json.dumps(row(rng, 5), ensure_ascii=False)[:40])
+                lines.insert(len(lines) - 1, json.dumps(row(rng, n_options), ensure_ascii=False)[:40])
                 loadable += 2  # spaced and recovered load; the other three are skipped
             (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
             expected[variant][split] = loadable
