@@ -39,6 +39,7 @@ ROWS = [
     ("case question is CA", question(5, qtype="A2型题"), ("B", "CA"), None),
     ("A3/A4 is CA", question(5, qtype="A3/A4型题"), ("B", "CA"), None),
     ("B1 is KD", question(5, qtype="B1型题"), ("B", "KD"), None),
+    ("a type the paper does not name is CA (official rule)", question(5, qtype="X型题"), ("B", "CA"), None),
     ("question with an image keeps its text", question(5, qimage="images/1.png"), ("B", "KD"),
      "question refers to an image (qimage)"),
     ("image-only question", question(5, qtext="", qimage="images/2.png"), "image-only question (no qtext)", None),

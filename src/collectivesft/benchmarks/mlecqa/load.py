@@ -5,7 +5,7 @@ for Subset in Clinic, Stomatology, PublicHealth, TCM, CWM; each file one JSON ar
 qtype (A1型题, A2型题, A3/A4型题, B1型题), qtext, qimage (a path when the question has an image or
 a table), options {A..E} (fewer real ones are padded with ""), answer (a letter; the README
 shows it as a one-letter list)}. The official evaluation splits accuracy into KD (knowledge:
-A1 and B1 questions) and CA (case analysis: the others), besides the total.
+A1 and B1 questions) and CA (case analysis: all others), besides the total, per subset file.
 """
 
 from __future__ import annotations
@@ -23,12 +23,9 @@ LETTER = re.compile(r"^[A-E]$")
 
 
 def kind_of(qtype: str) -> str:
-    """KD for A1/B1 questions, CA for A2/A3/A4 (control_methods.py's split); N/A for others."""
-    if qtype.startswith(("A1", "B1")):
-        return "KD"
-    if qtype.startswith(("A2", "A3", "A4")):
-        return "CA"
-    return "N/A"
+    """KD for A1/B1 questions, CA for every other type: control_methods.py's `eval` rule
+    ('A1' in qtype or 'B1' in qtype)."""
+    return "KD" if "A1" in qtype or "B1" in qtype else "CA"
 
 
 def item_from_row(row: Any, subset: str, place: str, skips: Skips, seen: set[str]) -> Item | None:
