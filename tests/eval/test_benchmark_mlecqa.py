@@ -32,7 +32,7 @@ def write(folder, split="test", rows=None, pretty=False, subsets=SUBSETS):
 # (name, the middle question, expected (answer, groups subset) or skip reason, kept-note or None)
 ROWS = [
     ("letter answer", question(5), ("B", "KD"), None),
-    ("README's list answer", question(5, answer=["C"]), ("C", "KD"), None),
+    ("one-letter list answer", question(5, answer=["C"]), ("C", "KD"), None),
     ("lower-case letter", question(5, answer="d"), ("D", "KD"), None),
     ("four options padded with an empty E", question(5, options={"A": "甲", "B": "乙", "C": "丙", "D": "丁", "E": ""}),
      ("B", "KD"), None),

@@ -12,6 +12,8 @@ from collectivesft.benchmarks.medqa_mcmle.load import SPLITS, load
 from collectivesft.benchmarks.published import record
 from collectivesft.errors import InputLayoutError
 
+HUB_COPIES = ("bigbio/med_qa", "fzkuji/MedQA")
+
 
 @register
 class MedQAMCMLE(Benchmark):
@@ -43,8 +45,9 @@ class MedQAMCMLE(Benchmark):
     def load(self, data: str | Path, split: str) -> list[Item]:
         if split not in SPLITS:
             raise InputLayoutError(f"unknown {self.name} split {split!r}; expected one of {list(SPLITS)}")
-        # Another hub copy (a local path is read as the release) gets no config name.
-        hub = (str(data), self.hub_config if str(data) == self.hub_id else None)
+        # bigbio/med_qa and its script-free parquet copy fzkuji/MedQA name the same configs;
+        # another hub copy gets no config name.
+        hub = (str(data), self.hub_config if str(data) in HUB_COPIES else None)
         items, skips = load(data, split, self.variant, self.layout, hub)
         record(self, split, skips)
         return items

@@ -1,7 +1,7 @@
 """Fixture MLEC-QA: `<Subset>_{train,dev,test}.json` for the five subsets, drawn from the fixture
 world, with the release's forms and the breakage the source converter meets: pretty-printed CRLF
-files beside compact ones, four-option questions padded with an empty E, the README's list-form
-answer (["B"]), a question with an image (kept) and an image-only one (no qtext), an answer
+files beside compact ones, four-option questions padded with an empty E, a one-letter list answer
+(["B"], as the README's format block can be read), a question with an image (kept) and an image-only one (no qtext), an answer
 letter outside the options, an empty answer, and one test file cut off inside the array."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def write(out: Path, rng: random.Random, rows: int) -> tuple[Path, dict[str, int
                 items.append(row(rng, subset, serial))
             loadable = len(items)
             if split == "test" and subset == "Clinic":
-                items[0]["answer"] = [items[0]["answer"]]  # the README's form
+                items[0]["answer"] = [items[0]["answer"]]  # the list form
                 items[1]["qimage"] = "images/clinic_test_1.png"  # kept: it has its text
                 image_only = row(rng, subset, serial + 1)
                 image_only["qtext"], image_only["qimage"] = "", "images/clinic_test_2.png"

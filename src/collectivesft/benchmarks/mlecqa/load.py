@@ -3,8 +3,8 @@
 Layout (Judenpech/MLEC-QA@6909128 README, code/control_methods.py): `<Subset>_{train,dev,test}.json`
 for Subset in Clinic, Stomatology, PublicHealth, TCM, CWM; each file one JSON array of {qid,
 qtype (A1型题, A2型题, A3/A4型题, B1型题), qtext, qimage (a path when the question has an image or
-a table), options {A..E} (fewer real ones are padded with ""), answer (a letter; the README
-shows it as a one-letter list)}. The official evaluation splits accuracy into KD (knowledge:
+a table), options {A..E} (fewer real ones are padded with ""), answer (a letter string, as
+control_methods.py compares it; a one-letter list is read too)}. The official evaluation splits accuracy into KD (knowledge:
 A1 and B1 questions) and CA (case analysis: all others), besides the total, per subset file.
 """
 
@@ -49,7 +49,7 @@ def item_from_row(row: Any, subset: str, place: str, skips: Skips, seen: set[str
         return None
     options = {str(k).strip().upper(): str(v).strip() for k, v in options.items() if v is not None and str(v).strip()}
     answer = row.get("answer")
-    if isinstance(answer, list):  # the README's form: ["B"]
+    if isinstance(answer, list):  # ["B"]: how the README's format block reads to some
         answer = "".join(str(a) for a in answer)
     answer = str(answer or "").strip().upper()
     if not answer:
