@@ -1,7 +1,7 @@
 """Fixture MLEC-QA: `<Subset>_{train,dev,test}.json` for the five subsets, drawn from the fixture
 world, with the release's forms and the breakage the source converter meets: pretty-printed CRLF
-files beside compact ones, four-option questions padded with an empty E, a one-letter list answer
-(["B"], as the README's format block can be read), a question with an image (kept) and an image-only one (no qtext), an answer
+files beside compact ones, four-option questions padded with an empty E, a one-letter list
+answer (["B"]), a question with an image (kept) and an image-only one (no qtext), an answer
 letter outside the options, an empty answer, and one test file cut off inside the array."""
 
 from __future__ import annotations
