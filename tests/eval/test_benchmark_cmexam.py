@@ -147,3 +147,19 @@ def test_bom_is_tolerated(release):
 def test_unknown_split(release):
     with pytest.raises(InputLayoutError, match="unknown CMExam split 'dev'"):
         get_benchmark("cmexam").load(release, "dev")
+
+
+@pytest.mark.parametrize("name, file, split, ok", [
+    ("a renamed test file", "cmexam_test.csv", "test", True),
+    ("a file without a split in its name", "questions.csv", "test", True),
+    ("the train file asked for test", "train.csv", "test", False),
+    ("the val file asked for train", "val.csv", "train", False),
+])
+def test_a_file_passed_on_its_own(tmp_path, name, file, split, ok):
+    path = tmp_path / file
+    path.write_text(csv_text(HEADER, [["题", OPTIONS, "A", ""]]), encoding="utf-8")
+    if ok:
+        assert len(get_benchmark("cmexam").load(path, split)) == 1
+    else:
+        with pytest.raises(InputLayoutError, match="its name says split"):
+            get_benchmark("cmexam").load(path, split)

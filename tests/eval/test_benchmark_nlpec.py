@@ -99,7 +99,7 @@ def test_layouts(tmp_path, name, where):
 
 
 @pytest.mark.parametrize("name, file, content, message", [
-    ("a file named for another split", "dev.json", jsonl(row()), "its name says split 'dev'"),
+    ("a file named for another split", "dev.json", jsonl(row()), "its name says split 'dev', not 'test'"),
     ("another dataset's rows", "test.json", jsonl({"question": "q", "answer": "A"}), "not an NLPEC question"),
     ("an empty file", "test.json", "", "the file is empty"),
 ])

@@ -97,6 +97,11 @@ def find_files(data: str | Path, names: list[str], layout: str, single: bool = T
         match = next((n for n in names if _ends_as(path.as_posix(), n)), None)
         if match is None and (not single or len(names) != 1):
             raise InputLayoutError(f"{path} is none of {names}; expected {layout}")
+        if match is None:  # a renamed file is read, unless its name says it holds another split
+            said, wanted = split_word(path.name), split_word(names[0])
+            if said and wanted and said != wanted:
+                raise InputLayoutError(f"{path}: its name says split {said!r}, not {wanted!r} ({names[0]}); "
+                                       f"expected {layout}")
         found[match or names[0]] = Found(str(path), path.read_bytes())
     else:
         archives = [path] if path.is_file() else sorted(p for p in path.rglob("*.zip") if "__MACOSX" not in p.parts)
@@ -116,6 +121,15 @@ def find_files(data: str | Path, names: list[str], layout: str, single: bool = T
     if not found:
         raise InputLayoutError(f"{path}: holds none of {names}; expected {layout}")
     return [found[n] for n in names if n in found]
+
+
+SPLIT_WORDS = {"train": "train", "dev": "dev", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+def split_word(name: str) -> str | None:
+    """The split a file name says it holds ('test_with_annotations.csv' -> 'test'), or None."""
+    words = re.split(r"[^a-z]+", Path(name).stem.lower())
+    return next((SPLIT_WORDS[w] for w in words if w in SPLIT_WORDS), None)
 
 
 def _ends_as(path: str, name: str) -> bool:

@@ -16,7 +16,6 @@ from typing import Any
 from collectivesft.benchmarks.base import Item
 from collectivesft.benchmarks.published import Skips, find_files, json_rows
 from collectivesft.errors import InputLayoutError
-from collectivesft.sources.readers import split_of_name
 
 SPLITS = ("train", "dev", "test")
 LETTERS = "ABCDEFGHIJ"
@@ -70,10 +69,6 @@ def item_from_row(row: Any, place: str, skips: Skips, seen: set[str]) -> Item | 
 def load(data: str | Path, split: str, layout: str) -> tuple[list[Item], list[Skips]]:
     """The items of `split` from NLPEC_public_data (folder, zip) or the file itself."""
     path = Path(data)
-    if path.is_file() and not path.suffix.lower() == ".zip":
-        named = split_of_name(path.name)
-        if named not in (None, split):
-            raise InputLayoutError(f"{path}: its name says split {named!r}, asked for {split!r}")
     try:
         found = find_files(data, [f"NLPEC_public_data/{split}.json"], layout)[0]
     except InputLayoutError:
