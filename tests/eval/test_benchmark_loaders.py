@@ -124,3 +124,22 @@ def test_eval_items_for_decontamination(written, name):
 def test_eval_items_leave_the_training_split_out(written, name):
     ids = [i for i, _text, _fallback in get_benchmark(name).eval_items(written[name][0])]
     assert not [i for i in ids if i.split("/", 2)[1].startswith("train#")]
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_links_are_followed_only_inside_the_folder(tmp_path, inside):
+    from collectivesft.errors import InputLayoutError
+
+    target_dir = tmp_path / ("data" if inside else "elsewhere")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / "real.jsonl"
+    target.write_text('{"questionText": "治疗高血压的首选药物是", "option": ["甲", "乙"], "answer": ["2"]}\n',
+                      encoding="utf-8")
+    folder = tmp_path / "data" / "NLPEC_public_data"
+    folder.mkdir(parents=True)
+    (folder / "test.json").symlink_to(target)
+    if inside:
+        assert len(get_benchmark("nlpec").load(tmp_path / "data", "test")) == 1
+    else:
+        with pytest.raises(InputLayoutError, match="outside"):
+            get_benchmark("nlpec").load(tmp_path / "data", "test")

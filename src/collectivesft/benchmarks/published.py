@@ -111,6 +111,7 @@ def find_files(data: str | Path, names: list[str], layout: str, single: bool = T
                 hits = sorted((p for p in path.rglob(Path(name).name) if p.is_file() and "__MACOSX" not in p.parts
                                and _ends_as(p.as_posix(), name)), key=lambda p: (len(p.parts), p))
                 if hits:
+                    _refuse_outside_link(hits[0], path)
                     found[name] = Found(str(hits[0]), hits[0].read_bytes())
                     continue
             for archive in archives:
@@ -130,6 +131,15 @@ def split_word(name: str) -> str | None:
     """The split a file name says it holds ('test_with_annotations.csv' -> 'test'), or None."""
     words = re.split(r"[^a-z]+", Path(name).stem.lower())
     return next((SPLIT_WORDS[w] for w in words if w in SPLIT_WORDS), None)
+
+
+def _refuse_outside_link(file: Path, folder: Path) -> None:
+    """A link in a benchmark folder is followed only while it stays inside the folder (as the
+    source readers do): what is scored is what the folder holds."""
+    root = folder.resolve()
+    if root not in file.resolve().parents:
+        raise InputLayoutError(f"{file} is a symbolic link to {file.resolve()}, outside {folder}; not followed: "
+                               "pass that file itself, or copy it into the folder")
 
 
 def _ends_as(path: str, name: str) -> bool:
