@@ -143,3 +143,17 @@ def test_links_are_followed_only_inside_the_folder(tmp_path, inside):
     else:
         with pytest.raises(InputLayoutError, match="outside"):
             get_benchmark("nlpec").load(tmp_path / "data", "test")
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("a damaged zip", b"PK\x03\x04 not really a zip", "unreadable zip archive"),
+    ("an empty zip", b"PK\x05\x06" + b"\x00" * 18, "holds none of"),
+])
+def test_bad_archives_name_the_file(tmp_path, name, content, message):
+    from collectivesft.errors import InputLayoutError
+
+    archive = tmp_path / "MLEC-QA.zip"
+    archive.write_bytes(content)
+    with pytest.raises(InputLayoutError, match=message) as err:
+        get_benchmark("mlecqa").load(archive, "test")
+    assert "MLEC-QA.zip" in str(err.value)

@@ -93,7 +93,7 @@ def find_files(data: str | Path, names: list[str], layout: str, single: bool = T
     if not path.exists():
         raise InputLayoutError(f"{path} does not exist; expected {layout}")
     found: dict[str, Found] = {}
-    if path.is_file() and not zipfile.is_zipfile(path):
+    if path.is_file() and not (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip"):
         match = next((n for n in names if _ends_as(path.as_posix(), n)), None)
         if match is None and (not single or len(names) != 1):
             raise InputLayoutError(f"{path} is none of {names}; expected {layout}")
