@@ -117,9 +117,6 @@ def test_eval_items_for_decontamination(written, name):
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.xfail(strict=True, reason="base.Benchmark.eval_items indexes every split but the shots split, train "
-                                       "included: decontamination would flag a source's own training split "
-                                       "(medqa, mlecqa, nlpec). Needs base.py to skip training splits.")
 @pytest.mark.parametrize("name", ["medqa-mcmle", "cmexam"])
 def test_eval_items_leave_the_training_split_out(written, name):
     ids = [i for i, _text, _fallback in get_benchmark(name).eval_items(written[name][0])]

@@ -110,10 +110,12 @@ class Benchmark:
         return self.hub_id
 
     def eval_items(self, data: str | Path) -> Iterator[tuple[str, str, str]]:
-        """(item id, text, fallback) of every item with an answer-bearing role (all splits `load`
-        reads except the few-shot split): what decontamination indexes."""
+        """(item id, text, fallback) of every item a score is read from (the eval split, the
+        validation split and test): what decontamination indexes. Training and few-shot splits
+        are left out: a source's own training split is not a leak."""
+        scored = {self.eval_split, self.validation_split, "test"}
         for split in self.splits:
-            if split == self.shots_split and split != self.eval_split:
+            if split not in scored:
                 continue
             for item in self.load(data, split):
                 text, fallback = item.text_for_overlap()
