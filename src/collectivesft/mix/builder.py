@@ -289,7 +289,7 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
     lap("write_exports_and_accounting")
 
     manifest = assemble_manifest(recipe, sources, ledger, scan, sampling, near_info, written)
-    write_contamination(out, sources, ledger)
+    write_contamination(out, sources, ledger, scan)
     written_files = export_paths(recipe.exports) + ["contamination.jsonl"]
     if recipe.exports.accounting:
         written_files.append("accounting.jsonl")
