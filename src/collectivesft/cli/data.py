@@ -79,6 +79,10 @@ def convert_command(
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])
     for reason, n in stats["skipped"].items():
         typer.echo(f"  skipped {n}: {reason}")
+    from collectivesft.sources.held_out import held_out_lines
+
+    for line in held_out_lines(stats):
+        typer.echo(line)
     if style == "paper":
         typer.echo(f"  {stats['notes'].get('paper rows written', 0)} records, one per paper row")
     typer.echo(f"wrote {out}/records.jsonl, quarantine.jsonl, stats.json")
