@@ -117,7 +117,7 @@ def held_out_lines(stats: dict[str, Any]) -> list[str]:
     if not facts or not facts["rows"]:
         return []
     source = stats.get("source", "source")
-    splits = "; ".join(f"{split} is what {', '.join(names)} evaluates" for split, names in facts["held_out"].items())
+    splits = "; ".join(f"the {split} split of {', '.join(names)}" for split, names in facts["held_out"].items())
     files = ", ".join(f"{file} ({n})" for file, n in facts["files"].items())
     if facts["policy"] == "exclude":
         return [f"{source}: held out {facts['rows']} rows of benchmark splits, not converted: {files} ({splits}); "
