@@ -41,11 +41,11 @@ def test_held_out_splits_come_from_the_benchmarks_naming_the_source(monkeypatch)
     assert held_out_splits("medqa") == {}
 
 
-def _mix(tmp_path, raw_fixtures, options, out="out"):
+def _mix(tmp_path, raw_fixtures, options, out="out", report=False):
     from collectivesft.pipeline.run import mix_recipe_file
 
     recipe = tmp_path / f"{out}.yaml"
-    recipe.write_text(yaml.safe_dump({"report": False, "val_fraction": 0.0, "sources": [
+    recipe.write_text(yaml.safe_dump({"report": report, "val_fraction": 0.0, "sources": [
         {"name": "nlpec", "input": str(raw_fixtures / "nlpec"), "options": options}]}), encoding="utf-8")
     logs: list[str] = []
     manifest, folder = mix_recipe_file(recipe, tmp_path / out, log=logs.append)
@@ -55,15 +55,19 @@ def _mix(tmp_path, raw_fixtures, options, out="out"):
 
 def test_training_conversion_skips_benchmark_splits_and_says_so(monkeypatch, tmp_path, raw_fixtures):
     register(monkeypatch, "planted-nlpec", leaks_from=("nlpec",), validation_split="dev")
-    manifest, records, logs = _mix(tmp_path, raw_fixtures, {"split": "all"})
+    manifest, records, logs = _mix(tmp_path, raw_fixtures, {"split": "all"}, report=True)
     assert {r["meta"]["split"] for r in records} == {"train"}
     facts = manifest["sources"][0]["convert"]
     held = facts["eval_splits"]
+    assert manifest["sources"][0]["eval_splits"] == held
     assert held["policy"] == "exclude" and held["set_by"] == "default"
     assert held["held_out"] == {"dev": ["planted-nlpec"], "test": ["planted-nlpec"]}
     assert set(held["files"]) == {"NLPEC_public_data/dev.json", "NLPEC_public_data/test.json"}
     assert held["rows"] == sum(held["files"].values()) == facts["skipped"][TEST_REASON] + facts["skipped"][DEV_REASON]
     assert facts["read"] == facts["kept"] + facts["quarantined"] + sum(facts["skipped"].values())
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert (f"| nlpec | dev (planted-nlpec); test (planted-nlpec) | exclude | {held['rows']} | "
+            "NLPEC_public_data/dev.json, NLPEC_public_data/test.json |") in report
     (line,) = [entry for entry in logs if "held out" in entry]
     assert line.startswith(f"[nlpec] nlpec: held out {held['rows']} rows of benchmark splits, not converted: ")
     assert "the test split of planted-nlpec" in line and "eval_splits: keep" in line

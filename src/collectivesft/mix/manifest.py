@@ -29,6 +29,8 @@ def assemble_manifest(recipe: MixRecipe, sources: list, ledger: L.Ledger, scan: 
                  "contamination_matches": len(contaminated), **sampling[src.spec.name]}
         if src.convert_stats is not None:
             entry["convert"] = src.convert_stats
+        if src.eval_splits is not None:
+            entry["eval_splits"] = src.eval_splits
         per_source.append(entry)
     totals = _sum_counts([s["counts"] for s in per_source])
     matched: dict[str, int] = {}

@@ -137,6 +137,13 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
         if top:
             parts += ["", "Most matched evaluation items (all in contamination.jsonl):", ""]
             parts.append(markdown_table(["eval item", "training records"], [[k, v] for k, v in top]))
+    held = [(s["name"], s["eval_splits"]) for s in manifest["sources"] if s.get("eval_splits")]
+    if held:
+        parts += ["", "Benchmark splits in the sources' raw files (held out of conversion unless `eval_splits: keep`):",
+                  ""]
+        parts.append(markdown_table(["source", "splits (benchmarks)", "policy", "rows", "files"], [
+            [name, "; ".join(f"{k} ({', '.join(v)})" for k, v in h["held_out"].items()), h["policy"],
+             h["rows"], ", ".join(h["files"]) or "-"] for name, h in held]))
     div = manifest["diversity"]
     parts += ["", "## Diversity", ""]
     parts.append(markdown_table(["measure", "input", "mixture"], [
