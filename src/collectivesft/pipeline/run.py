@@ -35,7 +35,9 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
     recipe, runner = _prepare(recipe_path, run_dir, force, overrides, log)
     evals = run_stages(runner, recipe)
     summary = {"name": recipe.name, "run_dir": str(runner.dir), "timings": runner.timings,
-               "evals": {k: v.get("scores", {}) for k, v in evals.items()}}
+               "evals": {k: v.get("scores", {}) for k, v in evals.items()},
+               # Training records the mix's decontamination hit, per benchmark (manifest: per_benchmark).
+               "contamination": evals["trained"].get("contamination", {})}
     write_json(runner.dir / "run.json", summary)
 
     from collectivesft.report.build import build_report
@@ -56,6 +58,7 @@ def run_stages(runner: Runner, recipe: RunRecipe) -> dict[str, dict]:
     trained = stages.train_stage(runner, recipe, mixture, base)
     evals = stages.eval_stage(runner, recipe, raw, base, trained)
     evals["trained"]["mixture_counts"] = mixture.get("counts", {})
+    evals["trained"]["contamination"] = mixture.get("contamination", {})
     evals["trained"]["data"] = stages.eval_data_of(recipe, raw)
     return evals
 

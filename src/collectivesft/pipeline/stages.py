@@ -55,6 +55,8 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
             # Training data: the splits a benchmark evaluates are held out unless the options say keep.
             stats = convert_source(entry.name, stage_dir, options=entry.options, style=entry.style,
                                    allow_empty=entry.allow_empty, eval_splits="exclude", **location)
+            for line in held_out_lines(stats):  # a reused stage's stats.json and the mix manifest keep it
+                runner.log(f"[convert/{entry.name}] {line}")
             return {"stats": stats, "records": str(stage_dir / "records.jsonl"),
                     "digest": file_sha256(stage_dir / "records.jsonl")}
 
@@ -67,8 +69,6 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
         if held:  # a newly registered benchmark of this source's splits redoes its conversion
             settings["held_out"] = held
         results[entry.name] = runner.stage("convert", settings, inputs, body, folder=f"convert/{entry.name}")
-        for line in held_out_lines(results[entry.name]["stats"]):  # also when reused: it stays true
-            runner.log(f"[convert/{entry.name}] {line}")
     return results
 
 
@@ -119,12 +119,7 @@ def mix_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, converted: di
     # Benchmarks by content (their resolved data): recipes whose fixture folders differ but hold the same files agree.
     inputs.update({f"benchmark:{b.name}": data_digest(benchmark_data(b.name, b.data))
                    for b in mix_recipe.decontamination.benchmarks})
-    result = runner.stage("mix", recipe.mix, inputs, body)
-    if result.get("contamination"):
-        action = "dropped" if mix_recipe.decontamination.drops else "kept (action: report)"
-        runner.log("[mix] decontamination, training records hit per benchmark: " +
-                   ", ".join(f"{k} {v}" for k, v in result["contamination"].items()) + f"; {action}")
-    return result
+    return runner.stage("mix", recipe.mix, inputs, body)
 
 
 def model_stage(runner: Runner, recipe: RunRecipe) -> dict:
