@@ -2,7 +2,8 @@
 to register them for one test and to plant altered copies of their items in training records.
 
 `register(monkeypatch, name, leaks_from=..., validation_split=...)` adds a benchmark class to the
-registry for the duration of a test (monkeypatch puts the registry back afterwards).
+registry for the duration of a test (monkeypatch puts the registry back afterwards); `isolate`
+first hides the real ones.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def register(monkeypatch, name: str = PlantedBenchmark.name, **attrs) -> type[Be
     cls = type(f"Planted_{name.replace('-', '_')}", (PlantedBenchmark,), {"name": name, **attrs})
     monkeypatch.setitem(BENCHMARKS._classes, name, cls)
     return cls
+
+
+def isolate(monkeypatch) -> None:
+    """Leave only the benchmarks a test registers itself (the real ones come back afterwards):
+    for tests of a mechanism whose expected values would change with every benchmark added."""
+    BENCHMARKS.names()
+    monkeypatch.setattr(BENCHMARKS, "_classes", {})
 
 
 def perturb(text: str) -> str:

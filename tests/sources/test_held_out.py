@@ -8,12 +8,22 @@ import json
 import pytest
 import yaml
 
+from collectivesft.benchmarks.base import BENCHMARKS, benchmark_names
 from collectivesft.errors import ConfigError
-from collectivesft.sources.held_out import held_out_splits, split_of_row
-from planted_benchmark import register
+from collectivesft.sources.held_out import canonical_split, held_out_splits, split_of_row
+from planted_benchmark import isolate, register
 
 TEST_REASON = "held out: test split of benchmark planted-nlpec"
 DEV_REASON = "held out: dev split of benchmark planted-nlpec"
+# Every registered benchmark with the training source it names in leaks_from.
+LEAKING = [(b, s) for b in benchmark_names() for s in BENCHMARKS.get(b).leaks_from]
+
+
+@pytest.fixture()
+def only_planted(monkeypatch):
+    """The mechanism tests see only the benchmarks they register: the real ones would change
+    their expected values (the parametrized test below covers those)."""
+    isolate(monkeypatch)
 
 
 @pytest.mark.parametrize("where, expect", [
@@ -30,7 +40,23 @@ def test_a_rows_split_is_what_its_file_says(where, expect):
     assert split_of_row(where) == expect
 
 
-def test_held_out_splits_come_from_the_benchmarks_naming_the_source(monkeypatch):
+@pytest.mark.parametrize("benchmark, source", LEAKING)
+def test_each_source_a_benchmark_names_converts_without_its_scored_splits(benchmark, source, raw_fixtures, tmp_path):
+    from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.registry import source_class
+
+    cls = BENCHMARKS.get(benchmark)
+    scored = {canonical_split(s) for s in (cls.eval_split, cls.validation_split) if s}
+    options = {"split": "all"} if "all" in (getattr(source_class(source).options.get("split"), "choices", None) or ()) else {}
+    stats = convert_source(source, tmp_path / "o", input=raw_fixtures / source, options=options,
+                           eval_splits="exclude", allow_empty=True)
+    records = [json.loads(line) for line in (tmp_path / "o" / "records.jsonl").open(encoding="utf-8")]
+    assert not {canonical_split(r["meta"].get("split")) for r in records} & scored
+    held = stats["eval_splits"]
+    assert all(benchmark in held["held_out"][split] for split in scored) and held["rows"] > 0
+
+
+def test_held_out_splits_come_from_the_benchmarks_naming_the_source(only_planted, monkeypatch):
     assert held_out_splits("nlpec") == {}
     register(monkeypatch, "planted-nlpec", leaks_from=("nlpec",), validation_split="dev")
     register(monkeypatch, "planted-other", leaks_from=("nlpec", "mlecqa"), eval_split="test", validation_split="val")
@@ -53,7 +79,7 @@ def _mix(tmp_path, raw_fixtures, options, out="out", report=False):
     return manifest, records, logs
 
 
-def test_training_conversion_skips_benchmark_splits_and_says_so(monkeypatch, tmp_path, raw_fixtures):
+def test_training_conversion_skips_benchmark_splits_and_says_so(only_planted, monkeypatch, tmp_path, raw_fixtures):
     register(monkeypatch, "planted-nlpec", leaks_from=("nlpec",), validation_split="dev")
     manifest, records, logs = _mix(tmp_path, raw_fixtures, {"split": "all"}, report=True)
     assert {r["meta"]["split"] for r in records} == {"train"}
@@ -82,7 +108,7 @@ def test_training_conversion_skips_benchmark_splits_and_says_so(monkeypatch, tmp
     assert f"{held['rows']} rows of benchmark splits WERE converted" in line and "option eval_splits: keep" in line
 
 
-def test_a_test_file_given_directly_is_held_out_whatever_the_split_option(monkeypatch, tmp_path, raw_fixtures):
+def test_a_test_file_given_directly_is_held_out_whatever_the_split_option(only_planted, monkeypatch, tmp_path, raw_fixtures):
     register(monkeypatch, "planted-nlpec", leaks_from=("nlpec",))
     from collectivesft.sources.convert import convert_source
 
@@ -94,7 +120,7 @@ def test_a_test_file_given_directly_is_held_out_whatever_the_split_option(monkey
     assert dev["kept"] > 0 and dev["eval_splits"]["rows"] == 0
 
 
-def test_data_convert_keeps_them_by_default_with_a_warning(monkeypatch, tmp_path, raw_fixtures, cli):
+def test_data_convert_keeps_them_by_default_with_a_warning(only_planted, monkeypatch, tmp_path, raw_fixtures, cli):
     register(monkeypatch, "planted-nlpec", leaks_from=("nlpec",))
     result = cli(["data", "convert", "nlpec", "--input", raw_fixtures / "nlpec", "--out", tmp_path / "a",
                   "--set", "split=all"])
@@ -109,7 +135,7 @@ def test_data_convert_keeps_them_by_default_with_a_warning(monkeypatch, tmp_path
     assert {r["meta"]["split"] for r in records} == {"train", "dev"}
 
 
-def test_eval_splits_option_is_checked(monkeypatch, tmp_path, raw_fixtures):
+def test_eval_splits_option_is_checked(only_planted, monkeypatch, tmp_path, raw_fixtures):
     from collectivesft.sources.convert import convert_source
 
     with pytest.raises(ConfigError, match="option eval_splits applies only to sources whose splits a benchmark"):
