@@ -158,10 +158,9 @@ def _section_problems(data: dict[str, Any], eval_settings: dict[str, Any], where
     """Every problem of the mix, train and eval sections of a run recipe's mapping, each checked with
     its stage's own config type (all of them, so that one run names every typo)."""
     from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.pipeline.benchmark_data import decontamination_benchmarks
     from collectivesft.pipeline.recipe import mix_section
     from collectivesft.train.config import config_from_dict as train_config
-
-    from collectivesft.pipeline.benchmark_data import decontamination_benchmarks
 
     placeholder = {e["name"]: f"<converted {e['name']}>" for e in data.get("sources") or []}
     checks = []
