@@ -52,7 +52,9 @@ def convert_command(
     hub: Optional[str] = typer.Option(None, "--hub", help="Load with datasets.load_dataset: a hub id or a local "
                                       "folder in hub layout. Pass --hub default for the source's known hub id."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Converter option key=value, e.g. --set "
-                                             "region=US (repeatable; see `collectivesft sources`)."),
+                                             "region=US (repeatable; see `collectivesft sources`). For a source "
+                                             "whose split a benchmark evaluates, eval_splits=exclude skips that "
+                                             "split (default here: keep, with a warning; see docs/mix.md)."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", hidden=True,
                                                help="Deprecated spelling of --set."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Exit 0 even when no record is kept "
@@ -79,6 +81,10 @@ def convert_command(
                 [[source, stats["read"], stats["kept"], stats["quarantined"], skipped]])
     for reason, n in stats["skipped"].items():
         typer.echo(f"  skipped {n}: {reason}")
+    from collectivesft.sources.held_out import held_out_lines
+
+    for line in held_out_lines(stats):
+        typer.echo(line)
     if style == "paper":
         typer.echo(f"  {stats['notes'].get('paper rows written', 0)} records, one per paper row")
     typer.echo(f"wrote {out}/records.jsonl, quarantine.jsonl, stats.json")

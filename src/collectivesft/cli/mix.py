@@ -28,9 +28,21 @@ def mix_command(
                      c["duplicate"] + c["near_duplicate"], c["over_cap"], c["train"], c["val"]])
     print_table(["source", "input", "filtered", "contaminated", "duplicate", "over-cap", "train", "val"], rows)
     t = manifest["totals"]
+    typer.echo(decontamination_line(manifest))
     typer.echo(f"mixture: {t['train']} train + {t['val']} val records in {out}")
     if (out / "report.md").exists():
         typer.echo(f"report: {out / 'report.md'}")
+
+
+def decontamination_line(manifest: dict) -> str:
+    """One line: training records hit per benchmark, and whether they were dropped or kept."""
+    decon = manifest["decontamination"]
+    per = decon.get("per_benchmark") or {}
+    if not per:
+        return "decontamination: none (no eval data or benchmarks given: the mixture was not checked for leaks)"
+    hits = ", ".join(f"{label} {row['records_hit']}/{row['items_indexed']}" for label, row in per.items())
+    what = "dropped" if decon["action"] == "drop" else "kept (action: report)"
+    return f"decontamination: training records hit / items indexed, per benchmark: {hits}; {what}"
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,9 @@ def run_command(
                      f"{scores.get('n_answered', 0) / n:.3f}" if n else "-", n])
     if rows:
         print_table(["model", "CMB accuracy", "answer-format compliance", "questions"], rows)
+    if summary.get("contamination"):
+        typer.echo("decontamination: training records hit per benchmark: " +
+                   ", ".join(f"{k} {v}" for k, v in summary["contamination"].items()) + f" (see {out}/mix/report.md)")
     typer.echo(f"report: {summary['report']['markdown']}")
     typer.echo(f"        {summary['report']['html']}")
 

@@ -42,6 +42,7 @@ class SourceInput:
     origin: dict[str, Any]
     checksums: dict[str, str] = field(default_factory=dict)
     convert_stats: dict[str, Any] | None = None
+    eval_splits: dict[str, Any] | None = None  # what its conversion held out of benchmark splits (held_out.py)
     lo: int = 0  # ledger index range of its records
     hi: int = 0
 
@@ -64,7 +65,8 @@ def prepare_sources(recipe: MixRecipe, converted: dict[str, Path] | None = None)
         if spec.records is not None:
             path = _records_file(spec.records, spec.name)
             prepared.append(SourceInput(spec, path, {"records": spec.records},
-                                        {"records.jsonl": file_sha256(path)}))
+                                        {"records.jsonl": file_sha256(path)},
+                                        eval_splits=_conversion_eval_splits(path)))
             continue
         if spec.name not in (converted or {}):
             raise InputLayoutError(f"source {spec.name!r} is raw input ({spec.input or spec.hub}); convert it first "
@@ -83,8 +85,20 @@ def prepare_sources(recipe: MixRecipe, converted: dict[str, Path] | None = None)
             origin["hub"] = spec.hub
         stats = {k: v for k, v in stats.items() if k not in ("input",)}
         checksums["records.jsonl"] = file_sha256(records)
-        prepared.append(SourceInput(spec, records, origin, checksums, stats))
+        prepared.append(SourceInput(spec, records, origin, checksums, stats, stats.get("eval_splits")))
     return prepared
+
+
+def _conversion_eval_splits(records: Path) -> dict[str, Any] | None:
+    """The held-out splits facts of the conversion that wrote `records` (its stats.json beside it), if any."""
+    stats = records.parent / "stats.json"
+    if records.name != "records.jsonl" or not stats.is_file():
+        return None
+    try:
+        facts = json.loads(stats.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return facts.get("eval_splits") if isinstance(facts, dict) else None
 
 
 def _progress(total: int | None, desc: str):
@@ -289,7 +303,7 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
     lap("write_exports_and_accounting")
 
     manifest = assemble_manifest(recipe, sources, ledger, scan, sampling, near_info, written)
-    write_contamination(out, sources, ledger)
+    write_contamination(out, sources, ledger, scan)
     written_files = export_paths(recipe.exports) + ["contamination.jsonl"]
     if recipe.exports.accounting:
         written_files.append("accounting.jsonl")

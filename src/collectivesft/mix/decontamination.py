@@ -7,10 +7,13 @@ A record is contaminated by an item when at least `min_overlap` of the item's di
 n-grams occur in the record. Lookups are vectorised (sorted arrays + searchsorted); only
 records with a hit are examined one by one.
 
-Evaluation items come from the benchmark loaders (benchmarks/cmb/load.py): a CMB release folder
-or zip, one official file (CMB-Exam questions, CMB-Clin-qa.json) or a hub id gives every test
-and val question and every CMB-Clin description and question. A JSON-lines file of unified
-records (their user text) can be indexed too.
+Evaluation items come from the benchmark loaders. CMB data (`eval_data`, `eval_files`) is read by
+benchmarks/cmb/load.py: a CMB release folder or zip, one official file (CMB-Exam questions,
+CMB-Clin-qa.json) or a hub id gives every test and val question and every CMB-Clin description
+and question; a JSON-lines file of unified records (their user text) can be indexed too. Every
+other benchmark (`benchmarks: [{name, data}]`) gives its items through `Benchmark.eval_items`.
+Each indexed item carries a label (the benchmark's name; "cmb" for CMB data; "records:<file>"
+for a records file) so that hits are reported per benchmark.
 """
 
 from __future__ import annotations
@@ -21,26 +24,65 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from collectivesft.errors import ConfigError
 from collectivesft.io import read_json_rows
 from collectivesft.mix.text import ngram_hashes, normalize_text
 
+CMB_LABEL = "cmb"
+
+
+def _records_file(path: Path) -> list | None:
+    """The rows of a JSON-lines file of unified records, or None when `path` is something else."""
+    if path.is_file() and path.suffix == ".jsonl":
+        rows = read_json_rows(path)
+        if rows and isinstance(rows[0], dict) and "messages" in rows[0]:
+            return rows
+    return None
+
+
+def target_label(data: str | Path) -> str:
+    """The label hits on a path target are reported under: "cmb", or "records:<file>"."""
+    path = Path(data)
+    return f"records:{path.name}" if _records_file(path) is not None else CMB_LABEL
+
 
 def iter_eval_items(data: str | Path) -> Iterator[tuple[str, str, str]]:
-    """Yield (item id, text, fallback text) for each evaluation item in `data`.
+    """Yield (item id, text, fallback text) for each evaluation item in `data` (CMB data, or a
+    JSON-lines file of unified records).
 
     `fallback` (question plus options) is used when the text alone is shorter than one n-gram.
     """
     path = Path(data)
-    if path.is_file() and path.suffix == ".jsonl":
-        rows = read_json_rows(path)
-        if rows and isinstance(rows[0], dict) and "messages" in rows[0]:
-            for index, obj in enumerate(rows):
-                text = "\n".join(m.get("content", "") for m in obj.get("messages") or [] if m.get("role") == "user")
-                yield f"{path.name}#{obj.get('id', index)}", text, text
-            return
+    rows = _records_file(path)
+    if rows is not None:
+        for index, obj in enumerate(rows):
+            text = "\n".join(m.get("content", "") for m in obj.get("messages") or [] if m.get("role") == "user")
+            yield f"{path.name}#{obj.get('id', index)}", text, text
+        return
     from collectivesft.benchmarks.cmb.load import eval_items
 
     yield from eval_items(data)
+
+
+def benchmark_data(name: str, data: str | None) -> str:
+    """What benchmark `name`'s items are read from: `data` as given, else its default (hub id)."""
+    from collectivesft.benchmarks.base import get_benchmark
+
+    benchmark = get_benchmark(name)
+    chosen = data or benchmark.default_data()
+    if not chosen:
+        raise ConfigError(f"decontamination.benchmarks: {name!r} has no hub id, so its files must be given as "
+                          f"`data` ({benchmark.layout}){'; ' + benchmark.how_to_get if benchmark.how_to_get else ''}")
+    return str(chosen)
+
+
+def iter_benchmark_items(name: str, data: str) -> Iterator[tuple[str, str, str]]:
+    """(item id, text, fallback) of benchmark `name` read from `data` by its loader; every id
+    starts with "<name>/" so that ids of different benchmarks never collide."""
+    from collectivesft.benchmarks.base import get_benchmark
+
+    for ident, text, fallback in get_benchmark(name).eval_items(data):
+        yield (ident if ident.startswith(f"{name}/") else f"{name}/{ident}"), text, fallback
 
 
 _PRESENCE_MASK = (1 << 22) - 1
@@ -58,7 +100,10 @@ class EvalIndex:
     owners: np.ndarray
     too_short: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
-    per_target: list[dict] = field(default_factory=list)  # {path, items_indexed, items_too_short} per target
+    # Per target: {path, ...} for CMB data and files, {benchmark, data, ...} for a benchmark; both
+    # with label, items_indexed, items_too_short.
+    per_target: list[dict] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # item id -> label of the target it came from
     # A 2**22-slot presence table over the low hash bits: most training n-grams miss it, so
     # the binary search runs only on the few that may be in the index (measured ~5x faster).
     presence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -66,17 +111,26 @@ class EvalIndex:
     def maybe_present(self, hashes: np.ndarray) -> np.ndarray:
         return self.presence[(hashes & np.uint64(_PRESENCE_MASK)).astype(np.int64)]
 
+    def label_of(self, item_id: str) -> str:
+        return self.labels.get(item_id, CMB_LABEL)
 
-def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
-    """Index the n-grams of every item in `files` (paths or hub ids); items shorter than one
+
+def build_eval_index(files: Sequence[str | Path], ngram: int,
+                     benchmarks: Sequence[tuple[str, str]] = ()) -> EvalIndex:
+    """Index the n-grams of every item in `files` (CMB paths or hub ids, records files) and in
+    `benchmarks` ((name, data) pairs read by the benchmark's loader); items shorter than one
     n-gram are listed, not indexed."""
     ids: list[str] = []
     texts: list[str] = []
     too_short: list[str] = []
     per_target = []
-    for file in files:
+    labels: dict[str, str] = {}
+    targets = [({"path": str(f)}, target_label(f), iter_eval_items(f)) for f in files]
+    targets += [({"benchmark": name, "data": str(data)}, name, iter_benchmark_items(name, str(data)))
+                for name, data in benchmarks]
+    for facts, label, items in targets:
         indexed_before, short_before = len(ids), len(too_short)
-        for ident, text, fallback in iter_eval_items(file):
+        for ident, text, fallback in items:
             norm = normalize_text(text)
             if len(norm) < ngram:
                 norm = normalize_text(fallback)
@@ -85,7 +139,9 @@ def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
                 continue
             ids.append(ident)
             texts.append(norm)
-        per_target.append({"path": str(file), "items_indexed": len(ids) - indexed_before,
+            if label != CMB_LABEL:
+                labels.setdefault(ident, label)
+        per_target.append({**facts, "label": label, "items_indexed": len(ids) - indexed_before,
                            "items_too_short": len(too_short) - short_before})
     hashes, counts = ngram_hashes(texts, ngram)
     item_of = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
@@ -96,7 +152,7 @@ def build_eval_index(files: Sequence[str | Path], ngram: int) -> EvalIndex:
     presence = np.zeros(_PRESENCE_MASK + 1, dtype=bool)
     presence[(uniq & np.uint64(_PRESENCE_MASK)).astype(np.int64)] = True
     return EvalIndex(ngram, ids, sizes, uniq, np.append(starts, len(pairs)), pairs[:, 1].astype(np.int64),
-                     too_short, [str(f) for f in files], per_target, presence)
+                     too_short, [str(f) for f in files], per_target, labels, presence)
 
 
 def contaminations(index: EvalIndex, norm_texts: Sequence[str], min_overlap: float) -> list[tuple[str, float] | None]:

@@ -29,6 +29,8 @@ def assemble_manifest(recipe: MixRecipe, sources: list, ledger: L.Ledger, scan: 
                  "contamination_matches": len(contaminated), **sampling[src.spec.name]}
         if src.convert_stats is not None:
             entry["convert"] = src.convert_stats
+        if src.eval_splits is not None:
+            entry["eval_splits"] = src.eval_splits
         per_source.append(entry)
     totals = _sum_counts([s["counts"] for s in per_source])
     matched: dict[str, int] = {}
@@ -47,6 +49,8 @@ def assemble_manifest(recipe: MixRecipe, sources: list, ledger: L.Ledger, scan: 
         "near_dedup": near_info,
         "decontamination": {
             "eval_files": _eval_files_facts(scan),
+            "benchmarks": _benchmark_facts(scan),
+            "per_benchmark": per_benchmark_hits(scan, sources, ledger),
             "action": "drop" if recipe.decontamination.drops else "report",
             "matches_per_source": {s["name"]: s["contamination_matches"] for s in per_source},
             "matched_items": dict(sorted(matched.items())),
@@ -72,17 +76,57 @@ def _versions(recipe: MixRecipe) -> dict[str, str]:
 
 
 def _eval_files_facts(scan: Scan) -> list[dict[str, Any]]:
-    """What decontamination indexed, per target, with a content digest (a hub id is named, not hashed)."""
-    from collectivesft.io import files_digest
-
+    """What decontamination indexed, per CMB target, with a content digest (a hub id is named, not hashed)."""
     if scan.eval_index is None:
         return []
     facts = []
     for entry in scan.eval_index.per_target:
-        path = Path(entry["path"])
-        digest = file_sha256(path) if path.is_file() else files_digest([path]) if path.is_dir() else None
-        facts.append({**entry, "sha256": digest or "(hub dataset)"})
+        if "path" in entry:
+            facts.append({k: v for k, v in entry.items() if k != "label"} | {"sha256": _digest(entry["path"])})
     return facts
+
+
+def _digest(data: str) -> str:
+    """Content digest of a local file or folder; a hub id is named, not hashed."""
+    from collectivesft.io import files_digest
+
+    path = Path(data)
+    digest = file_sha256(path) if path.is_file() else files_digest([path]) if path.is_dir() else None
+    return digest or "(hub dataset)"
+
+
+def _benchmark_facts(scan: Scan) -> list[dict[str, Any]]:
+    """What decontamination indexed per benchmark of `decontamination.benchmarks`."""
+    if scan.eval_index is None:
+        return []
+    return [{"name": e["benchmark"], "data": e["data"], "items_indexed": e["items_indexed"],
+             "items_too_short": e["items_too_short"], "sha256": _digest(e["data"])}
+            for e in scan.eval_index.per_target if "benchmark" in e]
+
+
+def per_benchmark_hits(scan: Scan, sources: list, ledger: L.Ledger) -> dict[str, dict[str, Any]]:
+    """Per benchmark (label: a benchmark name, "cmb" for CMB data, "records:<file>"): items indexed and
+    too short over its targets, training records hit (each record counts for its best-matching
+    item only), distinct items hit, and records hit per source (every source listed)."""
+    index = scan.eval_index
+    if index is None:
+        return {}
+    result: dict[str, dict[str, Any]] = {}
+    for entry in index.per_target:
+        row = result.setdefault(entry["label"], {"items_indexed": 0, "items_too_short": 0, "records_hit": 0,
+                                                 "items_hit": 0, "by_source": {s.spec.name: 0 for s in sources}})
+        row["items_indexed"] += entry["items_indexed"]
+        row["items_too_short"] += entry["items_too_short"]
+    items: dict[str, set[str]] = {}
+    for i, (item, _share) in ledger.contaminated_by.items():
+        label = index.label_of(item)
+        row = result[label]
+        row["records_hit"] += 1
+        row["by_source"][sources[ledger.entry[i]].spec.name] += 1
+        items.setdefault(label, set()).add(item)
+    for label, hit in items.items():
+        result[label]["items_hit"] = len(hit)
+    return result
 
 
 def _sum_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -98,12 +142,17 @@ def _sum_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def write_contamination(out: Path, sources: list, ledger: L.Ledger) -> None:
-    """contamination.jsonl: every training record that matched an eval item, with the overlap."""
+def write_contamination(out: Path, sources: list, ledger: L.Ledger, scan: Scan | None = None) -> None:
+    """contamination.jsonl: every training record that matched an eval item, with the overlap and
+    the benchmark the item belongs to."""
+    index = scan.eval_index if scan is not None else None
     with atomic_write(out / "contamination.jsonl") as fh:
         for i in sorted(ledger.contaminated_by):
             src = sources[ledger.entry[i]]
             hit = ledger.contaminated_by[i]
-            fh.write(dumps({"source": src.spec.name, "id": ledger.ids[i], "eval_item": hit[0],
-                            "overlap": hit[1], "dropped": ledger.fate[i] == L.CONTAMINATED}) + "\n")
+            row = {"source": src.spec.name, "id": ledger.ids[i], "eval_item": hit[0], "overlap": hit[1],
+                   "dropped": ledger.fate[i] == L.CONTAMINATED}
+            if index is not None:
+                row["benchmark"] = index.label_of(hit[0])
+            fh.write(dumps(row) + "\n")
 

@@ -96,23 +96,64 @@ class DedupSpec(_Strict):
     workers: int = Field(1, ge=0, description="processes examining records (parse, filter, decontaminate, MinHash); 0 = one per core")
 
 
+class BenchmarkTarget(_Strict):
+    """A benchmark whose evaluated items decontamination indexes, read by its own loader."""
+
+    name: str = Field(min_length=1, description="registered benchmark (see docs/eval.md)")
+    data: Optional[str] = Field(None, description="its files (a folder or file in its published layout) or hub "
+                                "id; default: the benchmark's hub id")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from collectivesft.benchmarks.base import benchmark_names
+
+        known = benchmark_names()
+        if value not in known:
+            raise ValueError(f"unknown benchmark {value!r} (known: {', '.join(known) or 'none'})")
+        return value
+
+
 class DecontaminationSpec(_Strict):
-    """Drop (or only report) training records overlapping evaluation files."""
+    """Drop (or only report) training records overlapping evaluation files and benchmarks."""
 
     eval_data: list[str] = Field(default_factory=list, description="CMB data read by the benchmark loaders: a "
                                  "release folder or zip, or a hub id (every test/val question and CMB-Clin case)")
     eval_files: list[str] = Field(default_factory=list, description="single files: CMB-Exam question files, "
                                   "CMB-Clin-qa.json, or JSONL of unified records")
+    benchmarks: list[BenchmarkTarget] = Field(
+        default_factory=list, description="benchmarks ({name, data} or a name) whose evaluated items are indexed "
+        "through their loaders; in a run recipe: every benchmark of eval.benchmarks unless set here")
     ngram: int = Field(10, ge=3, le=64, description="characters per n-gram")
     min_overlap: float = Field(0.5, gt=0, le=1, description="share of an eval item's n-grams found in the record")
     action: Optional[Literal["drop", "report"]] = Field(
         None, description="drop or report matches; unset: drop when eval data is given. An explicit drop with "
                           "nothing to index is an error (it would silently remove nothing)")
 
+    @field_validator("benchmarks", mode="before")
+    @classmethod
+    def _names_as_entries(cls, value):
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _each_benchmark_once(self) -> "DecontaminationSpec":
+        names = [b.name for b in self.benchmarks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"benchmarks: {', '.join(dupes)} listed more than once")
+        return self
+
     @property
     def targets(self) -> list[str]:
-        """Everything the index is built from, in order: eval_data, then eval_files."""
+        """The CMB data and files the index is built from, in order: eval_data, then eval_files
+        (benchmarks come after them, from `benchmarks`)."""
         return [*self.eval_data, *self.eval_files]
+
+    @property
+    def indexes_anything(self) -> bool:
+        return bool(self.targets or self.benchmarks)
 
     @property
     def drops(self) -> bool:

@@ -110,12 +110,26 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
                                 [[k, v["available"], v["selected"]] for k, v in s["strata"].items()]))
     parts += ["", "## Decontamination", ""]
     decon = manifest["decontamination"]
-    if not decon["eval_files"]:
+    benchmarks = decon.get("benchmarks") or []
+    if not decon["eval_files"] and not benchmarks:
         parts.append("No evaluation files were given: the mixture was **not** checked against any benchmark.")
     else:
-        parts.append(markdown_table(["eval file", "items indexed", "too short to check", "sha256"],
-                            [[f["path"], f["items_indexed"], f["items_too_short"], f["sha256"][:12]]
-                             for f in decon["eval_files"]]))
+        if decon["eval_files"]:
+            parts.append(markdown_table(["eval file", "items indexed", "too short to check", "sha256"],
+                                [[f["path"], f["items_indexed"], f["items_too_short"], f["sha256"][:12]]
+                                 for f in decon["eval_files"]]))
+            parts.append("")
+        if benchmarks:
+            parts.append(markdown_table(["benchmark", "data", "items indexed", "too short to check", "sha256"],
+                                [[b["name"], b["data"], b["items_indexed"], b["items_too_short"], b["sha256"][:12]]
+                                 for b in benchmarks]))
+            parts.append("")
+        parts += ["Training records hit, per benchmark (each record counts for its best-matching item):", ""]
+        parts.append(markdown_table(["benchmark", "items indexed", "too short", "items hit", "training records hit",
+                                     "by source"], [
+            [label, row["items_indexed"], row["items_too_short"], row["items_hit"], row["records_hit"],
+             ", ".join(f"{k} {v}" for k, v in row["by_source"].items() if v) or "-"]
+            for label, row in decon.get("per_benchmark", {}).items()]))
         kept = " (kept in the mixture: the counts above show 0 contaminated)" if decon["action"] == "report" else ""
         parts += ["", f"Action: `{decon['action']}`{kept}. Matches per source: " +
                   ", ".join(f"{k} {v}" for k, v in decon["matches_per_source"].items()) + "."]
@@ -123,6 +137,13 @@ def write_report(out: Path, manifest: dict[str, Any], ledger: L.Ledger, sources:
         if top:
             parts += ["", "Most matched evaluation items (all in contamination.jsonl):", ""]
             parts.append(markdown_table(["eval item", "training records"], [[k, v] for k, v in top]))
+    held = [(s["name"], s["eval_splits"]) for s in manifest["sources"] if s.get("eval_splits")]
+    if held:
+        parts += ["", "Benchmark splits in the sources' raw files (held out of conversion unless `eval_splits: keep`):",
+                  ""]
+        parts.append(markdown_table(["source", "splits (benchmarks)", "policy", "rows", "files"], [
+            [name, "; ".join(f"{k} ({', '.join(v)})" for k, v in h["held_out"].items()), h["policy"],
+             h["rows"], ", ".join(h["files"]) or "-"] for name, h in held]))
     div = manifest["diversity"]
     parts += ["", "## Diversity", ""]
     parts.append(markdown_table(["measure", "input", "mixture"], [

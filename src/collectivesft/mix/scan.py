@@ -202,15 +202,19 @@ def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progre
     """Pass 1 over `sources` (each with .records, .spec, and .lo/.hi set here) into `ledger`."""
     scan = Scan()
     decon = recipe.decontamination
-    if decon.targets:
-        scan.eval_index = build_eval_index(decon.targets, decon.ngram)
+    if decon.indexes_anything:
+        from collectivesft.mix.decontamination import benchmark_data
+
+        benchmarks = [(b.name, benchmark_data(b.name, b.data)) for b in decon.benchmarks]
+        scan.eval_index = build_eval_index(decon.targets, decon.ngram, benchmarks)
         if not scan.eval_index.item_ids:
-            raise ConfigError(f"decontamination: nothing to compare against: {', '.join(decon.targets)} gave "
+            named = [*decon.targets, *(f"benchmark {n} ({d})" for n, d in benchmarks)]
+            raise ConfigError(f"decontamination: nothing to compare against: {', '.join(named)} gave "
                               f"{len(scan.eval_index.too_short)} item(s), none of at least {decon.ngram} characters")
     elif decon.action == "drop":
-        raise ConfigError("decontamination: action is drop but no eval_data or eval_files are given, so nothing "
-                          "would be removed; name the CMB data (e.g. eval_data: [FreedomIntelligence/CMB]) or "
-                          "set action: report")
+        raise ConfigError("decontamination: action is drop but no eval_data or eval_files (nor benchmarks) are given, "
+                          "so nothing would be removed; name the CMB data (e.g. eval_data: [FreedomIntelligence/CMB]) "
+                          "or a benchmark (benchmarks: [{name: cmexam, data: PATH}]), or set action: report")
     recorder = _Recorder(recipe, ledger, scan)
     workers = recipe.dedup.workers or _cpu_count()
 

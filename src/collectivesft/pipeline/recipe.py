@@ -181,12 +181,13 @@ def stage_section(path: str | Path, section: str, what: str) -> tuple[dict[str, 
 
 
 def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_data: list[str],
-                where: str = "recipe") -> dict[str, Any]:
+                where: str = "recipe", benchmarks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The mix stage's recipe from a run recipe: every top-level source becomes a mix source, as
     `records` (converted: {name: records path}) or with its raw origin (converted None: input /
     hub / options, for a mix stage that converts them itself); `mix.sources` entries, matched by
     name, only add per-source settings (cap, weight, stratify_by, val_fraction). Decontamination
-    defaults to the run's CMB eval data."""
+    defaults to the run's CMB eval data and to `benchmarks` (the run's evaluated ones, {name, data});
+    a mix section naming its own `decontamination.benchmarks` keeps them instead."""
     section = json.loads(json.dumps(recipe.get("mix") or {}))  # deep copy
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: mix: must be a mapping")
@@ -221,4 +222,6 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
     decon = section.setdefault("decontamination", {})
     if isinstance(decon, dict) and not decon.get("eval_files") and not decon.get("eval_data") and eval_data:
         decon["eval_data"] = list(eval_data)
+    if isinstance(decon, dict) and "benchmarks" not in decon and benchmarks:
+        decon["benchmarks"] = [dict(b) for b in benchmarks]
     return section

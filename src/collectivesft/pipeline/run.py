@@ -35,7 +35,9 @@ def run_recipe(recipe_path: str | Path, run_dir: str | Path, force: list[str] | 
     recipe, runner = _prepare(recipe_path, run_dir, force, overrides, log)
     evals = run_stages(runner, recipe)
     summary = {"name": recipe.name, "run_dir": str(runner.dir), "timings": runner.timings,
-               "evals": {k: v.get("scores", {}) for k, v in evals.items()}}
+               "evals": {k: v.get("scores", {}) for k, v in evals.items()},
+               # Training records the mix's decontamination hit, per benchmark (manifest: per_benchmark).
+               "contamination": evals["trained"].get("contamination", {})}
     write_json(runner.dir / "run.json", summary)
 
     from collectivesft.report.build import build_report
@@ -56,6 +58,7 @@ def run_stages(runner: Runner, recipe: RunRecipe) -> dict[str, dict]:
     trained = stages.train_stage(runner, recipe, mixture, base)
     evals = stages.eval_stage(runner, recipe, raw, base, trained)
     evals["trained"]["mixture_counts"] = mixture.get("counts", {})
+    evals["trained"]["contamination"] = mixture.get("contamination", {})
     evals["trained"]["data"] = stages.eval_data_of(recipe, raw)
     return evals
 
@@ -84,6 +87,7 @@ def mix_recipe_file(recipe_path: str | Path, out: str | Path, overrides: list[st
     from collectivesft.mix.builder import build_mixture
     from collectivesft.mix.recipe import load_recipe
     from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.held_out import held_out_lines
 
     recipe = load_recipe(recipe_path, overrides)
     out = Path(out)
@@ -92,10 +96,13 @@ def mix_recipe_file(recipe_path: str | Path, out: str | Path, overrides: list[st
         if spec.records is None:
             folder = out / "sources" / spec.name
             try:
-                convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options,
-                               style=spec.style, allow_empty=spec.allow_empty)
+                # Training data: the splits a benchmark evaluates are held out unless the options say keep.
+                stats = convert_source(spec.converter, folder, input=spec.input, hub=spec.hub, options=spec.options,
+                                       style=spec.style, allow_empty=spec.allow_empty, eval_splits="exclude")
             except EmptyResultError as exc:
                 raise EmptyResultError(f"mix source {spec.name!r}: {exc}") from None
+            for line in held_out_lines(stats):
+                log(f"[{spec.name}] {line}")
             converted[spec.name] = folder
     return build_mixture(recipe, out, converted), out
 
@@ -151,14 +158,17 @@ def _section_problems(data: dict[str, Any], eval_settings: dict[str, Any], where
     """Every problem of the mix, train and eval sections of a run recipe's mapping, each checked with
     its stage's own config type (all of them, so that one run names every typo)."""
     from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.pipeline.benchmark_data import decontamination_benchmarks
     from collectivesft.pipeline.recipe import mix_section
     from collectivesft.train.config import config_from_dict as train_config
 
     placeholder = {e["name"]: f"<converted {e['name']}>" for e in data.get("sources") or []}
     checks = []
     if isinstance(data.get("mix") or {}, dict):
-        checks.append(lambda: recipe_from_dict(mix_section(data, placeholder, ["<CMB eval data>"], f"{where}"),
-                                               f"{where} (mix:)"))
+        checks.append(lambda: recipe_from_dict(mix_section(
+            data, placeholder, ["<CMB eval data>"], f"{where}",
+            decontamination_benchmarks(eval_settings, "<CMB eval data>", None, data.get("fixtures"), f"{where}")),
+            f"{where} (mix:)"))
     if isinstance(data.get("train") or {}, dict):
         checks.append(lambda: train_config(dict(data.get("train") or {}, model="<base model>"), f"{where} (train:)"))
     checks.append(lambda: stages.eval_config(dict(eval_settings, model="<model>",

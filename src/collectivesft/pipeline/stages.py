@@ -37,6 +37,7 @@ def fixtures_stage(runner: Runner, recipe: RunRecipe) -> dict | None:
 def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[str, dict]:
     """One convert/<name>/ folder per source: records.jsonl, quarantine.jsonl, stats.json."""
     from collectivesft.sources.convert import convert_source
+    from collectivesft.sources.held_out import held_out_lines, held_out_splits
 
     results = {}
     for entry in recipe.sources:
@@ -51,8 +52,11 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
             inputs = {"fixtures": outputs_digest([Path(location["input"])])}
 
         def body(stage_dir: Path, resume: bool, entry=entry, location=location) -> dict:
+            # Training data: the splits a benchmark evaluates are held out unless the options say keep.
             stats = convert_source(entry.name, stage_dir, options=entry.options, style=entry.style,
-                                   allow_empty=entry.allow_empty, **location)
+                                   allow_empty=entry.allow_empty, eval_splits="exclude", **location)
+            for line in held_out_lines(stats):  # a reused stage's stats.json and the mix manifest keep it
+                runner.log(f"[convert/{entry.name}] {line}")
             return {"stats": stats, "records": str(stage_dir / "records.jsonl"),
                     "digest": file_sha256(stage_dir / "records.jsonl")}
 
@@ -61,6 +65,9 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
             settings["style"] = entry.style
         if entry.allow_empty:
             settings["allow_empty"] = True
+        held = held_out_splits(entry.name)
+        if held:  # a newly registered benchmark of this source's splits redoes its conversion
+            settings["held_out"] = held
         results[entry.name] = runner.stage("convert", settings, inputs, body, folder=f"convert/{entry.name}")
     return results
 
@@ -79,28 +86,39 @@ def data_digest(data: str) -> str:
     return outputs_digest([Path(data)]) if Path(data).exists() else json_digest(data)
 
 
-def mix_recipe_of(recipe: RunRecipe, converted: dict[str, dict], raw: dict | None, where: str = "recipe mix:"):
-    """The validated mix recipe of a run: converted sources as records, decontaminated against eval data."""
+def mix_recipe_of(recipe: RunRecipe, converted: dict[str, dict], raw: dict | None, where: str = "recipe mix:",
+                  run_dir: Path | None = None):
+    """The validated mix recipe of a run: converted sources as records, decontaminated against the CMB
+    eval data and every benchmark of eval.benchmarks (their fixture files, written into `run_dir`,
+    in a fixtures run)."""
     from collectivesft.mix.recipe import recipe_from_dict
+    from collectivesft.pipeline.benchmark_data import decontamination_benchmarks
 
+    cmb = eval_data_of(recipe, raw)
+    benchmarks = decontamination_benchmarks(recipe.eval, cmb, run_dir, recipe.fixtures, where)
     section = mix_section(recipe.model_dump(mode="json"), {n: r["records"] for n, r in converted.items()},
-                          [eval_data_of(recipe, raw)], where)
+                          [cmb], where, benchmarks)
     return recipe_from_dict(section, where)
 
 
 def mix_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, converted: dict[str, dict]) -> dict:
     """The mixture in mix/ (train.jsonl, val.jsonl, manifest, exports, report)."""
     from collectivesft.mix.builder import build_mixture
+    from collectivesft.mix.decontamination import benchmark_data
 
-    mix_recipe = mix_recipe_of(recipe, converted, raw)
+    mix_recipe = mix_recipe_of(recipe, converted, raw, run_dir=runner.dir)
 
     def body(stage_dir: Path, resume: bool) -> dict:
         manifest = build_mixture(mix_recipe, stage_dir)
-        return {"dir": str(stage_dir), "counts": manifest.get("totals", {}),
+        hits = {k: v["records_hit"] for k, v in manifest["decontamination"].get("per_benchmark", {}).items()}
+        return {"dir": str(stage_dir), "counts": manifest.get("totals", {}), "contamination": hits,
                 "digest": outputs_digest([stage_dir / "train.jsonl", stage_dir / "val.jsonl"])}
 
     inputs = {name: r["digest"] for name, r in converted.items()}
     inputs.update({f"eval:{target}": data_digest(target) for target in mix_recipe.decontamination.targets})
+    # Benchmarks by content (their resolved data): recipes whose fixture folders differ but hold the same files agree.
+    inputs.update({f"benchmark:{b.name}": data_digest(benchmark_data(b.name, b.data))
+                   for b in mix_recipe.decontamination.benchmarks})
     return runner.stage("mix", recipe.mix, inputs, body)
 
 

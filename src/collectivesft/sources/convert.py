@@ -85,6 +85,7 @@ def convert_source(
     progress: Callable[[int], None] | None = None,
     style: str = "default",
     allow_empty: bool = False,
+    eval_splits: str = "keep",
 ) -> dict[str, Any]:
     """Convert raw files at `input` (or hub dataset `hub`; "default" = the source's known hub id)
     of source `name` into `out`; return stats. Raises InputLayoutError when the input is unusable,
@@ -92,10 +93,17 @@ def convert_source(
     record was kept, unless `allow_empty`.
 
     `style="paper"` writes the CollectiveSFT paper's own rows instead (sources/paper/).
+    `eval_splits` is what happens, unless the `eval_splits` option says otherwise, to rows of the
+    splits a benchmark evaluates (held_out.py): "keep" (converted, with a warning in stats) or
+    "exclude" (skipped and counted; what conversions for training pass).
     """
+    from collectivesft.sources.held_out import OPTION, held_out_for
+
     if (input is None) == (hub is None):
         raise ValueError("give exactly one of input= or hub=")
-    source, read_raw, read_hub, convert_rows = _converter(name, options or {}, style)
+    options = dict(options or {})
+    held = held_out_for(name, options.pop(OPTION, None), eval_splits)
+    source, read_raw, read_hub, convert_rows = _converter(name, options, style)
     if hub == "default":
         hub = source.info.hub_id
         if not hub:
@@ -104,6 +112,8 @@ def convert_source(
     out = Path(out)
     remove_stale_temps(out)
     stats = ConvertStats()
+    if held is not None:
+        rows = held.filter(rows, stats)
     try:
         with atomic_write(out / "records.jsonl") as rec_fh, atomic_write(out / "quarantine.jsonl") as q_fh:
             for kind, obj in convert_rows(rows, stats):
@@ -130,6 +140,8 @@ def convert_source(
         # A file named on the command line is read as the split its name says, whatever the option.
         result["input_file"] = {"name": Path(input).name, "split": split_of_name(Path(input).name)}
     result["style"] = style
+    if held is not None:
+        result[OPTION] = held.as_dict()
     write_json(out / "stats.json", result)
     if stats.kept == 0 and not allow_empty:
         raise EmptyResultError(_empty_message(name, result["input"], out, stats, source.info.layout))
