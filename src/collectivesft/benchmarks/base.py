@@ -105,6 +105,14 @@ class Benchmark:
 
         return evaluate_benchmark(self, config, out)
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise ConfigError for entries of a suite config's `options` this benchmark does not take
+        (none, unless a benchmark with settings of its own overrides this)."""
+        if options:
+            from collectivesft.errors import ConfigError
+
+            raise ConfigError(f"{self.name}: takes no options (got {', '.join(sorted(options))})")
+
     def headline(self, scores: dict[str, Any]) -> tuple[float | None, list[float] | None]:
         """(score, 95 % interval) a suite table shows for this benchmark's scores.json (the
         benchmark's own metric); the shared runner's `score` and `ci95` unless overridden."""

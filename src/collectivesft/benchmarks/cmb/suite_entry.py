@@ -55,13 +55,16 @@ class CMBExam(Benchmark):
 
         return write_cmb_eval(Path(out) / "CMB", n_test=rows, seed=rng.randrange(2**31))
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ConfigError(f"cmb: unknown option {unknown[0]!r} (options: {', '.join(OPTIONS)})")
+
     def cmb_config(self, config: Any):
         """The CMBEvalConfig `eval cmb` would get from the suite config's settings."""
         from collectivesft.eval.config import CMBEvalConfig, InferenceConfig, build_config
 
-        unknown = sorted(set(config.options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"cmb: unknown option {unknown[0]!r} (options: {', '.join(OPTIONS)})")
+        self.check_options(config.options)
         values = {k: getattr(config, k) for k in InferenceConfig.model_fields}
         values.update({k: getattr(config, k) for k in _SHARED if getattr(config, k) is not None})
         values.update(config.options)

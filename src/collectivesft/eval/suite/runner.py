@@ -143,8 +143,7 @@ def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path) -> di
 
     if config.limit and config.sample:
         raise ConfigError("limit and sample both cut the items (the first N, or a stratified random N): give one")
-    if config.options:
-        raise ConfigError(f"{benchmark.name}: takes no options (got {', '.join(sorted(config.options))})")
+    benchmark.check_options(config.options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data, split = _data(benchmark, config), _split(benchmark, config)

@@ -76,10 +76,17 @@ def benchmark_config(entry: SuiteEntry, settings: dict[str, Any], where: str):
     from collectivesft.eval.config import build_config
     from collectivesft.eval.suite.config import SuiteBenchmarkConfig
 
+    from collectivesft.benchmarks.base import get_benchmark
+
     values = dict(settings, options=entry.options)
     if entry.data is not None:
         values["data"] = entry.data
-    return build_config(SuiteBenchmarkConfig, values, f"{where} ({entry.name})")
+    config = build_config(SuiteBenchmarkConfig, values, f"{where} ({entry.name})")
+    try:
+        get_benchmark(entry.name).check_options(config.options)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return config
 
 
 def suite_row(name: str, scores: dict[str, Any], folder: Path | None = None) -> dict[str, Any]:
