@@ -29,5 +29,7 @@ class SuiteBenchmarkConfig(InferenceConfig):
     sample: Optional[int] = Field(None, ge=1, description="A random N items stratified by the benchmark's "
                                   "primary category (eval/cmb/subset.py's allocation).")
     sample_seed: int = Field(0, description="Seed of `sample`.")
+    explorer: bool = Field(True, description="Write explorer.html (every item with its prompt, output and "
+                           "answer; embedding a font subset takes seconds).")
     options: dict[str, Any] = Field(default_factory=dict, description="Benchmark-specific settings, e.g. "
                                     "cmb: {protocol: official, cot: false}.")

@@ -9,7 +9,7 @@ killed run resumes; a run folder whose answers came from other settings is refus
 
 Writes OUT/predictions.jsonl, scores.json + scores.md (when the split has answers),
 submission.json (when it has none and the benchmark has a submission format), run.json,
-generation.json and explorer.html.
+generation.json and explorer.html (unless config.explorer is off).
 """
 
 from __future__ import annotations
@@ -224,7 +224,8 @@ def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path) -> di
         "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3), "estimate": estimate,
     })
-    from collectivesft.report.explorer import write_explorer
+    if config.explorer:
+        from collectivesft.report.explorer import write_explorer
 
-    write_explorer([out], out / "explorer.html")
+        write_explorer([out], out / "explorer.html")
     return result
