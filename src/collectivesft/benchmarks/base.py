@@ -105,6 +105,27 @@ class Benchmark:
 
         return evaluate_benchmark(self, config, out)
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise ConfigError for entries of a suite config's `options` this benchmark does not take
+        (none, unless a benchmark with settings of its own overrides this)."""
+        if options:
+            from collectivesft.errors import ConfigError
+
+            raise ConfigError(f"{self.name}: takes no options (got {', '.join(sorted(options))})")
+
+    def headline(self, scores: dict[str, Any]) -> tuple[float | None, list[float] | None]:
+        """(score, 95 % interval) a suite table shows for this benchmark's scores.json (the
+        benchmark's own metric); the shared runner's `score` and `ci95` unless overridden."""
+        return scores.get("score"), scores.get("ci95")
+
+    def paired(self, a: str | Path, b: str | Path) -> dict[str, Any] | None:
+        """B minus A on the same items from two eval folders of this benchmark: {"a", "b",
+        "difference", "interval", "n"} in the benchmark's own metric, or None when either run
+        has no per-item correctness (no answer key)."""
+        from collectivesft.eval.suite.scoring import paired_folders
+
+        return paired_folders(self, a, b)
+
     def default_data(self) -> str | None:
         """What `data` is when none is given: the hub id, if there is one."""
         return self.hub_id

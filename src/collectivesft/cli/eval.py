@@ -10,7 +10,8 @@ import typer
 from collectivesft.cli.display import print_table
 from collectivesft.cli.help import defaults_from
 
-eval_app = typer.Typer(help="Evaluate on CMB (Chinese Medical Benchmark): run, score, validate, serve.",
+eval_app = typer.Typer(help="Evaluate on CMB (Chinese Medical Benchmark) and the benchmark suite: run, score, "
+                       "validate, serve.",
                        no_args_is_help=True)
 
 # Options shared by the model-running commands; None means "not given" (config file or default wins).
@@ -400,6 +401,58 @@ def serve_command(
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo(f"serving {model} at http://{host}:{port}/v1 (Ctrl-C to stop)")
     server.serve(cfg, host, port, max_queue=max_queue, max_body_bytes=int(max_body_mb * 2**20), api_key=api_key)
+
+
+@eval_app.command("suite", cls=defaults_from("collectivesft.eval.suite.config:SuiteBenchmarkConfig"))
+def suite_command(
+    out: Path = typer.Option(..., "--out", help="Folder: one sub-folder per benchmark, suite.json, suite.md "
+                             "(resumes a partial run)."),
+    benchmarks: str = typer.Option(..., "--benchmarks", help="Comma-separated names (eval benchmarks lists them), "
+                                   "e.g. cmb,cmmlu-medical,cmmlu-general."),
+    data: Optional[list[str]] = typer.Option(None, "--data", help="NAME=PATH: a benchmark's files (folder, file "
+                                             "or hub id; repeatable); default: its hub id."),
+    model: Optional[str] = MODEL,
+    method: Optional[str] = typer.Option(None, "--method", help="generate | loglik | cloze."),
+    shots: Optional[int] = typer.Option(None, "--shots", help="Few-shot examples from each benchmark's shots split."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to score (default: each benchmark's eval split)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each benchmark."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="A random N items of each benchmark, stratified "
+                                         "by its primary category."),
+    sample_seed: Optional[int] = typer.Option(None, "--seed", help="Seed of --sample."),
+    backend: Optional[str] = BACKEND, batch_size: Optional[int] = BATCH, max_new_tokens: Optional[int] = MAX_NEW,
+    temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
+    concurrency: Optional[int] = CONCURRENCY, trust_remote_code: Optional[bool] = TRUST,
+    adapter: Optional[str] = ADAPTER,
+) -> None:
+    """Run a model on several benchmarks (CMB, CMMLU medical and general, ...): one folder each, one table."""
+    from collectivesft.eval.suite.scoring import interval_text
+    from collectivesft.eval.suite.suite import entries_from_cli, evaluate_suite
+
+    entries = entries_from_cli(benchmarks, data)
+    settings = _inference_overrides(
+        model=model, method=method, shots=shots, split=split, limit=limit, sample=sample, sample_seed=sample_seed,
+        backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
+        system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter)
+    suite = evaluate_suite(entries, settings, out)
+    print_table(["benchmark", "group", "metric", "score %", "95% interval", "items"],
+                [[r["benchmark"], r["group"], r["metric"], "-" if r["score"] is None else round(100 * r["score"], 2),
+                  interval_text(r["ci95"]), r["n"]] for r in suite["benchmarks"]])
+    typer.echo(f"wrote {out}/suite.json, suite.md and one folder per benchmark")
+
+
+@eval_app.command("benchmarks")
+def benchmarks_command() -> None:
+    """List the registered benchmarks: group, metric, splits, where the files come from and their layout."""
+    from collectivesft.benchmarks.base import benchmark_names, get_benchmark
+
+    for name in benchmark_names():
+        b = get_benchmark(name)
+        typer.echo(f"{name}: {b.title} [{b.group}; metric {b.metric}; splits {', '.join(b.splits)}, "
+                   f"scored: {b.eval_split}]")
+        typer.echo(f"    source: {b.homepage}" + (f" (hub: {b.hub_id})" if b.hub_id else ""))
+        typer.echo(f"    layout: {b.layout}")
 
 
 @eval_app.command("backends")

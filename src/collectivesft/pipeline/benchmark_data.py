@@ -21,8 +21,8 @@ from collectivesft.errors import ConfigError
 FIXTURE_MARKER = "fixture.json"
 
 
-def fixture_data(benchmark: Any, run_dir: str | Path, seed: int, rows: int) -> Path:
-    """Fixture files of `benchmark` (a Benchmark or its name) in RUN/fixtures/benchmarks/<name>/,
+def fixture_data(benchmark: Any, run_dir: str | Path, seed: int, rows: int, folder: str | Path | None = None) -> Path:
+    """Fixture files of `benchmark` (a Benchmark or its name) in RUN/fixtures/benchmarks/<name>/ (or `folder`),
     written by its `write_fixture(folder, random.Random(seed), rows)` unless that folder already
     holds them for the same seed and rows; returns what its `load` takes as data.
 
@@ -31,7 +31,7 @@ def fixture_data(benchmark: Any, run_dir: str | Path, seed: int, rows: int) -> P
         from collectivesft.benchmarks.base import get_benchmark
 
         benchmark = get_benchmark(benchmark)
-    folder = Path(run_dir) / "fixtures" / "benchmarks" / benchmark.name
+    folder = Path(folder) if folder is not None else Path(run_dir) / "fixtures" / "benchmarks" / benchmark.name
     wanted = {"benchmark": benchmark.name, "seed": seed, "rows": rows}
     marker = folder / FIXTURE_MARKER
     if marker.is_file():
@@ -71,7 +71,8 @@ def eval_benchmark_entries(eval_section: dict[str, Any], where: str = "recipe") 
 
 
 def decontamination_benchmarks(eval_section: dict[str, Any], cmb_data: str | None, run_dir: str | Path | None,
-                               fixtures: Any | None, where: str = "recipe") -> list[dict[str, Any]]:
+                               fixtures: Any | None, where: str = "recipe",
+                               fixture_paths: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The `decontamination.benchmarks` a run's mix gets by default: every evaluated benchmark with
     its data (given, the run's fixture files, or left out for the benchmark's default), except CMB
     on the data it is already decontaminated against. `run_dir` None (recipe checks before a run)
@@ -81,6 +82,8 @@ def decontamination_benchmarks(eval_section: dict[str, Any], cmb_data: str | Non
         name, data = entry["name"], entry.get("data")
         if name == "cmb" and (data is None or data == cmb_data):
             continue
+        if data is None and fixture_paths and name in fixture_paths:
+            data = fixture_paths[name]  # the files the fixtures stage wrote, which the eval stage reads too
         if data is None and fixtures is not None:
             data = "<fixture data>" if run_dir is None else str(fixture_data(name, run_dir, fixtures.seed,
                                                                              fixtures.rows))

@@ -7,7 +7,8 @@
     model: {tiny: {arch: qwen2, size: small}}   # or {path: Qwen/Qwen2.5-7B}
     train: {...}                        # TrainConfig without `model` (filled in)
     launch: {config_file: zero2, num_processes: 8}   # optional: train under accelerate launch
-    eval: {...}                         # CMB evaluation; compare_base evaluates the base model too
+    eval: {...}                         # CMB evaluation; compare_base evaluates the base model too;
+                                        # benchmarks: [cmb, cmmlu-medical, {name, data}] runs the suite
 
 This module is the only reader of run recipes: it tells a run recipe from a bare stage config,
 and hands each stage its section. Each stage section is validated by that stage's own config
@@ -118,7 +119,7 @@ class RunRecipe(BaseModel):
             missing = [s.name for s in self.sources if not s.input and not s.hub]
             if missing:
                 raise ValueError(f"sources: {missing[0]!r} needs input or hub (or a fixtures: section)")
-            if not self.eval.get("data"):
+            if not self.eval.get("data") and not self.eval.get("benchmarks"):
                 raise ValueError("eval.data is required without a fixtures: section")
         if "model" in self.train:
             raise ValueError("train.model: set the base model in the top-level model: section")

@@ -124,6 +124,13 @@ def validate_paths(recipe: RunRecipe, where: str | Path) -> None:
     data = recipe.eval.get("data")
     if data and not Path(data).exists() and not is_hub_id(str(data)):
         raise InputLayoutError(f"{where}: eval.data {data!r} not found: no such folder or zip (and not a hub id)")
+    if recipe.eval.get("benchmarks"):
+        from collectivesft.eval.suite.suite import parse_entries
+
+        for i, entry in enumerate(parse_entries(recipe.eval["benchmarks"], str(where))):
+            if entry.data and not Path(entry.data).exists() and not is_hub_id(entry.data):
+                raise InputLayoutError(f"{where}: eval.benchmarks.{i} ({entry.name}): data {entry.data!r} not found: "
+                                       "no such folder or file (and not a hub id)")
     if recipe.model.path:
         try:
             check_model_ref(recipe.model.path, "model.path")

@@ -22,6 +22,7 @@ def fixtures_stage(runner: Runner, recipe: RunRecipe) -> dict | None:
         return None
     fx = recipe.fixtures
     names = sorted(s.name for s in recipe.sources if not s.input and not s.hub)
+    benchmarks = suite_fixture_names(recipe)
 
     def body(stage_dir: Path, resume: bool) -> dict:
         from collectivesft.fixtures.cmb_eval import write_cmb_eval
@@ -29,9 +30,32 @@ def fixtures_stage(runner: Runner, recipe: RunRecipe) -> dict | None:
 
         write_fixtures(stage_dir / "sources", rows=fx.rows, seed=fx.seed, sources=names)
         cmb = write_cmb_eval(stage_dir / "CMB", n_test=fx.cmb_test, seed=fx.seed)
-        return {"sources": str(stage_dir / "sources"), "cmb": str(cmb), "digest": outputs_digest([stage_dir])}
+        result = {"sources": str(stage_dir / "sources"), "cmb": str(cmb)}
+        if benchmarks:
+            from collectivesft.pipeline.benchmark_data import fixture_data
 
-    return runner.stage("fixtures", {"fixtures": fx.model_dump(), "sources": names}, {}, body)
+            # Each suite benchmark without data gets its own files, in its published layout: the same
+            # files the mix is decontaminated against and the eval stage reads.
+            result["benchmarks"] = {
+                name: str(fixture_data(name, runner.dir, fx.seed, fx.rows, folder=stage_dir / "benchmarks" / name))
+                for name in benchmarks}
+        return {**result, "digest": outputs_digest([stage_dir])}
+
+    settings = {"fixtures": fx.model_dump(), "sources": names}
+    if benchmarks:  # recipes without a suite keep their stage key (and caches)
+        settings["benchmarks"] = benchmarks
+    return runner.stage("fixtures", settings, {}, body)
+
+
+def suite_fixture_names(recipe: RunRecipe) -> list[str]:
+    """Suite benchmarks of a fixtures run that need fixture files: listed without data (CMB uses
+    the fixture CMB set every fixtures run writes)."""
+    entries = recipe.eval.get("benchmarks")
+    if recipe.fixtures is None or not entries:
+        return []
+    from collectivesft.eval.suite.suite import parse_entries
+
+    return [e.name for e in parse_entries(entries, "recipe eval:") if e.data is None and e.name != "cmb"]
 
 
 def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[str, dict]:
@@ -72,11 +96,17 @@ def convert_stage(runner: Runner, recipe: RunRecipe, raw: dict | None) -> dict[s
     return results
 
 
-def eval_data_of(recipe: RunRecipe, raw: dict | None) -> str:
-    """The CMB data the run evaluates on (and decontaminates against): eval.data or the fixture set."""
+def eval_data_of(recipe: RunRecipe, raw: dict | None) -> str | None:
+    """The CMB data the run evaluates on (and decontaminates against): eval.data or the fixture set.
+    A suite recipe (eval.benchmarks) may have none: then the cmb entry's own data, or None."""
     if recipe.eval.get("data"):
         return recipe.eval["data"]
     if raw is None:
+        entries = recipe.eval.get("benchmarks")
+        if entries:
+            from collectivesft.eval.suite.suite import parse_entries
+
+            return next((e.data for e in parse_entries(entries, "recipe eval:") if e.name == "cmb"), None)
         raise CollectiveSFTError("eval.data is required without a fixtures: section")
     return raw["cmb"]
 
@@ -95,9 +125,10 @@ def mix_recipe_of(recipe: RunRecipe, converted: dict[str, dict], raw: dict | Non
     from collectivesft.pipeline.benchmark_data import decontamination_benchmarks
 
     cmb = eval_data_of(recipe, raw)
-    benchmarks = decontamination_benchmarks(recipe.eval, cmb, run_dir, recipe.fixtures, where)
+    benchmarks = decontamination_benchmarks(recipe.eval, cmb, run_dir, recipe.fixtures, where,
+                                            (raw or {}).get("benchmarks"))
     section = mix_section(recipe.model_dump(mode="json"), {n: r["records"] for n, r in converted.items()},
-                          [cmb], where, benchmarks)
+                          [d for d in [cmb] if d], where, benchmarks)
     return recipe_from_dict(section, where)
 
 
@@ -225,9 +256,15 @@ def launch_training(launch, config, mixture_dir: Path, stage_dir: Path, resume: 
 
 
 def eval_config(values: dict[str, Any], where: str):
-    """A validated CMB-Exam eval config."""
+    """A validated CMB-Exam eval config; for a suite (eval.benchmarks) one config per benchmark
+    (eval.data is CMB's data: it goes to the cmb entry only)."""
     from collectivesft.eval.config import CMBEvalConfig, build_config
 
+    if "benchmarks" in values:
+        from collectivesft.eval.suite.suite import benchmark_config, parse_entries
+
+        shared = {k: v for k, v in values.items() if k not in ("benchmarks", "data")}
+        return [benchmark_config(e, shared, where) for e in parse_entries(values["benchmarks"], where)]
     return build_config(CMBEvalConfig, values, where)
 
 
@@ -246,11 +283,15 @@ def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, 
     from collectivesft.eval.cmb.runner import evaluate_cmb
 
     settings, compare_base = eval_settings(recipe)
-    settings["data"] = eval_data_of(recipe, raw)
-    digest = data_digest(settings["data"])  # by content: recipes with other sources share the base model's eval
     targets = {"trained": (trained["model"], trained["digest"])}
     if compare_base:
         targets = {"base": (base["path"], base["digest"]), **targets}
+    if "benchmarks" in settings:
+        results = suite_eval_stage(runner, recipe, raw, settings, targets)
+        _log_scores(recipe, trained, {label: r["scores"].get("cmb") or {} for label, r in results.items()})
+        return results
+    settings["data"] = eval_data_of(recipe, raw)
+    digest = data_digest(settings["data"])  # by content: recipes with other sources share the base model's eval
     results = {}
     for label, (model, model_digest) in targets.items():
         config = eval_config(dict(settings, model=model), f"recipe eval: ({label})")
@@ -264,6 +305,11 @@ def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, 
         keyed = {k: v for k, v in settings.items() if k != "data"}
         results[label] = runner.stage("eval", keyed, {"model": model_digest, "data": digest},
                                       body, folder=f"eval/{label}")
+    _log_scores(recipe, trained, {label: r.get("scores") or {} for label, r in results.items()})
+    return results
+
+
+def _log_scores(recipe: RunRecipe, trained: dict, scores: dict[str, dict]) -> None:
     report_to = recipe.train.get("report_to") or []
     if report_to and trained.get("metrics"):
         # The scores join the training curves in the same TensorBoard run, at the last step.
@@ -271,5 +317,44 @@ def eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, base: dict, 
 
         train_dir = Path(trained["model"]).parent
         step = int(trained["metrics"].get("final", {}).get("global_step") or 0)
-        log_scores(train_dir, report_to, {label: r.get("scores") or {} for label, r in results.items()}, step)
+        log_scores(train_dir, report_to, scores, step)
+
+
+def suite_eval_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, settings: dict[str, Any],
+                     targets: dict[str, tuple[str, str]]) -> dict[str, dict]:
+    """Every benchmark of eval.benchmarks for each model, in eval/<label>/<benchmark>/ (one stage
+    each, keyed on the data's content), then eval/<label>/suite.json and suite.md."""
+    from dataclasses import replace
+
+    from collectivesft.benchmarks.base import get_benchmark
+    from collectivesft.eval.suite.suite import benchmark_config, parse_entries, suite_row, write_suite_files
+
+    settings = dict(settings)
+    entries = parse_entries(settings.pop("benchmarks"), "recipe eval:")
+    settings.pop("data", None)  # CMB's data: eval_data_of gives it to the cmb entry
+    fixtures = (raw or {}).get("benchmarks") or {}
+    cmb_data = eval_data_of(recipe, raw)
+    results = {}
+    for label, (model, model_digest) in targets.items():
+        rows, scores = [], {}
+        for entry in entries:
+            data = entry.data or (cmb_data if entry.name == "cmb" else fixtures.get(entry.name))
+            entry = replace(entry, data=data) if data else entry
+            config = benchmark_config(entry, dict(settings, model=model), f"recipe eval: ({label})")
+            benchmark = get_benchmark(entry.name)
+            where = config.data or benchmark.default_data()
+
+            def body(stage_dir: Path, resume: bool, config=config, benchmark=benchmark) -> dict:
+                result = benchmark.evaluate(config, stage_dir)
+                return {"scores": result, "dir": str(stage_dir),
+                        "digest": outputs_digest([stage_dir / "predictions.jsonl"])}
+
+            keyed = dict(settings, benchmark=entry.name, options=entry.options)
+            done = runner.stage("eval", keyed, {"model": model_digest, "data": data_digest(where) if where else ""},
+                                body, folder=f"eval/{label}/{entry.name}")
+            scores[entry.name] = done["scores"]
+            rows.append(suite_row(entry.name, done["scores"], Path(done["dir"])))
+        folder = runner.dir / "eval" / label
+        suite = None if runner.keyed else write_suite_files(folder, rows, model)
+        results[label] = {"scores": scores, "suite": suite, "dir": str(folder)}
     return results

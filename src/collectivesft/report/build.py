@@ -14,6 +14,7 @@ from collectivesft.report.document import Document
 from collectivesft.report.explorer import write_explorer
 from collectivesft.report.status import status_line, status_warning
 from collectivesft.report.subreports import render_subreport
+from collectivesft.report.suite import suite_section
 from collectivesft.report.tables import type_label
 
 TINY_NOTE = ("This run used a tiny randomly initialised model on synthetic fixture data: a world in which each "
@@ -36,7 +37,9 @@ def _paired_rows(run: RunSummary) -> list[list[Any]]:
     from collectivesft.errors import CollectiveSFTError
     from collectivesft.eval.cmb.compare import compare_runs
 
-    base, trained = run.path / "eval" / "base", run.path / "eval" / "trained"
+    base, trained = run.eval_dirs.get("base"), run.eval_dirs.get("trained")
+    if base is None or trained is None:
+        return []
     if not ((base / "predictions.jsonl").is_file() and (trained / "predictions.jsonl").is_file()):
         return []
     try:
@@ -76,6 +79,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
         _data_section(doc, run, files, prefix, out)
         _train_section(doc, run, files, prefix)
         _eval_section(doc, run, files, prefix, out)
+        suite_section(doc, run)
         if run.timings:
             doc.heading("Stage timings", 3)
             # In pipeline order (the order the stages ran in run.json), then the total.
@@ -207,10 +211,13 @@ def _eval_section(doc: Document, run: RunSummary, files: Path, prefix: str, out:
     if not run.evals:
         return
     doc.heading("CMB-Exam scores", 3)
+    names = [f.name for f in run.eval_dirs.values()]
     for label, folder in run.eval_dirs.items():
+        # A suite's CMB folders are all called cmb (eval/<label>/cmb): their parent tells them apart.
+        name = folder.name if names.count(folder.name) == 1 else f"{folder.parent.name}/{folder.name}"
         if (folder / "scores.md").is_file():
             _sub_report(doc, f"Every exam class of {label}, on its evaluation's own page:", folder / "scores.md",
-                        f"{folder.name}/scores.md", out, f"{prefix}{_slug(folder.name)}scores",
+                        f"{name}/scores.md", out, f"{prefix}{_slug(name)}scores",
                         f"CMB-Exam scores: {label}")
     labels = list(run.evals)
     types = sorted({t for s in run.evals.values() for t in s.get("by_type", {})})

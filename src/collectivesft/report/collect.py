@@ -29,6 +29,7 @@ class RunSummary:
     mix: dict[str, Any] | None = None  # manifest.json
     train: dict[str, Any] | None = None  # metrics.json
     evals: dict[str, dict] = field(default_factory=dict)  # label -> scores.json
+    suites: dict[str, dict] = field(default_factory=dict)  # label -> suite.json (eval.benchmarks, eval suite)
     timings: dict[str, float] = field(default_factory=dict)
     tiny_model: bool = False  # a tiny random model: recipe.json `model.tiny`, or its marker file
     train_dir: Path | None = None  # the folder holding metrics.json (and config.yaml, model/)
@@ -63,7 +64,17 @@ def read_run(path: str | Path) -> RunSummary:
     for scores in sorted(path.glob("eval/*/scores.json")):
         run.evals[scores.parent.name] = _load(scores)
         run.eval_dirs[scores.parent.name] = scores.parent
+    for suite in sorted(path.glob("eval/*/suite.json")):
+        label = suite.parent.name
+        run.suites[label] = _load(suite)
+        cmb = suite.parent / "cmb" / "scores.json"
+        if cmb.is_file() and label not in run.evals:  # the suite's CMB run feeds the CMB-Exam section
+            run.evals[label] = _load(cmb)
+            run.eval_dirs[label] = cmb.parent
     summary = _load(path / "run.json") if (path / "run.json").is_file() else {}
+    if (path / "suite.json").is_file():  # a folder of `collectivesft eval suite`
+        suite = _load(path / "suite.json")
+        run.suites.setdefault(describe_model(str(suite.get("model") or "model")), suite)
     if (path / "scores.json").is_file():
         # A folder of `collectivesft eval cmb`: its run.json records the model it evaluated.
         model = (summary.get("config") or {}).get("model")
@@ -74,7 +85,7 @@ def read_run(path: str | Path) -> RunSummary:
             run.evaluated[label] = model
     run.timings = summary.get("timings", {})
     run.stages = stage_status(path, recipe)
-    if not (run.convert or run.mix or run.train or run.evals or run.stages):
+    if not (run.convert or run.mix or run.train or run.evals or run.stages or run.suites):
         raise InputLayoutError(f"{path}: no stage outputs found (expected convert/*/stats.json, mix/manifest.json, "
                                "train/metrics.json or eval/*/scores.json)")
     return run

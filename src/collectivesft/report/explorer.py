@@ -25,10 +25,15 @@ def _questions(run_dir: Path) -> dict[str, Any]:
     """id -> Question from the CMB data the run's run.json records; {} when it is not a local copy
     (a hub id would mean a download) or cannot be read."""
     try:
-        config = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("config") or {}
+        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        config = run.get("config") or {}
         data = config.get("data")
         if not data or not Path(data).exists():
             return {}
+        if run.get("benchmark"):  # a suite run (eval/suite): its benchmark's loader, items have question and options
+            from collectivesft.benchmarks.base import get_benchmark
+
+            return {id_key(i.id): i for i in get_benchmark(run["benchmark"]).load(data, config.get("split") or "test")}
         from collectivesft.benchmarks.cmb.load import load_questions
 
         return {id_key(q.id): q for q in load_questions(data, config.get("split") or "test")}
@@ -49,7 +54,9 @@ def explorer_data(run_dirs: list[Path]) -> dict[str, Any]:
             key = id_key(pred.get("id"))
             by_id[key] = [pred.get(f) for f in ANSWER_FIELDS]
             if key not in rows:
-                rows[key] = [key, pred.get("exam_type") or "", pred.get("exam_class") or "",
+                # A suite run's rows carry `groups` (subject, category...): its first two stand in for CMB's type and class.
+                groups = list((pred.get("groups") or {}).values()) + ["", ""]
+                rows[key] = [key, pred.get("exam_type") or groups[0], pred.get("exam_class") or groups[1],
                              pred.get("question_type") or "", pred.get("answer") or ""]
         if not texts:
             texts = _questions(run_dir)

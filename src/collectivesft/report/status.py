@@ -24,9 +24,21 @@ def expected_stages(recipe: dict[str, Any]) -> list[str]:
         stages.append("check")
     stages.append("train")
     # As pipeline/stages.eval_settings: the base model is evaluated too by default with fixtures.
+    labels = ["trained"]
     if (recipe.get("eval") or {}).get("compare_base", recipe.get("fixtures") is not None):
-        stages.append("eval/base")
-    return stages + ["eval/trained"]
+        labels.insert(0, "base")
+    suite = _suite_names((recipe.get("eval") or {}).get("benchmarks"))
+    if suite:  # one stage folder per benchmark: eval/<label>/<benchmark>
+        return stages + [f"eval/{label}/{name}" for label in labels for name in suite]
+    return stages + [f"eval/{label}" for label in labels]
+
+
+def _suite_names(entries: Any) -> list[str]:
+    """The benchmark names of a recipe's eval.benchmarks (names or {name, ...} mappings)."""
+    if not isinstance(entries, list):
+        return []
+    return [e if isinstance(e, str) else e.get("name") for e in entries
+            if isinstance(e, str) or (isinstance(e, dict) and isinstance(e.get("name"), str))]
 
 
 def stage_status(path: Path, recipe: dict[str, Any]) -> list[tuple[str, str]]:
@@ -35,7 +47,8 @@ def stage_status(path: Path, recipe: dict[str, Any]) -> list[tuple[str, str]]:
     again), else "done"; a stage with stage.pending.json but no stage.json "failed" (or was killed).
     Empty for a folder without any stage file (one made by a stage command)."""
     found = {}
-    for pattern in ("*/stage.json", "*/stage.pending.json", "*/*/stage.json", "*/*/stage.pending.json"):
+    for pattern in ("*/stage.json", "*/stage.pending.json", "*/*/stage.json", "*/*/stage.pending.json",
+                    "eval/*/*/stage.json", "eval/*/*/stage.pending.json"):
         for marker in sorted(path.glob(pattern)):
             stage = marker.parent.relative_to(path).as_posix()
             if not stage.startswith("stages/"):  # an ablation's keyed stage folders belong to no one run
