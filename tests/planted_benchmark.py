@@ -59,11 +59,11 @@ def register(monkeypatch, name: str = PlantedBenchmark.name, **attrs) -> type[Be
     return cls
 
 
-def isolate(monkeypatch) -> None:
-    """Leave only the benchmarks a test registers itself (the real ones come back afterwards):
-    for tests of a mechanism whose expected values would change with every benchmark added."""
+def isolate(monkeypatch, keep: tuple[str, ...] = ("cmb",)) -> None:
+    """Leave only the benchmarks a test registers itself, and `keep` (the real ones come back
+    afterwards): for tests of a mechanism whose expected values would change with every benchmark added."""
     BENCHMARKS.names()
-    monkeypatch.setattr(BENCHMARKS, "_classes", {})
+    monkeypatch.setattr(BENCHMARKS, "_classes", {k: v for k, v in BENCHMARKS._classes.items() if k in keep})
 
 
 def perturb(text: str) -> str:

@@ -22,7 +22,7 @@ def test_the_runs_mix_is_checked_against_every_evaluated_benchmark(monkeypatch, 
     from collectivesft.fixtures.writer import write_fixtures
     from collectivesft.sources.convert import convert_source
 
-    isolate(monkeypatch)  # only these two: what the run evaluates is all that is checked
+    isolate(monkeypatch)  # only these (and cmb): what the run evaluates is all that is checked
     register(monkeypatch, "planted-nlpec", leaks_from=("nlpec",), validation_split="dev")
     register(monkeypatch, "planted-a")
     # planted-a's test items are two of the training records the run will make from its NLPEC fixture.
