@@ -73,6 +73,7 @@ def test_a_killed_shard_resumes_answering_only_what_is_missing(single, cmb_data,
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["n_answered_this_session"] == 2  # batch 3 only: questions 7 and 8
     assert [(s["index"], s["answered"]) for s in run["data_parallel"]["shards"]] == [(1, 2)]
+    assert {"load_seconds", "answer_seconds", "answer_cpu_seconds"} <= set(run["data_parallel"]["shards"][0])
     partial = [json.loads(line)["id"] for line in (tmp_path / "predictions.partial.jsonl").read_text().splitlines()]
     assert partial == list(range(1, LIMIT + 1))  # merged in question order, each once
 
@@ -131,9 +132,14 @@ def test_a_broken_launcher_environment_is_refused(env, message):
 
 
 @pytest.mark.parametrize("device, backend", [("cpu", "hf"), ("cuda:1", "hf"), ("auto", "vllm"), ("auto", "openai")],
-                         ids=["explicit-cpu", "explicit-gpu", "vllm-places-itself", "openai"])
+                         ids=["explicit-cpu", "explicit-gpu", "vllm", "openai"])
 def test_explicit_devices_and_other_backends_are_not_moved(device, backend):
     assert shard_device(device, backend, 3) == device
+
+
+def test_vllm_copies_are_not_stacked_on_one_gpu(cmb_data, tiny_model, tmp_path):
+    with pytest.raises(ConfigError, match="with vllm use tensor_parallel_size"):
+        evaluate_cmb(settings(tiny_model, cmb_data, "generate", backend="vllm", data_parallel=2), tmp_path)
 
 
 def test_data_parallel_is_refused_for_cmb_clin(cmb_data, tiny_model, tmp_path):

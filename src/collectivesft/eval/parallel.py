@@ -39,6 +39,7 @@ SHARDS = "shards"
 LOG = "log.txt"
 TASK = "task.json"
 FAILED = "failed.json"
+TIMING = "timing.json"
 # Test hook, "I:K": shard I kills itself (SIGKILL) after writing K batches, a deterministic stand-in
 # for a shard dying mid-run.
 KILL_HOOK = "COLLECTIVESFT_TEST_SHARD_KILL"
@@ -151,6 +152,14 @@ def shard_device(device: str, backend: str, local: int) -> str:
     return f"cuda:{local % torch.cuda.device_count()}"
 
 
+def refuse_unplaced(backend: str) -> None:
+    """vLLM takes a fraction of every GPU it sees, so N copies on the same GPUs would collide; it is
+    not placed per shard yet (its own tensor_parallel_size spreads one copy over GPUs)."""
+    if backend == "vllm":
+        raise ConfigError("data-parallel evaluation places hf models (shard i on cuda:i); with vllm use "
+                          "tensor_parallel_size, or one run per GPU under CUDA_VISIBLE_DEVICES")
+
+
 def collect(job: Job) -> dict[str, dict[str, Any]]:
     """Every row written so far: the merged partial, then each shard's (read without repairing, as
     their writers may be running); the first row of a key wins."""
@@ -193,6 +202,7 @@ def answer_shard(job: Job, shard: Shard) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     check_fingerprint(folder, job.config, job.fingerprint_keys, job.partial)
     (folder / FAILED).unlink(missing_ok=True)
+    (folder / TIMING).unlink(missing_ok=True)
     read_partial(folder / job.partial)  # repair a line torn when this shard was killed (its own file)
     done = collect(job)
     todo = [b for b in shard_batches(job.items, job.batch_size, shard.index, shard.count)
@@ -201,10 +211,12 @@ def answer_shard(job: Job, shard: Shard) -> int:
         return 0
     kill_after = _kill_hook(shard.index)
     written = 0
+    started = time.perf_counter()
     writer = PartialWriter(folder / job.partial)
     try:
         with job.answerer(folder) as answer, progress(sum(map(len, todo)), f"shard {shard.index}/{shard.count}",
                                                       "q") as bar:
+            loaded, cpu_loaded = time.perf_counter(), time.process_time()
             for n, batch in enumerate(todo, 1):
                 for row in answer(batch):
                     if job.row_key(row) not in done:
@@ -213,6 +225,10 @@ def answer_shard(job: Job, shard: Shard) -> int:
                 bar.update(len(batch))
                 if kill_after == n:
                     os.kill(os.getpid(), signal.SIGKILL)
+        # As a single process reports it: answering apart from loading the model.
+        write_json(folder / TIMING, {"load_seconds": round(loaded - started, 3),
+                                     "answer_seconds": round(time.perf_counter() - loaded, 3),
+                                     "answer_cpu_seconds": round(time.process_time() - cpu_loaded, 3)})
     finally:
         writer.close()
     return written
@@ -315,8 +331,10 @@ def run_parent(job: Job, count: int) -> Outcome:
     outcome.cpu_seconds = _children_cpu() - cpu_before
     for index, proc in procs.items():
         rows = _rows_in(shard_dir(job.out, index) / job.partial) - base[index]
+        timing = shard_dir(job.out, index) / TIMING
         outcome.shards.append({"index": index, "exit_code": proc.returncode, "answered": rows,
-                               "log": str(logs[index])})
+                               "log": str(logs[index]),
+                               **(json.loads(timing.read_text(encoding="utf-8")) if timing.is_file() else {})})
         outcome.answered += rows
     failed = [s for s in outcome.shards if s["exit_code"] != 0]
     if failed:

@@ -112,6 +112,8 @@ def _data_parallel(config: CMBEvalConfig, out: Path, questions: list[Question],
     this process's share of them (a spawned worker or a launched rank); eval/parallel.py."""
     from collectivesft.eval import parallel
 
+    parallel.refuse_unplaced(config.backend)
+
     @contextmanager
     def answerer(folder: Path) -> Iterator[Callable[[list[Question]], list[dict[str, Any]]]]:
         from collectivesft.eval.backends.registry import get_backend
