@@ -152,6 +152,47 @@ def shard_device(device: str, backend: str, local: int) -> str:
     return f"cuda:{local % torch.cuda.device_count()}"
 
 
+def coordinates(shard: Shard | None) -> bool:
+    """Whether this process owns the run folder: checks its fingerprint and writes the final files
+    (a single process or the parent of spawned shards, or rank 0 under a launcher)."""
+    return shard is None or (shard.launched and shard.index == 0)
+
+
+def run(job: Job, shard: Shard | None, count: int) -> Outcome | None:
+    """The data-parallel step of an evaluation: as the parent (shard None) spawn `count` shards and
+    merge; as a spawned shard answer its batches (None); as a launched rank answer, and on rank 0
+    merge (other ranks: None). With an Outcome the caller goes on to its final step, which then
+    finds nothing pending."""
+    if shard is None:
+        return run_parent(job, count)
+    if shard.launched:
+        return run_rank(job, shard)
+    answer_shard(job, shard)
+    return None
+
+
+def backend_answerer(config: Any, shard: Shard | None,
+                     answer: Callable[[Any, list[Any]], list[dict[str, Any]]]
+                     ) -> Callable[[Path], AbstractContextManager[Callable[[list[Any]], list[dict[str, Any]]]]]:
+    """A Job's answerer for a registered back-end: load config's model on this shard's device, record
+    generation.json in the shard folder, answer each batch with answer(backend, batch), close."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def opened(folder: Path):
+        from collectivesft.eval.backends.registry import get_backend
+
+        device = shard_device(config.device, config.backend, shard.local if shard else 0)
+        backend = get_backend(config.model_copy(update={"device": device}))
+        try:
+            write_json(folder / "generation.json", backend.describe(config.max_new_tokens, config.temperature))
+            yield lambda batch: answer(backend, batch)
+        finally:
+            backend.close()
+
+    return opened
+
+
 def refuse_unplaced(backend: str) -> None:
     """vLLM takes a fraction of every GPU it sees, so N copies on the same GPUs would collide; it is
     not placed per shard yet (its own tensor_parallel_size spreads one copy over GPUs)."""
@@ -200,6 +241,7 @@ def answer_shard(job: Job, shard: Shard) -> int:
 
     folder = shard_dir(job.out, shard.index)
     folder.mkdir(parents=True, exist_ok=True)
+    check_shard_fingerprints(job)  # every shard folder's rows are read below (a launched rank has no parent)
     check_fingerprint(folder, job.config, job.fingerprint_keys, job.partial)
     (folder / FAILED).unlink(missing_ok=True)
     (folder / TIMING).unlink(missing_ok=True)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Iterator
 
 from collectivesft.errors import ConfigError
 from collectivesft.benchmarks.cmb.format import id_key
@@ -25,11 +24,9 @@ from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
 from collectivesft.eval.cmb.outputs import extraction_rule, model_answer
 from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
+from collectivesft.eval.parallel import Outcome, Shard, coordinates
 from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.io import write_json
-
-if TYPE_CHECKING:
-    from collectivesft.eval.parallel import Outcome, Shard
 
 PARTIAL = "predictions.partial.jsonl"
 # Settings that change the answers: a resumed run must match them.
@@ -107,48 +104,30 @@ def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow
 
 
 def _data_parallel(config: CMBEvalConfig, out: Path, questions: list[Question],
-                   chat_of: dict[str, list[dict[str, str]]], shard: "Shard | None") -> "Outcome | None":
+                   chat_of: dict[str, list[dict[str, str]]], shard: Shard | None) -> Outcome | None:
     """Answer the questions over config.data_parallel processes (shard None: this is the parent), or
     this process's share of them (a spawned worker or a launched rank); eval/parallel.py."""
     from collectivesft.eval import parallel
 
     parallel.refuse_unplaced(config.backend)
-
-    @contextmanager
-    def answerer(folder: Path) -> Iterator[Callable[[list[Question]], list[dict[str, Any]]]]:
-        from collectivesft.eval.backends.registry import get_backend
-
-        local = shard.local if shard else 0
-        backend = get_backend(config.model_copy(update={"device": parallel.shard_device(config.device,
-                                                                                          config.backend, local)}))
-        try:
-            write_json(folder / "generation.json", backend.describe(config.max_new_tokens, config.temperature))
-            yield lambda batch: answer_batch(backend, config, batch, [chat_of[id_key(q.id)] for q in batch])
-        finally:
-            backend.close()
-
     job = parallel.Job(out, PARTIAL, questions, key=lambda q: id_key(q.id), row_key=lambda r: id_key(r["id"]),
                        batch_size=config.batch_size, config=config, fingerprint_keys=_FINGERPRINT,
-                       answerer=answerer, task={"entry": "collectivesft.eval.cmb.runner:run_shard",
-                                                "config": config.model_dump(mode="json")})
-    if shard is None:
-        return parallel.run_parent(job, config.data_parallel)
-    if shard.launched:
-        return parallel.run_rank(job, shard)
-    parallel.answer_shard(job, shard)
-    return None
+                       answerer=parallel.backend_answerer(config, shard, lambda backend, batch: answer_batch(
+                           backend, config, batch, [chat_of[id_key(q.id)] for q in batch])),
+                       task={"entry": "collectivesft.eval.cmb.runner:run_shard",
+                             "config": config.model_dump(mode="json")})
+    return parallel.run(job, shard, config.data_parallel)
 
 
 def run_shard(task: dict[str, Any]) -> None:
     """A spawned worker's entry (eval/parallel.py): evaluate_cmb on its shard of the questions."""
     from collectivesft.eval.config import build_config
-    from collectivesft.eval.parallel import Shard
 
     config = build_config(CMBEvalConfig, task["config"], f"shard task {task['out']}")
     evaluate_cmb(config, task["out"], Shard(task["index"], task["count"], launched=False, local=task["index"]))
 
 
-def evaluate_cmb(config: CMBEvalConfig, out: str | Path, shard: "Shard | None" = None) -> dict[str, Any]:
+def evaluate_cmb(config: CMBEvalConfig, out: str | Path, shard: Shard | None = None) -> dict[str, Any]:
     """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key).
 
     config.data_parallel > 1 shares the questions over that many processes; `shard` says this
@@ -186,7 +165,7 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path, shard: "Shard | None" =
     questions, chats = [questions[i] for i in chosen], [chats[i] for i in chosen]
     chat_of = {id_key(q.id): c for q, c in zip(questions, chats)}
     key = resolve_key(config, questions)
-    if shard is None or (shard.launched and shard.index == 0):
+    if coordinates(shard):
         check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
     sharded = None
     if shard is not None or config.data_parallel > 1:
