@@ -142,7 +142,7 @@ def shard_folders(out: Path) -> list[Path]:
 
 def shard_device(device: str, backend: str, local: int) -> str:
     """hf: shard i answers on cuda:i (modulo the GPUs there are) when the device is auto or cuda; an
-    explicit device (cpu, cuda:1) is kept, and other back-ends place themselves."""
+    explicit device (cpu, cuda:1) is kept; other back-ends are not moved (vllm is refused, openai is remote)."""
     if backend != "hf" or device not in ("auto", "cuda"):
         return device
     import torch
