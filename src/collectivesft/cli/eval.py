@@ -33,6 +33,9 @@ ADAPTER = typer.Option(None, "--adapter", help="hf/vllm: a LoRA adapter folder (
 CONFIG = typer.Option(None, "--config", help="YAML: a bare eval config or a full recipe (its eval: section).")
 PROTOCOL = typer.Option(None, "--protocol", help="collectivesft (default: our prompt, robust extraction, letter "
                         "sets) | official (the CMB scripts exactly: prompt, few-shot, match_choice, exact compare).")
+DATA_PARALLEL = typer.Option(None, "--data-parallel", min=1, help="Processes, each with its own model copy "
+                             "(hf: cuda:i), sharing the batches; identical results to one process. Under "
+                             "accelerate launch / torchrun each rank is a shard instead.")
 SET = typer.Option(None, "--set", help="Override a config key, e.g. --set shots=3 (value parsed as YAML; "
                    "repeatable; applied after the other options).")
 
@@ -66,11 +69,14 @@ def cmb_command(
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
     trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
+    data_parallel: Optional[int] = DATA_PARALLEL,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
+    from collectivesft.errors import ConfigError
     from collectivesft.eval.cmb.circular import evaluate_circular
     from collectivesft.eval.cmb.runner import evaluate_cmb
     from collectivesft.eval.config import CMBEvalConfig, load_config
+    from collectivesft.eval.parallel import shard_from_env
 
     cfg = load_config(CMBEvalConfig, config, _inference_overrides(
         model=model, data=data, split=split, key=key, method=method, shots=shots, cot=cot, limit=limit,
@@ -78,11 +84,21 @@ def cmb_command(
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter), sets=set_)
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter,
+        data_parallel=data_parallel), sets=set_)
+    shard = shard_from_env()  # a rank of accelerate launch / torchrun: each rank answers a shard
+    if shard is not None and cfg.data_parallel not in (1, shard.count):
+        raise ConfigError(f"data_parallel={cfg.data_parallel} under a launcher of {shard.count} processes: "
+                          "each launched process is one shard; drop --data-parallel")
+    if shard is not None and cfg.circular:
+        raise ConfigError("--circular under accelerate launch is not supported: use --data-parallel N instead")
     if cfg.circular:
         _print_circular(out, evaluate_circular(cfg, out))
         return
-    result = evaluate_cmb(cfg, out)
+    result = evaluate_cmb(cfg, out, shard)
+    if "shard" in result:
+        typer.echo(f"rank {result['shard']} of {result['count']}: shard answered; rank 0 writes the results to {out}")
+        return
     _print_subset(result["subset"])
     _print_scores(result)
     typer.echo(f"wrote {out}/predictions.jsonl, submission.json" + (", scores.json, scores.md" if "by_type" in result else ""))

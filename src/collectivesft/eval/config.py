@@ -39,6 +39,10 @@ class InferenceConfig(BaseModel):
     max_retries: int = Field(5, ge=0, description="openai: retries with exponential back-off.")
     timeout_s: float = Field(120.0, gt=0, description="openai: per-request timeout.")
     tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model.")
+    data_parallel: int = Field(1, ge=1, description="eval cmb / eval suite: processes, each with its own model copy "
+                               "(hf: shard i on cuda:i), answering the questions' batches in turn; the same "
+                               "scores as one process (docs/eval.md, Data-parallel evaluation). Not a setting "
+                               "of the answers, so a run may resume with another N.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm: fraction of GPU memory.")
 
 

@@ -16,8 +16,9 @@ from collectivesft.errors import ConfigError
 from collectivesft.io import dumps, write_json
 
 
-def read_partial(path: Path) -> list[dict[str, Any]]:
-    """Rows already written, in order. A torn last line (killed mid-write) is cut off the file."""
+def read_partial(path: Path, repair: bool = True) -> list[dict[str, Any]]:
+    """Rows already written, in order. A torn last line (killed mid-write) is cut off the file, or,
+    with repair=False (a file another process may be appending to), only left out of the rows."""
     done: list[dict[str, Any]] = []
     if not path.exists():
         return done
@@ -35,7 +36,7 @@ def read_partial(path: Path) -> list[dict[str, Any]]:
             break
         done.append(row)
         good_end = pos
-    if good_end != len(data):
+    if repair and good_end != len(data):
         with open(path, "r+b") as fh:
             fh.truncate(good_end)
     return done

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collectivesft.errors import InputLayoutError
+from collectivesft.errors import ConfigError, InputLayoutError
 from collectivesft.benchmarks.cmb.format import id_key
 from collectivesft.benchmarks.cmb.load import ClinCase, load_clin
 from collectivesft.eval.cmb.official import CLIN_FIRST_TURN
@@ -65,6 +65,8 @@ def evaluate_clin(config: ClinEvalConfig, out: str | Path, judge: InferenceConfi
 
     from collectivesft.eval.backends.registry import get_backend
 
+    if config.data_parallel > 1:  # a case is a conversation whose turns depend on each other: not sharded yet
+        raise ConfigError("data_parallel applies to eval cmb (and eval suite); CMB-Clin runs in one process")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cases = load_clin(config.data)[: config.limit or None]

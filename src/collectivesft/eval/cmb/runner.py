@@ -24,6 +24,7 @@ from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
 from collectivesft.eval.cmb.outputs import extraction_rule, model_answer
 from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
+from collectivesft.eval.parallel import Outcome, Shard, coordinates
 from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.io import write_json
 
@@ -102,8 +103,36 @@ def resolve_key(config: CMBEvalConfig, questions: list[Question]) -> list[KeyRow
     return load_key(shipped) if shipped else None
 
 
-def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
-    """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key)."""
+def _data_parallel(config: CMBEvalConfig, out: Path, questions: list[Question],
+                   chat_of: dict[str, list[dict[str, str]]], shard: Shard | None) -> Outcome | None:
+    """Answer the questions over config.data_parallel processes (shard None: this is the parent), or
+    this process's share of them (a spawned worker or a launched rank); eval/parallel.py."""
+    from collectivesft.eval import parallel
+
+    parallel.refuse_unplaced(config.backend)
+    job = parallel.Job(out, PARTIAL, questions, key=lambda q: id_key(q.id), row_key=lambda r: id_key(r["id"]),
+                       batch_size=config.batch_size, config=config, fingerprint_keys=_FINGERPRINT,
+                       answerer=parallel.backend_answerer(config, shard, lambda backend, batch: answer_batch(
+                           backend, config, batch, [chat_of[id_key(q.id)] for q in batch])),
+                       task={"entry": "collectivesft.eval.cmb.runner:run_shard",
+                             "config": config.model_dump(mode="json")})
+    return parallel.run(job, shard, config.data_parallel)
+
+
+def run_shard(task: dict[str, Any]) -> None:
+    """A spawned worker's entry (eval/parallel.py): evaluate_cmb on its shard of the questions."""
+    from collectivesft.eval.config import build_config
+
+    config = build_config(CMBEvalConfig, task["config"], f"shard task {task['out']}")
+    evaluate_cmb(config, task["out"], Shard(task["index"], task["count"], launched=False, local=task["index"]))
+
+
+def evaluate_cmb(config: CMBEvalConfig, out: str | Path, shard: Shard | None = None) -> dict[str, Any]:
+    """Evaluate `config.model` on CMB-Exam into `out`; return the scores (or counts when no key).
+
+    config.data_parallel > 1 shares the questions over that many processes; `shard` says this
+    process is one of them (a spawned worker, or a rank of accelerate launch: rank 0 writes the
+    final files, other shards return {"shard": i, "count": N})."""
     from collectivesft.progress import progress
 
     from collectivesft.eval.backends.registry import get_backend
@@ -136,11 +165,22 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     questions, chats = [questions[i] for i in chosen], [chats[i] for i in chosen]
     chat_of = {id_key(q.id): c for q, c in zip(questions, chats)}
     key = resolve_key(config, questions)
-    check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
+    if coordinates(shard):
+        check_fingerprint(out, config, _FINGERPRINT, PARTIAL)
+    sharded = None
+    if shard is not None or config.data_parallel > 1:
+        sharded = _data_parallel(config, out, questions, chat_of, shard)
+        if sharded is None:
+            return {"shard": shard.index, "count": shard.count}
     done = {id_key(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [q for q in questions if id_key(q.id) not in done]
-    say_resumed(len(questions) - len(pending), len(questions), out / PARTIAL)
+    if sharded is not None and pending:
+        raise RuntimeError(f"data-parallel run left {len(pending)} questions unanswered (first: {pending[0].id})")
+    answered_now = sharded.answered if sharded is not None else len(pending)
+    say_resumed(len(questions) - answered_now, len(questions), out / PARTIAL)
     elapsed = cpu = 0.0
+    if sharded is not None:
+        elapsed, cpu = sharded.seconds, sharded.cpu_seconds
     estimate = None
     if pending:
         backend = get_backend(config)
@@ -202,10 +242,11 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path) -> dict[str, Any]:
     write_json(out / "run.json", {
         "fingerprint": {k: getattr(config, k) for k in _FINGERPRINT},
         "config": config.model_dump(), "status": "done", "n_questions": len(questions), "subset": subset.to_json(),
-        "n_answered_this_session": len(pending), "n_reused": len(questions) - len(pending),
+        "n_answered_this_session": answered_now, "n_reused": len(questions) - answered_now,
         "seconds_this_session": round(elapsed, 3),
-        "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
+        "questions_per_second": round(answered_now / elapsed, 3) if answered_now and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3), "estimate": estimate,
+        **({"data_parallel": sharded.to_json()} if sharded is not None else {}),
     })
     # Every question, how its answer was read and whether it was right, in one page a browser opens.
     from collectivesft.report.explorer import write_explorer
