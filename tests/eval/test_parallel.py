@@ -148,3 +148,27 @@ def test_data_parallel_is_refused_for_cmb_clin(cmb_data, tiny_model, tmp_path):
 
     with pytest.raises(ConfigError, match="CMB-Clin runs in one process"):
         evaluate_clin(ClinEvalConfig(model=str(tiny_model), data=str(cmb_data), data_parallel=2), tmp_path)
+
+
+def test_suite_benchmarks_share_items_over_processes_with_the_bytes_of_one(tiny_model, tmp_path, worker_env):
+    """eval suite --data-parallel 2 on a benchmark beyond CMB: the same files as one process."""
+    import random
+
+    from collectivesft.benchmarks.base import get_benchmark
+    from collectivesft.eval.suite.config import SuiteBenchmarkConfig
+    from collectivesft.eval.suite.runner import evaluate_benchmark
+
+    benchmark = get_benchmark("cmmlu-medical")
+    data = benchmark.write_fixture(tmp_path / "cmmlu", random.Random(0), 12)
+
+    def run(out, n):
+        config = SuiteBenchmarkConfig(model=str(tiny_model), data=str(data), method="loglik", device="cpu",
+                                      batch_size=BATCH, limit=LIMIT, explorer=False, data_parallel=n)
+        return evaluate_benchmark(benchmark, config, out)
+
+    one, two = run(tmp_path / "one", 1), run(tmp_path / "two", 2)
+    assert one == two
+    for name in ("predictions.jsonl", "scores.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert json.loads((tmp_path / "two" / "run.json").read_text())["data_parallel"]["processes"] == 2
+    assert not (tmp_path / "two" / "shards").exists() or not any((tmp_path / "two" / "shards").iterdir())

@@ -439,7 +439,7 @@ def suite_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, trust_remote_code: Optional[bool] = TRUST,
-    adapter: Optional[str] = ADAPTER,
+    adapter: Optional[str] = ADAPTER, data_parallel: Optional[int] = DATA_PARALLEL,
 ) -> None:
     """Run a model on several benchmarks (CMB, CMMLU medical and general, ...): one folder each, one table."""
     from collectivesft.eval.suite.scoring import interval_text
@@ -450,7 +450,13 @@ def suite_command(
         model=model, method=method, shots=shots, split=split, limit=limit, sample=sample, sample_seed=sample_seed,
         backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter)
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter, data_parallel=data_parallel)
+    from collectivesft.errors import ConfigError
+    from collectivesft.eval.parallel import shard_from_env
+
+    if shard_from_env() is not None:
+        raise ConfigError("eval suite under a launcher (torchrun / accelerate launch) is not supported: run it as "
+                          "one process with --data-parallel N (each benchmark is shared over N model copies)")
     suite = evaluate_suite(entries, settings, out)
     print_table(["benchmark", "group", "metric", "score %", "95% interval", "items"],
                 [[r["benchmark"], r["group"], r["metric"], "-" if r["score"] is None else round(100 * r["score"], 2),

@@ -23,6 +23,7 @@ from typing import Any
 from collectivesft.benchmarks.base import Benchmark, Item
 from collectivesft.benchmarks.cmb.format import MULTI, SINGLE
 from collectivesft.errors import ConfigError
+from collectivesft.eval.parallel import Shard, coordinates
 from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
 from collectivesft.eval.suite import prompts
 from collectivesft.io import write_json
@@ -131,9 +132,21 @@ def _prediction(item: Item, row: dict[str, Any], method: str) -> dict[str, Any]:
     return pred
 
 
-def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path) -> dict[str, Any]:
+def run_shard(task: dict[str, Any]) -> None:
+    """A spawned worker's entry (eval/parallel.py): one benchmark on this worker's shard of the items."""
+    from collectivesft.benchmarks.base import get_benchmark
+    from collectivesft.eval.config import build_config
+    from collectivesft.eval.suite.config import SuiteBenchmarkConfig
+
+    config = build_config(SuiteBenchmarkConfig, task["config"], f"shard task {task['out']}")
+    evaluate_benchmark(get_benchmark(task["benchmark"]), config, task["out"],
+                       Shard(task["index"], task["count"], launched=False, local=task["index"]))
+
+
+def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path, shard: Shard | None = None) -> dict[str, Any]:
     """Evaluate `config.model` on `benchmark` into `out`; return the scores (or counts when the split
-    has no answers)."""
+    has no answers). config.data_parallel > 1 shares the items over that many processes, batch by
+    batch as one process cuts them (eval/parallel.py), so the files are the same bytes."""
     from collectivesft.eval.backends.registry import get_backend
     from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
     from collectivesft.io import write_jsonl
@@ -164,11 +177,31 @@ def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path) -> di
         raise ConfigError(f"{benchmark.name}: {data} ({split}) repeats item ids; ids must be unique")
     fingerprint = SimpleNamespace(benchmark=benchmark.name, data=data, split=split,
                                   **{k: getattr(config, k) for k in _FINGERPRINT if k not in ("benchmark", "data", "split")})
-    check_fingerprint(out, fingerprint, _FINGERPRINT, PARTIAL)
+    if coordinates(shard):
+        check_fingerprint(out, fingerprint, _FINGERPRINT, PARTIAL)
+    sharded = None
+    if shard is not None or config.data_parallel > 1:
+        from collectivesft.eval import parallel
+
+        parallel.refuse_unplaced(config.backend)
+        job = parallel.Job(out, PARTIAL, items, key=lambda item: str(item.id), row_key=lambda row: str(row["id"]),
+                           batch_size=config.batch_size, config=fingerprint, fingerprint_keys=_FINGERPRINT,
+                           answerer=parallel.backend_answerer(config, shard, lambda backend, batch: answer_batch(
+                               backend, config, benchmark, batch, [chats[i.id] for i in batch])),
+                           task={"entry": "collectivesft.eval.suite.runner:run_shard",
+                                 "config": config.model_dump(mode="json"), "benchmark": benchmark.name})
+        sharded = parallel.run(job, shard, config.data_parallel)
+        if sharded is None:
+            return {"shard": shard.index, "count": shard.count}
     done = {str(row["id"]): row for row in read_partial(out / PARTIAL)}
     pending = [item for item in items if str(item.id) not in done]
-    say_resumed(len(items) - len(pending), len(items), out / PARTIAL)
+    if sharded is not None and pending:
+        raise RuntimeError(f"data-parallel run left {len(pending)} items unanswered (first: {pending[0].id})")
+    answered_now = sharded.answered if sharded is not None else len(pending)
+    say_resumed(len(items) - answered_now, len(items), out / PARTIAL)
     elapsed = cpu = 0.0
+    if sharded is not None:
+        elapsed, cpu = sharded.seconds, sharded.cpu_seconds
     estimate = None
     if pending:
         backend = get_backend(config)
@@ -219,10 +252,11 @@ def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path) -> di
     write_json(out / "run.json", {
         "fingerprint": {k: getattr(fingerprint, k) for k in _FINGERPRINT}, "benchmark": benchmark.name,
         "config": dict(config.model_dump(), data=data, split=split), "status": "done", "n_questions": len(items),
-        "subset": subset, "n_answered_this_session": len(pending), "n_reused": len(items) - len(pending),
+        "subset": subset, "n_answered_this_session": answered_now, "n_reused": len(items) - answered_now,
         "seconds_this_session": round(elapsed, 3),
-        "questions_per_second": round(len(pending) / elapsed, 3) if pending and elapsed > 0 else None,
+        "questions_per_second": round(answered_now / elapsed, 3) if answered_now and elapsed > 0 else None,
         "cpu_seconds_this_session": round(cpu, 3), "estimate": estimate,
+        **({"data_parallel": sharded.to_json()} if sharded is not None else {}),
     })
     if config.explorer:
         from collectivesft.report.explorer import write_explorer
