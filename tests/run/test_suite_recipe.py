@@ -10,7 +10,8 @@ import pytest
 
 from .test_run import SMALL_RECIPE, write_recipe
 
-SUITE = ["cmb", "cmmlu-medical", {"name": "cmmlu-general"}]
+SUITE = ["cmb", "cmexam", "medqa-mcmle", "cmmlu-medical", {"name": "cmmlu-general"}]
+NAMES = ["cmb", "cmexam", "medqa-mcmle", "cmmlu-medical", "cmmlu-general"]
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +32,10 @@ def test_every_benchmark_is_evaluated_for_both_models(suite_run):
     assert set(summary["evals"]) == {"base", "trained"}
     assert (run / "fixtures/benchmarks/cmmlu-medical/data/test/anatomy.csv").is_file()
     assert (run / "fixtures/benchmarks/cmmlu-general/data/dev/agronomy.csv").is_file()
+    assert (run / "fixtures/benchmarks/cmexam/fixture.json").is_file()
     for label in ("base", "trained"):
         suite = json.loads((run / "eval" / label / "suite.json").read_text())
-        assert [r["benchmark"] for r in suite["benchmarks"]] == ["cmb", "cmmlu-medical", "cmmlu-general"]
+        assert [r["benchmark"] for r in suite["benchmarks"]] == NAMES
         for row in suite["benchmarks"]:
             folder = run / "eval" / label / row["benchmark"]
             assert (folder / "stage.json").is_file() and (folder / "scores.json").is_file()
@@ -48,7 +50,7 @@ def test_report_shows_the_suite_with_paired_differences_and_retention(suite_run)
     run, _ = suite_run
     md = (run / "report.md").read_text(encoding="utf-8")
     assert "Benchmark suite" in md and "trained − base [95% CI]" in md
-    for name in ("cmb", "cmmlu-medical", "cmmlu-general"):
+    for name in NAMES:
         line = next(l for l in md.splitlines() if l.startswith("| ") and f"({name})" in l)
         paired = get_benchmark(name).paired(run / "eval/base" / name, run / "eval/trained" / name)
         assert line.split("|")[-2].strip().startswith(f"{paired['difference']:.3f}")

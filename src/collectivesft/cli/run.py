@@ -23,7 +23,25 @@ def run_command(
     from collectivesft.cli.display import print_table
 
     rows = []
+    suites = {label: out / "eval" / label / "suite.json" for label in summary["evals"]}
+    if summary["evals"] and all(path.is_file() for path in suites.values()):
+        # eval.benchmarks: one row per benchmark and model, each score in its own metric.
+        import json
+
+        from collectivesft.eval.suite.scoring import interval_text
+
+        by_benchmark: dict[str, list] = {}
+        for label, path in suites.items():
+            for row in json.loads(path.read_text(encoding="utf-8"))["benchmarks"]:
+                by_benchmark.setdefault(row["benchmark"], []).append([
+                    row["benchmark"], label, row["metric"], "-" if row["score"] is None else f"{100 * row['score']:.1f}",
+                    interval_text(row["ci95"]), row["n"]])
+        rows = [row for group in by_benchmark.values() for row in group]
+        print_table(["benchmark", "model", "metric", "score %", "95% interval", "items"], rows)
+        rows = []
     for label, scores in summary["evals"].items():
+        if "overall_micro" not in scores:
+            continue
         n = scores.get("n") or 0
         rows.append([label, f"{scores.get('overall_micro', 0):.3f}",
                      f"{scores.get('n_answered', 0) / n:.3f}" if n else "-", n])
