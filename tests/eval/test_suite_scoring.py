@@ -151,3 +151,19 @@ def test_suite_entries_are_checked():
         entries_from_cli("cmb", ["cmb"])
     with pytest.raises(ConfigError, match="not in --benchmarks"):
         entries_from_cli("cmb", ["cmmlu-medical=/x"])
+
+
+def test_many_subjects_of_one_item_still_get_an_interval():
+    """A run with one item per subject (a small sample, a fixture): resampling each subject within
+    itself never varies, which gave [x, x]; those subjects are pooled, the point value unchanged."""
+    rows = [(f"s{k}", k % 3 == 0) for k in range(30)] + [("big", 1), ("big", 0)]
+    preds = [pred(i, s, bool(c)) for i, (s, c) in enumerate(rows)]
+    expected = (sum(c for s, c in rows if s != "big") + 0.5) / 31
+    got = score_predictions(bench("macro:subject"), preds, n_boot=400)
+    assert got["score"] == pytest.approx(expected)
+    lo, hi = got["ci95"]
+    assert hi - lo > 0.1 and lo <= expected <= hi
+    assert "30 groups of one item" in got["interval_method"]
+    other = [pred(i, s, not c) for i, (s, c) in enumerate(rows)]
+    paired = paired_predictions(bench("macro:subject"), preds, other, n_boot=400)
+    assert paired["a"] == pytest.approx(expected) and paired["interval"][1] - paired["interval"][0] > 0.1

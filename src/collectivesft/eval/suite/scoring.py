@@ -39,12 +39,30 @@ def stratum_key(benchmark: Any) -> str | None:
     return metric_group(benchmark.metric) or (benchmark.categories[0] if benchmark.categories else None)
 
 
-def _metric(cells: Mapping[str, Any], macro: bool) -> Any:
-    """The metric from per-stratum means (numbers or bootstrap arrays) and sizes."""
+POOLED = "(groups of one item, pooled)"
+
+
+def _metric(cells: Mapping[str, Any], macro: bool, groups: Mapping[str, int] | None = None) -> Any:
+    """The metric from per-stratum means (numbers or bootstrap arrays) and sizes; `groups` says how
+    many of the macro metric's groups a stratum stands for (the pooled one: several, else 1)."""
     if macro:
-        return sum(m for m, _ in cells.values()) / len(cells)
+        weight = groups or {}
+        return sum(m * weight.get(k, 1) for k, (m, _) in cells.items()) / sum(weight.get(k, 1) for k in cells)
     total = sum(n for _, n in cells.values())
     return sum(m * n for m, n in cells.values()) / total
+
+
+def pool_singletons(vectors: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Strata for resampling, with every group of one item pooled into one stratum (collapsed strata):
+    a group of one item resampled within itself never varies, so a split of many one-item groups
+    (a small run, a fixture) would get an interval of zero width. The pooled stratum's mean times its
+    group count is the sum of those groups' accuracies, so point values are unchanged."""
+    single = [k for k, v in vectors.items() if len(v) == 1]
+    if len(single) < 2:
+        return vectors, {}
+    pooled = {k: v for k, v in vectors.items() if len(v) != 1}
+    pooled[POOLED] = [v[0] for k, v in vectors.items() if k in single]
+    return pooled, {POOLED: len(single)}
 
 
 def metric_value(benchmark: Any, rows: Sequence[tuple[dict[str, str], int]]) -> float:
@@ -81,7 +99,7 @@ def score_predictions(benchmark: Any, predictions: list[dict[str, Any]], n_boot:
         scores.update({"score": None, "ci95": None, "accuracy": None, "accuracy_ci95": None, "by": {}})
         return scores
     strata = _strata(benchmark, scored)
-    vectors = {k: [int(bool(p["correct"])) for p in rows] for k, rows in strata.items()}
+    vectors, weights = pool_singletons({k: [int(bool(p["correct"])) for p in rows] for k, rows in strata.items()})
     sampled = stats.stratified_bootstrap_means(vectors, n_boot, seed)
     point = {k: (sum(v) / len(v), len(v)) for k, v in vectors.items()}
     boot = {k: (sampled[k], len(v)) for k, v in vectors.items()}
@@ -89,8 +107,8 @@ def score_predictions(benchmark: Any, predictions: list[dict[str, Any]], n_boot:
     scores["accuracy"] = micro
     scores["accuracy_ci95"] = list(stats.percentile_interval(micro_samples, LEVEL))
     if group:
-        scores["score"] = _metric(point, True)
-        scores["ci95"] = list(stats.percentile_interval(_metric(boot, True), LEVEL))
+        scores["score"] = _metric(point, True, weights)
+        scores["ci95"] = list(stats.percentile_interval(_metric(boot, True, weights), LEVEL))
     else:
         scores["score"], scores["ci95"] = micro, scores["accuracy_ci95"]
     by: dict[str, dict[str, Any]] = {}
@@ -103,7 +121,9 @@ def score_predictions(benchmark: Any, predictions: list[dict[str, Any]], n_boot:
                    for value, v in sorted(cells.items())}
     scores["by"] = by
     scores["interval_method"] = (f"percentile bootstrap ({n_boot} resamples, seed {seed}), items resampled within "
-                                 f"each {stratum_key(benchmark) or 'split'}; categories: plain bootstrap")
+                                 f"each {stratum_key(benchmark) or 'split'}"
+                                 + (f" ({weights[POOLED]} groups of one item resampled as one pool)" if weights else "")
+                                 + "; categories: plain bootstrap")
     return scores
 
 
@@ -122,10 +142,16 @@ def paired_predictions(benchmark: Any, a: list[dict[str, Any]], b: list[dict[str
         cell[0].append(int(bool(pa["correct"])))
         cell[1].append(int(bool(pb["correct"])))
     macro = metric_group(benchmark.metric) is not None
-    point_a = _metric({k: (sum(x) / len(x), len(x)) for k, (x, _) in cells.items()}, macro)
-    point_b = _metric({k: (sum(y) / len(y), len(y)) for k, (_, y) in cells.items()}, macro)
+    single = [k for k, (x, _) in cells.items() if len(x) == 1]
+    weights: dict[str, int] = {}
+    if len(single) >= 2:  # as pool_singletons: groups of one item resampled as one pool
+        pooled = [[cells[k][0][0] for k in single], [cells[k][1][0] for k in single]]
+        cells = {k: v for k, v in cells.items() if k not in single}
+        cells[POOLED], weights = pooled, {POOLED: len(single)}
+    point_a = _metric({k: (sum(x) / len(x), len(x)) for k, (x, _) in cells.items()}, macro, weights)
+    point_b = _metric({k: (sum(y) / len(y), len(y)) for k, (_, y) in cells.items()}, macro, weights)
     sampled = stats.stratified_bootstrap_means({k: v for k, v in cells.items()}, n_boot, seed)
-    diff = _metric({k: (s[:, 1] - s[:, 0], len(cells[k][0])) for k, s in sampled.items()}, macro)
+    diff = _metric({k: (s[:, 1] - s[:, 0], len(cells[k][0])) for k, s in sampled.items()}, macro, weights)
     return {"a": point_a, "b": point_b, "difference": point_b - point_a,
             "interval": list(stats.percentile_interval(diff, LEVEL)), "n": len(pairs)}
 
