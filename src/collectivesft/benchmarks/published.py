@@ -67,8 +67,13 @@ class Skips:
 
     def report(self, benchmark: str) -> None:
         text = self.line(benchmark)
-        if text:
+        # Once per process: a run loads a split again (scoring, the explorer), with the same rows left out.
+        if text and text not in _REPORTED:
+            _REPORTED.add(text)
             print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+_REPORTED: set[str] = set()
 
 
 def _places(places: list[str]) -> str:
