@@ -104,6 +104,23 @@ def test_only_and_bad_variant_requests(tmp_path):
         variant_recipes(RECIPE, "r.yaml", leave_one_out="models")
 
 
+def test_a_suite_recipe_is_refused_before_anything_runs(tmp_path):
+    import copy
+
+    import yaml
+
+    from collectivesft.errors import ConfigError
+    from collectivesft.pipeline.ablate import run_ablation
+
+    recipe = copy.deepcopy(RECIPE)
+    recipe["eval"] = {**recipe.get("eval", {}), "benchmarks": ["cmb", "cmmlu-medical"]}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="eval.benchmarks"):
+        run_ablation(path, tmp_path / "out", leave_one_out="sources", log=lambda m: None)
+    assert not (tmp_path / "out" / "stages").exists()
+
+
 @pytest.mark.parametrize("name", ["demo.yaml", "demo-one-source.yaml"])
 def test_the_demo_recipes_validate(name):
     from collectivesft.pipeline.recipe import load_run_recipe

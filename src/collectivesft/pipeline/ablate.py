@@ -99,6 +99,12 @@ def run_ablation(recipe_path: str | Path, out: str | Path, leave_one_out: str | 
                                                   f"{recipe_path} ({label})") for label, seed in runs}
     for (label, _), recipe in recipes.items():  # every variant checked before the first one runs
         validate_sections(recipe, f"{recipe_path} ({label})")
+        if recipe.eval.get("benchmarks"):
+            from collectivesft.errors import ConfigError
+
+            raise ConfigError(f"{recipe_path} ({label}): ablate compares variants on CMB-Exam; eval.benchmarks "
+                              "(the suite) is not compared yet. Drop eval.benchmarks here, and evaluate each "
+                              "variant's model with `collectivesft eval suite --model RUN/model ...`")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(out, set(), log, keyed=True)
