@@ -59,6 +59,27 @@ class Ledger:
         self.fate.append(CANDIDATE)
         return len(self.ids) - 1
 
+    def add_many(self, entry: int, ids: list[str], tasks: list[str], chars: list[int], strata: list[str],
+                 rows: list[int]) -> int:
+        """Register records of one entry as add() does, in one go; return the first one's index."""
+        first = len(self.ids)
+        codes = {}
+        for label in dict.fromkeys(strata):  # first-seen order, as add() numbers them
+            key = (entry, label)
+            code = self._stratum_codes.get(key)
+            if code is None:
+                code = self._stratum_codes[key] = len(self.stratum_labels)
+                self.stratum_labels.append(key)
+            codes[label] = code
+        self.ids.extend(ids)
+        self.entry.extend([entry] * len(ids))
+        self.task.extend([_TASK_CODES[t] for t in tasks])
+        self.chars.extend([min(c, 2**31 - 1) for c in chars])
+        self.stratum.extend([codes[label] for label in strata])
+        self.row.extend(rows)
+        self.fate.extend(bytes(len(ids)))  # CANDIDATE
+        return first
+
     def drop(self, index: int, fate: int, detail: Any = None) -> None:
         self.fate[index] = fate
         if fate == FILTERED:

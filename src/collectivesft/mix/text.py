@@ -28,6 +28,11 @@ def normalize_text(text: str) -> str:
     return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
+def normalize_many(texts: Sequence[str]) -> list[str]:
+    """[normalize_text(t) for t in texts]."""
+    return [normalize_text(t) for t in texts]
+
+
 def text_key(text: str) -> int:
     """A stable 64-bit key of an (already normalised) text, for exact duplicate detection."""
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
