@@ -42,6 +42,10 @@ class DistinctCounter:
         if len(self.texts) < self.max_records:
             self.texts.append(normalize_text("\n".join(m["content"] for m in rec["messages"])))
 
+    def extend(self, texts: list[str]) -> None:
+        """Add already normalised texts (as add() normalises a record's turns), up to max_records."""
+        self.texts.extend(texts[: max(0, self.max_records - len(self.texts))])
+
     def result(self) -> dict[str, Any]:
         out: dict[str, Any] = {"records": len(self.texts)}
         for n in DISTINCT_N:

@@ -22,6 +22,10 @@ REASONS = {FILTERED: "filter", CONTAMINATED: "contaminated-by", DUPLICATE: "dupl
            NEAR_DUPLICATE: "near-duplicate-of", OVER_CAP: "over-cap"}
 
 
+# Fates whose accounting reason needs no lookup.
+_PLAIN = {TRAIN: None, VAL: None, OVER_CAP: REASONS[OVER_CAP]}
+
+
 class Ledger:
     """Per-record facts (source entry, id, task, length, stratum, paper row) and fate with its detail."""
 
@@ -103,6 +107,11 @@ class Ledger:
         if fate == CONTAMINATED:
             return "dropped", f"contaminated-by:{self.contaminated_by[index][0]}"
         return "dropped", REASONS[fate]
+
+    def reasons(self, lo: int, hi: int) -> list[str | None]:
+        """reason(i)[1] for every i in [lo, hi)."""
+        fate = self.fate
+        return [self.reason(i)[1] if fate[i] not in _PLAIN else _PLAIN[fate[i]] for i in range(lo, hi)]
 
     def counts(self, lo: int, hi: int) -> dict[str, Any]:
         """Counts by fate (filter reasons broken out) for records [lo, hi)."""

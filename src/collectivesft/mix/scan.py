@@ -219,6 +219,10 @@ def _cpu_count() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def worker_count(recipe: MixRecipe) -> int:
+    return recipe.dedup.workers or _cpu_count()
+
+
 def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progress: Any = None) -> Scan:
     """Pass 1 over `sources` (each with .records, .spec, and .lo/.hi set here) into `ledger`."""
     scan = Scan()
@@ -233,7 +237,7 @@ def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progre
                           "would be removed; name the CMB data (e.g. eval_data: [FreedomIntelligence/CMB]) or "
                           "set action: report")
     recorder = _Recorder(recipe, ledger, scan)
-    workers = recipe.dedup.workers or _cpu_count()
+    workers = worker_count(recipe)
 
     def apply(done: list[ChunkFacts]) -> None:
         for facts in done:
