@@ -13,9 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK_BYTES = 2 << 20  # about 4,000 short records
-
-
 @dataclass(frozen=True)
 class Chunk:
     entry: int  # the recipe source's position
@@ -24,9 +21,8 @@ class Chunk:
     end: int
 
 
-def byte_chunks(entry: int, path: str | os.PathLike, size: int | None = None) -> list[Chunk]:
-    """Ranges of about `size` bytes (default CHUNK_BYTES) covering the file, each ending after a newline."""
-    size = size or CHUNK_BYTES
+def byte_chunks(entry: int, path: str | os.PathLike, size: int) -> list[Chunk]:
+    """Ranges of about `size` bytes covering the file, each ending after a newline."""
     total = os.path.getsize(path)
     chunks = []
     start = 0

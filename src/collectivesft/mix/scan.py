@@ -28,6 +28,11 @@ from collectivesft.mix.text import normalize_many, text_key
 from collectivesft.mix.workers import OrderedPool
 from collectivesft.records import TASKS, record_problems, user_text
 
+# Records per chunk, roughly: a chunk is a byte range of CHUNK x _RECORD_BYTES (2 MiB), so
+# workers read their own chunks and the main process never reads the records.
+CHUNK = 4096
+_RECORD_BYTES = 512
+
 
 @dataclass
 class ChunkFacts:
@@ -247,7 +252,7 @@ def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progre
 
     with OrderedPool(examine_chunk, workers, _init_worker, (recipe, scan.eval_index)) as pool:
         for entry, src in enumerate(sources):
-            for chunk in byte_chunks(entry, src.records):
+            for chunk in byte_chunks(entry, src.records, CHUNK * _RECORD_BYTES):
                 scan.chunks.append(chunk)
                 apply(pool.submit((chunk, src.spec.stratify_by)))
         apply(pool.finish())
