@@ -17,7 +17,6 @@ values and bytes as the slow path below, except where it is told apart here:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -25,7 +24,10 @@ import orjson
 from collectivesft.io import dumps
 from collectivesft.jsonlimits import DEFAULT_LIMITS, parse_text
 
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# A run of 19 digits, found by mapping every byte to "0" (digit) or "." (anything else): a
+# translate and a substring search cost a tenth of re's search for [0-9]{19}.
+_DIGITS = bytes(0x30 if 0x30 <= c <= 0x39 else 0x2E for c in range(256))
+_LONG_RUN = b"0" * 19
 _MAX_FAST_BYTES = min(DEFAULT_LIMITS.max_field_bytes, DEFAULT_LIMITS.max_row_bytes) // 4
 
 
@@ -33,7 +35,7 @@ def loads_line(raw: bytes) -> Any:
     """The JSON value of one UTF-8 line, as jsonlimits.parse_text gives it (RowError if unreadable;
     UnicodeDecodeError if the line is not UTF-8)."""
     if (len(raw) <= _MAX_FAST_BYTES and raw.count(b"[") + raw.count(b"{") <= DEFAULT_LIMITS.max_depth
-            and not _LONG_NUMBER.search(raw)):
+            and _LONG_RUN not in raw.translate(_DIGITS)):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from collectivesft.mix.text import ngram_hashes
+from collectivesft.mix.text import ngram_hashes, sorted_unique
 
 # N-grams per numpy step. Measured on this machine: blocks of ~8k n-grams x 128 permutations
 # (8 MB) stay in cache and run 2-3x faster than blocks of 32k or more.
@@ -42,6 +42,9 @@ def signatures(texts: Sequence[str], ngram: int, num_perm: int, seed: int = 1) -
     # Walk the texts in groups whose n-grams fit one block; a text longer than a block is
     # its own group. Layout is (permutation, n-gram) so the per-text minimum (reduceat
     # along the last axis) reads contiguous memory.
+    # One buffer for every block (a fresh 8 MB array per block cost page faults each time).
+    # The shift by 32 is monotonic, so it is applied to each text's minimum, not to every value.
+    buf = np.empty((num_perm, max(_BLOCK_NGRAMS, int(counts.max()))), dtype=np.uint64)
     i = 0
     with np.errstate(over="ignore"):
         while i < len(nonempty):
@@ -52,11 +55,12 @@ def signatures(texts: Sequence[str], ngram: int, num_perm: int, seed: int = 1) -
                 j += 1
             rows = nonempty[i:j]
             lo = offsets[rows[0]]
-            block = hashes[lo : lo + total]
-            values = a[:, None] * block[None, :]
+            values = buf[:, :total]
+            np.multiply(a[:, None], hashes[None, lo : lo + total], out=values)
             values += b[:, None]
-            values >>= np.uint64(32)
-            out[rows] = np.minimum.reduceat(values, offsets[rows] - lo, axis=1).T
+            low = np.minimum.reduceat(values, offsets[rows] - lo, axis=1)
+            low >>= np.uint64(32)
+            out[rows] = low.T
             i = j
     return out
 
@@ -116,7 +120,7 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float, candidate_threshold
                 parent[rv] = ru
             else:
                 parent[ru] = rv
-    for i in np.unique(pairs).tolist():
+    for i in sorted_unique(pairs.ravel()).tolist():
         roots[i] = find(i)
     return roots
 
