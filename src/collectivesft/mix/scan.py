@@ -93,25 +93,25 @@ def _parse(chunk: Chunk, numbers: list[int], lines: list[bytes], pos: int) -> di
     return rec
 
 
-_ROLES = {"user", "assistant"}
+_TURNS = [["user", "assistant"] * (n // 2) for n in range(64)]  # the roles of n plain turns
 
 
 def _plainly_valid(rec: Any) -> bool:
     """True only for records record_problems accepts: the common shape, checked quickly
     (anything else, valid or not, goes through record_problems itself)."""
-    if type(rec) is not dict or len(rec) < 6:
+    if type(rec) is not dict:
         return False
-    rid, source, msgs, meta = rec.get("id"), rec.get("source"), rec.get("messages"), rec.get("meta")
+    get = rec.get
+    rid, source, msgs, lang = get("id"), get("source"), get("messages"), get("lang")
     if (type(rid) is not str or type(source) is not str or not source or not rid.startswith(source + "/")
-            or type(rec.get("lang")) is not str or not rec["lang"] or rec.get("task") not in TASKS
-            or type(meta) is not dict or type(msgs) is not list or len(msgs) < 2 or len(msgs) % 2):
+            or type(lang) is not str or not lang or get("task") not in TASKS or type(get("meta")) is not dict
+            or type(msgs) is not list or not 2 <= len(msgs) < 64 or len(msgs) % 2):
         return False
-    # user, assistant, user, assistant, ... (no system turn: those take the full check)
-    for i, m in enumerate(msgs):
-        if type(m) is not dict or m.get("role") != ("user" if i % 2 == 0 else "assistant") \
-                or type(m.get("content")) is not str:
+    # user, assistant, user, assistant, ... (a system turn takes the full check)
+    for m in msgs:
+        if type(m) is not dict or type(m.get("content")) is not str:
             return False
-    return True
+    return [m.get("role") for m in msgs] == _TURNS[len(msgs)]
 
 
 def examine_chunk(job: tuple[Chunk, list[str]]) -> ChunkFacts:
@@ -127,11 +127,14 @@ def examine_chunk(job: tuple[Chunk, list[str]]) -> ChunkFacts:
         meta = rec["meta"]
         facts.ids.append(rec["id"])
         facts.tasks.append(rec["task"])
-        facts.chars.append(sum(len(m["content"]) for m in rec["messages"]))
-        facts.strata.append(_stratum(rec, stratify_by))
+        chars = 0
+        for m in rec["messages"]:
+            chars += len(m["content"])
+        facts.chars.append(chars)
+        facts.strata.append(_stratum(rec, stratify_by) if stratify_by else "")
         row = meta.get("paper_row")
         facts.rows.append(row if isinstance(row, int) and not isinstance(row, bool) and row >= 0 else -1)
-        reason = check(rec)
+        reason = check(rec, chars)
         facts.filtered.append(reason)
         if reason is None:
             alive.append((pos, rec))
