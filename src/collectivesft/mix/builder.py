@@ -104,7 +104,15 @@ def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dic
     info.update(bands=bands, rows_per_band=rows)
     if not scan.signature_rows:
         return info
-    sigs = np.concatenate(scan.signatures)
+    # One array of all signatures, filled chunk by chunk while the chunks are let go (a plain
+    # concatenate held both copies: 2 x 4 bytes x num_perm per record at the peak).
+    parts = scan.signatures
+    sigs = np.empty((sum(len(p) for p in parts), recipe.dedup.num_perm), dtype=np.uint32)
+    at = 0
+    for k in range(len(parts)):
+        sigs[at : at + len(parts[k])] = parts[k]
+        at += len(parts[k])
+        parts[k] = None
     scan.signatures = []
     roots = near_duplicate_roots(sigs, recipe.dedup.threshold, recipe.dedup.candidate_threshold)
     del sigs

@@ -83,7 +83,7 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float, candidate_threshold
     LSH banding (tuned for `candidate_threshold`, default `threshold`) proposes candidates
     (rows sharing any band); pairs inside a bucket are checked
     by their estimated Jaccard similarity (share of equal signature values) >= threshold, and
-    the accepted pairs are joined into clusters (union-find). The earliest row of a cluster is
+    the accepted pairs are joined into clusters (cluster_minima). The earliest row of a cluster is
     the kept copy, so the answer depends only on the row order, never on hashing order.
     """
     n, num_perm = sigs.shape
@@ -104,25 +104,36 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float, candidate_threshold
     pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), dtype=np.int64)
     if len(pairs) == 0:
         return roots
-    parent = list(range(n))
+    return cluster_minima(n, pairs)
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
-    for u, v in pairs.tolist():
-        ru, rv = find(u), find(v)
-        if ru != rv:
-            # The smaller index becomes the root, so a cluster's root is its earliest row.
-            if ru < rv:
-                parent[rv] = ru
-            else:
-                parent[ru] = rv
-    for i in sorted_unique(pairs.ravel()).tolist():
-        roots[i] = find(i)
-    return roots
+def cluster_minima(n: int, pairs: np.ndarray) -> np.ndarray:
+    """For each of n nodes, the smallest node joined to it through `pairs` (k x 2): its cluster's root.
+
+    The same answer as a union-find that always hangs the larger root under the smaller,
+    computed on arrays: each round, every pair whose ends have different roots hangs the larger
+    root under the smallest root paired with it, then labels jump to their label's label until
+    each points at its root. A root is always its tree's smallest node, and each round at least
+    halves the trees of a cluster, so a few dozen rounds finish any input."""
+    labels = np.arange(n, dtype=np.int64)
+    if len(pairs) == 0:
+        return labels
+    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    keys = sorted_unique(lo * n + hi)
+    u, v = keys // n, keys % n
+    while True:
+        ru, rv = labels[u], labels[v]
+        apart = ru != rv
+        if not apart.any():
+            return labels
+        ru, rv = ru[apart], rv[apart]
+        np.minimum.at(labels, np.maximum(ru, rv), np.minimum(ru, rv))
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        u, v = u[apart], v[apart]
 
 
 def _verified_pairs(sigs: np.ndarray, order: np.ndarray, group: np.ndarray, threshold: float) -> list[np.ndarray]:
