@@ -36,6 +36,11 @@ from pathlib import Path
 
 GOAL_SECONDS = 600
 GOAL_RSS_MIB = 4096
+# Issue 23: per million records at most 50 CPU seconds for the process tree, the main process
+# at most a quarter of them, and a peak (summed RSS of the tree) within 1 GiB.
+GOAL_TREE_CPU_S_PER_M = 50
+GOAL_MAIN_SHARE = 0.25
+GOAL_PEAK_MIB = 1024
 _CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
 
 _MIX = """
@@ -48,7 +53,7 @@ timings = {}
 manifest = build_mixture(load_recipe(sys.argv[1]), Path(sys.argv[2]), timings=timings)
 print(json.dumps({"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - cpu, "timings": timings,
                   "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "totals": manifest["totals"], "near_dedup": manifest["near_dedup"],
+                  "totals": manifest["totals"], "near_dedup": manifest["near_dedup"], "outputs": manifest["outputs"],
                   "matched_eval_items": len(manifest["decontamination"]["matched_items"])}))
 """
 
@@ -223,11 +228,19 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"mix failed:\n{stderr[-3000:]}")
         result = json.loads(stdout.strip().splitlines()[-1])
+        from collectivesft.io import file_sha256
+
+        manifest_sha256 = file_sha256(work / "mixture" / "manifest.json")
         children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     peak_mib = round(result["peak_rss_kib"] / 1024, 1)
+    import hashlib
+
+    # One digest of every file the mix wrote (manifest.json included): equal digests, equal bytes.
+    outputs = dict(result["outputs"], **{"manifest.json": manifest_sha256})
+    outputs_digest = hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()
     report = {
         "bench": "mix",
         "records": args.records,
@@ -241,17 +254,25 @@ def main() -> None:
         "mix_main_cpu_s": round(result["cpu_s"], 1),
         # The whole process tree: forkserver workers are grandchildren getrusage never sees.
         "mix_tree_cpu_s": round(tree.cpu_s, 1),
+        "mix_main_share": round(result["cpu_s"] / tree.cpu_s, 3) if tree.cpu_s else None,
         "mix_tree_processes": len(tree.processes),
         "peak_tree_rss_mib": round(tree.peak_rss / 2**20, 1),  # the largest sum of the tree's RSS
         "records_per_s": round(args.records / result["wall_s"]),
+        "records_per_tree_cpu_s": round(args.records / tree.cpu_s) if tree.cpu_s else None,
         "steps_s": result["timings"],
         "peak_rss_mib": peak_mib,  # the main process alone
         "largest_child_rss_mib": round(children_rss / 1024, 1),
         "totals": result["totals"],
         "near_dedup": result["near_dedup"],
         "matched_eval_items": result["matched_eval_items"],
+        "outputs_sha256": outputs_digest,
+        "outputs": outputs,
         "goal": {"seconds": GOAL_SECONDS, "rss_mib": GOAL_RSS_MIB,
                  "met": result["wall_s"] < GOAL_SECONDS and tree.peak_rss / 2**20 < GOAL_RSS_MIB},
+        "goal_cpu": {"tree_cpu_s": round(GOAL_TREE_CPU_S_PER_M * args.records / 1e6, 1), "main_share": GOAL_MAIN_SHARE,
+                     "peak_tree_rss_mib": GOAL_PEAK_MIB,
+                     "met": tree.cpu_s <= GOAL_TREE_CPU_S_PER_M * args.records / 1e6
+                     and result["cpu_s"] <= GOAL_MAIN_SHARE * tree.cpu_s and tree.peak_rss / 2**20 <= GOAL_PEAK_MIB},
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
 

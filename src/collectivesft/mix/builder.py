@@ -249,8 +249,8 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
                 distinct_before.extend(encoded.distinct_before)
                 distinct.extend(encoded.distinct_after)
                 for split in SPLITS:
-                    writer.write_chunk(split, encoded.records[split], encoded.alpaca[split], encoded.sharegpt[split],
-                                       encoded.parquet.get(split))
+                    writer.write_chunk(split, encoded.chosen[split], encoded.records[split], encoded.alpaca[split],
+                                       encoded.sharegpt[split], encoded.parquet.get(split))
                 for idx, *pieces in encoded.held:
                     held[idx] = pieces
                 if accounting is not None:

@@ -43,12 +43,16 @@ class EncodeJob:
 class Encoded:
     """What one chunk gives each output: per split, the bytes of every text export and a parquet table."""
 
-    records: dict[str, list[bytes]] = field(default_factory=lambda: {s: [] for s in SPLITS})
-    alpaca: dict[str, list[bytes]] = field(default_factory=lambda: {s: [] for s in SPLITS})
-    sharegpt: dict[str, list[bytes]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    # Per split: JSON lines (newline-terminated), alpaca rows joined by ",\n", ShareGPT lines.
+    # Built in bytearrays: orjson's results carry a 4 KiB allocation each, so a list of them
+    # held a worker's memory at hundreds of MB.
+    records: dict[str, bytearray] = field(default_factory=lambda: {s: bytearray() for s in SPLITS})
+    alpaca: dict[str, bytearray] = field(default_factory=lambda: {s: bytearray() for s in SPLITS})
+    sharegpt: dict[str, bytearray] = field(default_factory=lambda: {s: bytearray() for s in SPLITS})
+    chosen: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SPLITS})
     parquet: dict[str, Any] = field(default_factory=dict)  # split -> pyarrow Table of its rows
     held: list[tuple[int, bytes, bytes, bytes, dict[str, Any] | None]] = field(default_factory=list)
-    accounting: bytes = b""
+    accounting: bytearray = field(default_factory=bytearray)
     count: int = 0  # records in the chunk
     distinct_before: list[str] = field(default_factory=list)
     distinct_after: list[str] = field(default_factory=list)
@@ -70,7 +74,7 @@ def encode_chunk(job: EncodeJob) -> Encoded:
         raise InputLayoutError(f"{job.path} changed while the mixture was being built; rerun")
     out = Encoded(count=len(lines))
     before, after = [], []
-    accounting = []
+    accounting = out.accounting
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     for pos, line in enumerate(lines):
         idx = job.lo + pos
@@ -78,8 +82,9 @@ def encode_chunk(job: EncodeJob) -> Encoded:
         chosen = fate == L.TRAIN or fate == L.VAL
         sampled = idx % job.stride == 0
         if exports.accounting:
-            accounting.append(dumps_strings({"source": job.source, "id": job.ids[pos], "fate": _FATE_NAMES[fate],
-                                             "reason": job.reasons[pos]}))
+            accounting += dumps_strings({"source": job.source, "id": job.ids[pos], "fate": _FATE_NAMES[fate],
+                                         "reason": job.reasons[pos]})
+            accounting += b"\n"
         if not (chosen or sampled):
             continue
         rec = loads_line(line)
@@ -97,22 +102,25 @@ def encode_chunk(job: EncodeJob) -> Encoded:
         alpaca = dumps_strings(to_alpaca(rec)) if exports.llamafactory else b""
         sharegpt = dumps_strings(to_sharegpt(rec)) if exports.sharegpt else b""
         row = parquet_row(rec) if exports.parquet else None
-        if job.hold:
-            out.held.append((idx, line_bytes, alpaca, sharegpt, row))
+        if job.hold:  # (copies: exact-size objects)
+            out.held.append((idx, bytes(bytearray(line_bytes)), bytes(bytearray(alpaca)), bytes(bytearray(sharegpt)),
+                             row))
             continue
-        out.records[split].append(line_bytes)
+        out.records[split] += line_bytes
+        out.records[split] += b"\n"
         if exports.llamafactory:
-            out.alpaca[split].append(alpaca)
+            if out.chosen[split]:
+                out.alpaca[split] += b",\n"
+            out.alpaca[split] += alpaca
         if exports.sharegpt:
-            out.sharegpt[split].append(sharegpt)
+            out.sharegpt[split] += sharegpt
+            out.sharegpt[split] += b"\n"
+        out.chosen[split] += 1
         if row is not None:
             rows[split].append(row)
     for split in SPLITS:
         if rows[split]:
             out.parquet[split] = parquet_table(rows[split])
-    if accounting:
-        accounting.append(b"")
-        out.accounting = b"\n".join(accounting)
     out.distinct_before = _all_turns(before)
     out.distinct_after = _all_turns(after)
     return out

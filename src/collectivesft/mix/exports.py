@@ -100,20 +100,19 @@ class MixtureWriter:
                 self.parquet_writers[split] = writer
         return self
 
-    def write_chunk(self, split: str, records: list[bytes], alpaca: list[bytes], sharegpt: list[bytes],
+    def write_chunk(self, split: str, count: int, records: bytes, alpaca: bytes, sharegpt: bytes,
                     table: Any = None) -> None:
-        """Append a run of encoded records (JSON lines without newline, alpaca and ShareGPT rows)."""
-        if not records:
+        """Append `count` encoded records: JSON lines, alpaca rows joined by ",\\n", ShareGPT lines."""
+        if not count:
             return
-        self.files["records", split].write(b"\n".join(records) + b"\n")
+        self.files["records", split].write(records)
         if self.exports.llamafactory:
-            sep = b"\n" if self.counts[split] == 0 else b",\n"
-            self.files["alpaca", split].write(sep + b",\n".join(alpaca))
+            self.files["alpaca", split].write((b"\n" if self.counts[split] == 0 else b",\n") + alpaca)
         if self.exports.sharegpt:
-            self.files["sharegpt", split].write(b"\n".join(sharegpt) + b"\n")
+            self.files["sharegpt", split].write(sharegpt)
         if self.exports.parquet and table is not None:
             self._add_table(split, table)
-        self.counts[split] += len(records)
+        self.counts[split] += count
 
     def write_one(self, split: str, record: bytes, alpaca: bytes, sharegpt: bytes, row: dict[str, Any] | None) -> None:
         """Append one encoded record."""
