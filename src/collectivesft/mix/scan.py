@@ -10,6 +10,7 @@ same for any number of workers, since chunks come back in submission order.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -56,7 +57,7 @@ class Scan:
     """Pass-1 results besides the ledger: signatures of the records that reach near dedup."""
 
     signatures: list[np.ndarray] = field(default_factory=list)
-    signature_rows: list[int] = field(default_factory=list)  # ledger index of each signature row
+    signature_rows: array = field(default_factory=lambda: array("q"))  # ledger index of each signature row
     eval_index: EvalIndex | None = None
     chunks: list[Chunk] = field(default_factory=list)  # the byte ranges read, in order
     chunk_records: list[int] = field(default_factory=list)  # records in each (pass 2 reads them again)
@@ -189,6 +190,9 @@ class _Recorder:
         self.ledger = ledger
         self.scan = scan
         self.seen: dict[int, int] = {}  # exact-dedup key -> ledger index of the kept copy
+        rows = max(1, (64 << 20) // (4 * recipe.dedup.num_perm))
+        self.block = np.empty((rows, recipe.dedup.num_perm), dtype=np.uint32)  # signatures being gathered
+        self.fill = 0
 
     def apply(self, facts: ChunkFacts) -> None:
         ledger = self.ledger
@@ -217,8 +221,25 @@ class _Recorder:
         if facts.sigs is not None:
             rows = [first + pos for pos in facts.sig_rows]
             keep = [i for i, row in enumerate(rows) if ledger.fate[row] == L.CANDIDATE]
-            self.scan.signatures.append(facts.sigs[keep])
+            self._keep_signatures(facts.sigs[keep])
             self.scan.signature_rows.extend(rows[i] for i in keep)
+
+    def _keep_signatures(self, sigs: np.ndarray) -> None:
+        """Copy into blocks of about 64 MB: blocks that large are mapped memory, given back to the
+        system when freed, so gathering them into one array later does not double the peak."""
+        while len(sigs):
+            if self.fill == len(self.block):
+                self.scan.signatures.append(self.block)
+                self.block, self.fill = np.empty_like(self.block), 0
+            take = min(len(sigs), len(self.block) - self.fill)
+            self.block[self.fill : self.fill + take] = sigs[:take]
+            self.fill += take
+            sigs = sigs[take:]
+
+    def finish(self) -> None:
+        if self.fill:
+            self.scan.signatures.append(self.block[: self.fill])
+        self.block, self.fill = self.block[:0], 0
 
 
 def _cpu_count() -> int:
@@ -259,6 +280,7 @@ def scan_sources(recipe: MixRecipe, sources: list[Any], ledger: L.Ledger, progre
                 scan.chunks.append(chunk)
                 apply(pool.submit((chunk, src.spec.stratify_by)))
         apply(pool.finish())
+    recorder.finish()
     # Records were appended source by source, so each source is one contiguous range.
     sizes = np.bincount(np.frombuffer(ledger.entry.tobytes(), dtype=np.int16), minlength=len(sources))
     lo = 0
