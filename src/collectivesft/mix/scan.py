@@ -155,7 +155,9 @@ def examine_chunk(job: tuple[Chunk, list[str]]) -> ChunkFacts:
     index = _WORKER["eval_index"]
     if index is not None:
         drop = recipe.decontamination.drops
-        hits = contaminations(index, norms, recipe.decontamination.min_overlap)
+        distinct = list(dict.fromkeys(norms))  # a text repeated in the chunk is looked up once
+        found = dict(zip(distinct, contaminations(index, distinct, recipe.decontamination.min_overlap)))
+        hits = [found[norm] for norm in norms]
         survivors = []
         for (pos, rec), norm, hit in zip(alive, norms, hits):
             facts.contaminated[pos] = hit
