@@ -28,7 +28,7 @@ from collectivesft.mix import ledger as L
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import first_rows, llamafactory_split, select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
-from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, remove_stale_temps, write_json
+from collectivesft.io import atomic_write, file_sha256, folder_checksums, remove_stale_temps, write_json
 from collectivesft.mix.manifest import assemble_manifest, write_contamination
 
 
@@ -198,8 +198,8 @@ def _why_none(counts: dict[str, Any]) -> str:
     return f"{counts['input']} input, dropped as " + ", ".join(f"{k} {v}" for k, v in top)
 
 
-def _jobs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, scan: Scan, stride: int,
-          max_after: int, hold: bool) -> Iterator[Any]:
+def _jobs(sources: list[SourceInput], ledger: L.Ledger, scan: Scan, stride: int, max_after: int,
+          hold: bool) -> Iterator[Any]:
     """Pass-2 jobs: the chunks pass 1 read, with the ledger's decisions about their records."""
     from collectivesft.mix.chunks import file_size
     from collectivesft.mix.encode import EncodeJob
@@ -257,7 +257,7 @@ def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledge
                     accounting.write(encoded.accounting)
                 bar.update(encoded.count)
 
-        for job in _jobs(recipe, sources, ledger, scan, stride, distinct.max_records, order is not None):
+        for job in _jobs(sources, ledger, scan, stride, distinct.max_records, order is not None):
             take(pool.submit(job))
         take(pool.finish())
         for idx in order or []:

@@ -12,7 +12,7 @@ values and bytes as the slow path below, except where it is told apart here:
   a float is written by collectivesft.io.dumps, and so is one with an integer beyond 64 bits
   (orjson refuses it). Strings (every code point, escapes included), integers, booleans,
   null and key order come out byte for byte as io.dumps writes them (checked by
-  tests/mix/test_mix_digests.py and tests/mix/test_fastjson.py).
+  tests/mix/test_mix_digests.py and tests/mix/test_fast_paths.py).
 """
 
 from __future__ import annotations
