@@ -1,6 +1,6 @@
 """Benchmark `collectivesft data mix` on fixture-derived data scaled to N records (default 1,000,000).
 
-    python bench/mix.py [--records 1000000] [--workers 2] [--workdir DIR] [--keep]
+    python bench/mix.py [--records 1000000] [--workers 2] [--workdir DIR] [--keep] [--reuse] [--datasketch N]
 
 Generation (not measured in the mix wall time, reported separately as generation_s):
 fixtures for every registered source are written and converted, then replicated into one
@@ -122,6 +122,37 @@ def generate(work: Path, records: int, seed: int) -> tuple[list[str], Path]:
     return folders, eval_file
 
 
+def datasketch_signatures(folders: list[str], texts_wanted: int) -> dict:
+    """CPU seconds of MinHash signatures for the same normalised user texts (5-grams, 128
+    permutations): the mix's numpy MinHash, chunk by chunk as the scan calls it, against
+    datasketch's MinHash.bulk. The signature values differ (another hash family); the mix's
+    own near-dedup decisions are pinned by tests/mix/test_mix_digests.py."""
+    from datasketch import MinHash
+
+    from collectivesft.io import read_jsonl
+    from collectivesft.mix.minhash import signatures
+    from collectivesft.mix.text import normalize_text
+    from collectivesft.records import user_text
+
+    texts = []
+    for folder in folders:
+        for k, rec in enumerate(read_jsonl(Path(folder) / "records.jsonl")):
+            if k >= texts_wanted // len(folders):
+                break
+            texts.append(normalize_text(user_text(rec)))
+    texts = [t for t in texts if t]
+    t = time.process_time()
+    for lo in range(0, len(texts), 4096):
+        signatures(texts[lo : lo + 4096], 5, 128)
+    ours = time.process_time() - t
+    shingles = [[text[i : i + 5].encode("utf-8") for i in range(max(1, len(text) - 4))] for text in texts]
+    t = time.process_time()
+    MinHash.bulk(shingles, num_perm=128)
+    theirs = time.process_time() - t
+    return {"texts": len(texts), "ours_cpu_s": round(ours, 2), "datasketch_bulk_cpu_s": round(theirs, 2),
+            "ratio": round(theirs / ours, 1) if ours else None}
+
+
 class TreeSampler:
     """Samples a process and all its descendants from /proc (Linux): CPU seconds and the peak
     of their summed RSS. Multiprocessing workers started by forkserver are grandchildren that
@@ -198,6 +229,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="work here (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and the mixture")
     parser.add_argument("--reuse", action="store_true", help="reuse data generated earlier in --workdir")
+    parser.add_argument("--datasketch", type=int, default=0, metavar="N",
+                        help="also time MinHash signatures of N user texts against datasketch's MinHash.bulk")
     args = parser.parse_args()
 
     import yaml
@@ -232,6 +265,7 @@ def main() -> None:
 
         manifest_sha256 = file_sha256(work / "mixture" / "manifest.json")
         children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        signatures_vs_datasketch = datasketch_signatures(folders, args.datasketch) if args.datasketch else None
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -265,6 +299,7 @@ def main() -> None:
         "totals": result["totals"],
         "near_dedup": result["near_dedup"],
         "matched_eval_items": result["matched_eval_items"],
+        "signatures_vs_datasketch": signatures_vs_datasketch,
         "outputs_sha256": outputs_digest,
         "outputs": outputs,
         "goal": {"seconds": GOAL_SECONDS, "rss_mib": GOAL_RSS_MIB,
