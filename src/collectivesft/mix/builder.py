@@ -28,7 +28,7 @@ from collectivesft.mix import ledger as L
 from collectivesft.mix.recipe import MixRecipe, SourceSpec
 from collectivesft.mix.sampling import first_rows, llamafactory_split, select, source_quotas, split_validation
 from collectivesft.mix.scan import Scan, scan_sources
-from collectivesft.io import atomic_write, dumps, file_sha256, folder_checksums, remove_stale_temps, write_json
+from collectivesft.io import atomic_write, file_sha256, folder_checksums, remove_stale_temps, write_json
 from collectivesft.mix.manifest import assemble_manifest, write_contamination
 
 
@@ -118,7 +118,15 @@ def mark_near_duplicates(recipe: MixRecipe, scan: Scan, ledger: L.Ledger) -> dic
     info.update(bands=bands, rows_per_band=rows)
     if not scan.signature_rows:
         return info
-    sigs = np.concatenate(scan.signatures)
+    # One array of all signatures, filled chunk by chunk while the chunks are let go (a plain
+    # concatenate held both copies: 2 x 4 bytes x num_perm per record at the peak).
+    parts = scan.signatures
+    sigs = np.empty((sum(len(p) for p in parts), recipe.dedup.num_perm), dtype=np.uint32)
+    at = 0
+    for k in range(len(parts)):
+        sigs[at : at + len(parts[k])] = parts[k]
+        at += len(parts[k])
+        parts[k] = None
     scan.signatures = []
     roots = near_duplicate_roots(sigs, recipe.dedup.threshold, recipe.dedup.candidate_threshold)
     del sigs
@@ -204,64 +212,70 @@ def _why_none(counts: dict[str, Any]) -> str:
     return f"{counts['input']} input, dropped as " + ", ".join(f"{k} {v}" for k, v in top)
 
 
-def _lines(src: SourceInput) -> Iterator[tuple[int, str]]:
-    """(ledger index, raw JSON line) of a source's records, checking the file has not changed size."""
-    changed = InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
-    idx = src.lo
-    with open(src.records, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue  # read_records skips blank lines too
-            if idx >= src.hi:
-                raise changed
-            yield idx, line
-            idx += 1
-    if idx != src.hi:
-        raise changed
+def _jobs(sources: list[SourceInput], ledger: L.Ledger, scan: Scan, stride: int, max_after: int,
+          hold: bool) -> Iterator[Any]:
+    """Pass-2 jobs: the chunks pass 1 read, with the ledger's decisions about their records."""
+    from collectivesft.mix.chunks import file_size
+    from collectivesft.mix.encode import EncodeJob
+
+    sizes = {}
+    for src in sources:
+        sizes[str(src.records)] = file_size(src.records)
+    lo = 0
+    chosen = 0
+    for chunk, n in zip(scan.chunks, scan.chunk_records):
+        src = sources[chunk.entry]
+        if file_size(src.records) != sizes[str(src.records)] or lo + n > src.hi:
+            raise InputLayoutError(f"{src.records} changed while the mixture was being built; rerun")
+        fates = bytes(ledger.fate[lo : lo + n])
+        yield EncodeJob(chunk, lo, lo - src.lo, src.spec.name, ledger.ids[lo : lo + n], fates,
+                        ledger.reasons(lo, lo + n), stride, max(0, max_after - chosen), hold, str(src.records))
+        chosen += fates.count(L.TRAIN) + fates.count(L.VAL)
+        lo += n
 
 
-def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, out: Path,
+def write_outputs(recipe: MixRecipe, sources: list[SourceInput], ledger: L.Ledger, out: Path, scan: Scan,
                   order: list[int] | None = None) -> dict[str, Any]:
     """Pass 2: write the chosen records to every export and one accounting line per input record.
 
-    Records go out in file order, or in `order` (ledger indices) when given: then the chosen
-    records are held in memory until pass 2 ends."""
+    Worker processes read the chunks pass 1 read and encode them (mix/encode.py); this process
+    appends their bytes in chunk order. Records go out in file order, or in `order` (ledger
+    indices) when given: then each chosen record's encoded pieces are held until pass 2 ends."""
     from collectivesft.mix.diversity import DistinctCounter
-    from collectivesft.mix.exports import MixtureWriter
+    from collectivesft.mix.encode import encode_chunk, init_encoder
+    from collectivesft.mix.exports import SPLITS, MixtureWriter
+    from collectivesft.mix.scan import worker_count
+    from collectivesft.mix.workers import OrderedPool
 
     distinct = DistinctCounter()
     distinct_before = DistinctCounter()
     stride = max(1, -(-len(ledger) // distinct_before.max_records))
-    held: dict[int, dict[str, Any]] = {}
+    held: dict[int, tuple] = {}
     with ExitStack() as stack:
         writer = stack.enter_context(MixtureWriter(out, recipe.exports))
-        accounting = stack.enter_context(atomic_write(out / "accounting.jsonl")) if recipe.exports.accounting else None
+        accounting = stack.enter_context(atomic_write(out / "accounting.jsonl", "wb")) if recipe.exports.accounting \
+            else None
         bar = stack.enter_context(_progress(len(ledger), "mix: write"))
-        for src in sources:
-            for idx, line in _lines(src):
-                fate, reason = ledger.reason(idx)
-                # Only records that are written (or sampled for distinct-n) need parsing.
-                if fate in ("train", "val") or idx % stride == 0:
-                    rec = json.loads(line)
-                    if rec.get("id") != ledger.ids[idx]:
-                        raise InputLayoutError(f"{src.records} changed while the mixture was being built "
-                                               f"(record {idx - src.lo + 1}); rerun")
-                    if idx % stride == 0:
-                        distinct_before.add(rec)
-                    if fate in ("train", "val"):
-                        if order is None:
-                            writer.write(fate, rec)
-                        else:
-                            held[idx] = rec
-                        distinct.add(rec)
+        pool = stack.enter_context(OrderedPool(encode_chunk, worker_count(recipe), init_encoder, (recipe.exports,)))
+
+        def take(done: list) -> None:
+            for encoded in done:
+                distinct_before.extend(encoded.distinct_before)
+                distinct.extend(encoded.distinct_after)
+                for split in SPLITS:
+                    writer.write_chunk(split, encoded.chosen[split], encoded.records[split], encoded.alpaca[split],
+                                       encoded.sharegpt[split], encoded.parquet.get(split))
+                for idx, *pieces in encoded.held:
+                    held[idx] = pieces
                 if accounting is not None:
-                    row = {"source": src.spec.name, "id": ledger.ids[idx], "fate": fate, "reason": reason}
-                    accounting.write(dumps(row) + "\n")
-                if idx % 1000 == 999:
-                    bar.update(1000)
-        bar.update(len(ledger) - bar.n)  # the last partial thousand
+                    accounting.write(encoded.accounting)
+                bar.update(encoded.count)
+
+        for job in _jobs(sources, ledger, scan, stride, distinct.max_records, order is not None):
+            take(pool.submit(job))
+        take(pool.finish())
         for idx in order or []:
-            writer.write(ledger.reason(idx)[0], held.pop(idx))
+            writer.write_one(ledger.reason(idx)[0], *held.pop(idx))
     return {"distinct": {"before": distinct_before.result(), "after": distinct.result()}}
 
 
@@ -299,7 +313,7 @@ def build_mixture(recipe: MixRecipe, out: Path, converted: dict[str, Path] | Non
     sampling, order = choose(recipe, sources, ledger)
     check_contributions(sources, ledger)
     lap("sample_and_split")
-    written = write_outputs(recipe, sources, ledger, out, order)
+    written = write_outputs(recipe, sources, ledger, out, scan, order)
     lap("write_exports_and_accounting")
 
     manifest = assemble_manifest(recipe, sources, ledger, scan, sampling, near_info, written)

@@ -26,7 +26,7 @@ import numpy as np
 
 from collectivesft.errors import ConfigError
 from collectivesft.io import read_json_rows
-from collectivesft.mix.text import ngram_hashes, normalize_text
+from collectivesft.mix.text import ngram_hashes, normalize_text, sorted_unique
 
 CMB_LABEL = "cmb"
 
@@ -170,7 +170,7 @@ def contaminations(index: EvalIndex, norm_texts: Sequence[str], min_overlap: flo
     # Distinct (text, n-gram slot) hits, expanded to (text, item) pairs: one row per distinct
     # shared n-gram. Counting those per pair gives each item's overlap with each text.
     rows_of = np.repeat(np.arange(len(norm_texts), dtype=np.int64), counts)[maybe]
-    slots = np.unique(rows_of[hit] * len(index.hashes) + pos[hit])
+    slots = sorted_unique(rows_of[hit] * len(index.hashes) + pos[hit])
     hit_rows, hit_slots = slots // len(index.hashes), slots % len(index.hashes)
     spans = index.starts[hit_slots + 1] - index.starts[hit_slots]
     pair_rows = np.repeat(hit_rows, spans)

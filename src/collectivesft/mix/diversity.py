@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from collectivesft.mix import ledger as L
-from collectivesft.mix.text import ngram_hashes, normalize_text
+from collectivesft.mix.text import ngram_hashes, normalize_text, sorted_unique
 from collectivesft.records import TASKS
 
 DISTINCT_N = (1, 2, 4)
@@ -42,6 +42,10 @@ class DistinctCounter:
         if len(self.texts) < self.max_records:
             self.texts.append(normalize_text("\n".join(m["content"] for m in rec["messages"])))
 
+    def extend(self, texts: list[str]) -> None:
+        """Add already normalised texts (as add() normalises a record's turns), up to max_records."""
+        self.texts.extend(texts[: max(0, self.max_records - len(self.texts))])
+
     def result(self) -> dict[str, Any]:
         out: dict[str, Any] = {"records": len(self.texts)}
         for n in DISTINCT_N:
@@ -50,7 +54,7 @@ class DistinctCounter:
             lengths = np.fromiter((len(t) for t in self.texts), dtype=np.int64, count=len(self.texts))
             full = np.repeat(lengths >= n, counts)
             grams = hashes[full]
-            out[f"distinct_{n}"] = round(len(np.unique(grams)) / len(grams), 4) if len(grams) else 0.0
+            out[f"distinct_{n}"] = round(len(sorted_unique(grams)) / len(grams), 4) if len(grams) else 0.0
         return out
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from collectivesft.mix.recipe import ExportSpec
-from collectivesft.io import atomic_write, dumps, write_json
+from collectivesft.io import atomic_write, write_json
 
 SPLITS = ("train", "val")
 LLAMAFACTORY_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
@@ -54,8 +54,23 @@ def sha1_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def parquet_row(rec: dict[str, Any]) -> dict[str, Any]:
+    return {"id": rec["id"], "source": rec["source"], "task": rec["task"], "lang": rec["lang"],
+            "messages": rec["messages"], "meta": json.dumps(rec["meta"], ensure_ascii=False, sort_keys=True)}
+
+
+def parquet_table(rows: list[dict[str, Any]]):
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows, schema=_parquet_schema())
+
+
 class MixtureWriter:
-    """Write train/val records to every enabled format at once, in the order they are given."""
+    """Write train/val records to every enabled format at once, in the order they are given.
+
+    Records arrive already encoded (mix/encode.py, in worker processes): a chunk's bytes per
+    file (`write_chunk`) or one record's pieces (`write_one`). Parquet row groups hold
+    _PARQUET_BATCH rows each, however the rows arrive."""
 
     def __init__(self, out: Path, exports: ExportSpec):
         self.out = out
@@ -63,19 +78,20 @@ class MixtureWriter:
         self.stack = ExitStack()
         self.counts = {s: 0 for s in SPLITS}
         self.files: dict[tuple[str, str], Any] = {}
+        self.parquet_tables: dict[str, list[Any]] = {s: [] for s in SPLITS}
         self.parquet_rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
         self.parquet_writers: dict[str, Any] = {}
 
     def __enter__(self) -> "MixtureWriter":
         for split in SPLITS:
-            self.files["records", split] = self.stack.enter_context(atomic_write(self.out / f"{split}.jsonl"))
+            self.files["records", split] = self.stack.enter_context(atomic_write(self.out / f"{split}.jsonl", "wb"))
             if self.exports.llamafactory:
-                fh = self.stack.enter_context(atomic_write(self.out / "llamafactory" / f"{split}.json"))
-                fh.write("[")
+                fh = self.stack.enter_context(atomic_write(self.out / "llamafactory" / f"{split}.json", "wb"))
+                fh.write(b"[")
                 self.files["alpaca", split] = fh
             if self.exports.sharegpt:
                 name = "sharegpt.jsonl" if split == "train" else "sharegpt_val.jsonl"
-                self.files["sharegpt", split] = self.stack.enter_context(atomic_write(self.out / name))
+                self.files["sharegpt", split] = self.stack.enter_context(atomic_write(self.out / name, "wb"))
             if self.exports.parquet:
                 import pyarrow.parquet as pq
 
@@ -84,35 +100,64 @@ class MixtureWriter:
                 self.parquet_writers[split] = writer
         return self
 
-    def write(self, split: str, rec: dict[str, Any]) -> None:
-        self.files["records", split].write(dumps(rec) + "\n")
+    def write_chunk(self, split: str, count: int, records: bytes, alpaca: bytes, sharegpt: bytes,
+                    table: Any = None) -> None:
+        """Append `count` encoded records: JSON lines, alpaca rows joined by ",\\n", ShareGPT lines."""
+        if not count:
+            return
+        self.files["records", split].write(records)
         if self.exports.llamafactory:
-            sep = "\n" if self.counts[split] == 0 else ",\n"
-            self.files["alpaca", split].write(sep + dumps(to_alpaca(rec)))
+            self.files["alpaca", split].write((b"\n" if self.counts[split] == 0 else b",\n") + alpaca)
         if self.exports.sharegpt:
-            self.files["sharegpt", split].write(dumps(to_sharegpt(rec)) + "\n")
+            self.files["sharegpt", split].write(sharegpt)
+        if self.exports.parquet and table is not None:
+            self._add_table(split, table)
+        self.counts[split] += count
+
+    def write_one(self, split: str, record: bytes, alpaca: bytes, sharegpt: bytes, row: dict[str, Any] | None) -> None:
+        """Append one encoded record."""
+        self.files["records", split].write(record + b"\n")
+        if self.exports.llamafactory:
+            self.files["alpaca", split].write((b"\n" if self.counts[split] == 0 else b",\n") + alpaca)
+        if self.exports.sharegpt:
+            self.files["sharegpt", split].write(sharegpt + b"\n")
         if self.exports.parquet:
             rows = self.parquet_rows[split]
-            rows.append({"id": rec["id"], "source": rec["source"], "task": rec["task"], "lang": rec["lang"],
-                         "messages": rec["messages"], "meta": json.dumps(rec["meta"], ensure_ascii=False,
-                                                                          sort_keys=True)})
+            rows.append(row)
             if len(rows) >= _PARQUET_BATCH:
-                self._flush(split)
+                self._add_table(split, parquet_table(rows))
+                rows.clear()
         self.counts[split] += 1
+
+    def _add_table(self, split: str, table: Any) -> None:
+        tables = self.parquet_tables[split]
+        tables.append(table)
+        pending = sum(t.num_rows for t in tables)
+        if pending >= _PARQUET_BATCH:
+            import pyarrow as pa
+
+            whole = pa.concat_tables(tables).combine_chunks()
+            done = pending - pending % _PARQUET_BATCH
+            for lo in range(0, done, _PARQUET_BATCH):
+                self.parquet_writers[split].write_table(whole.slice(lo, _PARQUET_BATCH).combine_chunks())
+            tables[:] = [whole.slice(done)] if done < pending else []
 
     def _flush(self, split: str) -> None:
         import pyarrow as pa
 
-        rows = self.parquet_rows[split]
-        if rows:
-            self.parquet_writers[split].write_table(pa.Table.from_pylist(rows, schema=_parquet_schema()))
-            rows.clear()
+        if self.parquet_rows[split]:
+            self.parquet_tables[split].append(parquet_table(self.parquet_rows[split]))
+            self.parquet_rows[split].clear()
+        tables = self.parquet_tables[split]
+        if tables and sum(t.num_rows for t in tables):
+            self.parquet_writers[split].write_table(pa.concat_tables(tables).combine_chunks())
+        tables.clear()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             for split in SPLITS:
                 if self.exports.llamafactory:
-                    self.files["alpaca", split].write("\n]\n" if self.counts[split] else "]\n")
+                    self.files["alpaca", split].write(b"\n]\n" if self.counts[split] else b"]\n")
                 if self.exports.parquet:
                     self._flush(split)
                     self.parquet_writers[split].close()

@@ -31,16 +31,18 @@ def mcq_answer_problem(meta: dict[str, Any]) -> str | None:
     return None
 
 
-def make_filter(spec: FilterSpec) -> Callable[[dict[str, Any]], str | None]:
-    """One function applying every enabled character-level filter in a fixed order."""
+def make_filter(spec: FilterSpec) -> Callable[[dict[str, Any], int], str | None]:
+    """One function applying every enabled character-level filter in a fixed order; it takes a
+    record and its record_chars (which the caller has computed already)."""
     langs = set(spec.langs) if spec.langs is not None else None
 
-    def check(rec: dict[str, Any]) -> str | None:
+    def check(rec: dict[str, Any], chars: int) -> str | None:
         if langs is not None and rec["lang"] not in langs:
             return "lang"
-        if spec.drop_empty_turns and any(not m["content"].strip() for m in rec["messages"]):
-            return "empty-turn"
-        chars = record_chars(rec)
+        if spec.drop_empty_turns:
+            for m in rec["messages"]:
+                if not m["content"].strip():
+                    return "empty-turn"
         if chars < spec.min_chars:
             return "too-short-chars"
         if spec.max_chars is not None and chars > spec.max_chars:

@@ -22,6 +22,10 @@ REASONS = {FILTERED: "filter", CONTAMINATED: "contaminated-by", DUPLICATE: "dupl
            NEAR_DUPLICATE: "near-duplicate-of", OVER_CAP: "over-cap"}
 
 
+# Fates whose accounting reason needs no lookup.
+_PLAIN = {TRAIN: None, VAL: None, OVER_CAP: REASONS[OVER_CAP]}
+
+
 class Ledger:
     """Per-record facts (source entry, id, task, length, stratum, paper row) and fate with its detail."""
 
@@ -59,6 +63,27 @@ class Ledger:
         self.fate.append(CANDIDATE)
         return len(self.ids) - 1
 
+    def add_many(self, entry: int, ids: list[str], tasks: list[str], chars: list[int], strata: list[str],
+                 rows: list[int]) -> int:
+        """Register records of one entry as add() does, in one go; return the first one's index."""
+        first = len(self.ids)
+        codes = {}
+        for label in dict.fromkeys(strata):  # first-seen order, as add() numbers them
+            key = (entry, label)
+            code = self._stratum_codes.get(key)
+            if code is None:
+                code = self._stratum_codes[key] = len(self.stratum_labels)
+                self.stratum_labels.append(key)
+            codes[label] = code
+        self.ids.extend(ids)
+        self.entry.extend([entry] * len(ids))
+        self.task.extend([_TASK_CODES[t] for t in tasks])
+        self.chars.extend([min(c, 2**31 - 1) for c in chars])
+        self.stratum.extend([codes[label] for label in strata])
+        self.row.extend(rows)
+        self.fate.extend(bytes(len(ids)))  # CANDIDATE
+        return first
+
     def drop(self, index: int, fate: int, detail: Any = None) -> None:
         self.fate[index] = fate
         if fate == FILTERED:
@@ -82,6 +107,11 @@ class Ledger:
         if fate == CONTAMINATED:
             return "dropped", f"contaminated-by:{self.contaminated_by[index][0]}"
         return "dropped", REASONS[fate]
+
+    def reasons(self, lo: int, hi: int) -> list[str | None]:
+        """reason(i)[1] for every i in [lo, hi)."""
+        fate = self.fate
+        return [self.reason(i)[1] if fate[i] not in _PLAIN else _PLAIN[fate[i]] for i in range(lo, hi)]
 
     def counts(self, lo: int, hi: int) -> dict[str, Any]:
         """Counts by fate (filter reasons broken out) for records [lo, hi)."""

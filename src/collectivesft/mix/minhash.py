@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from collectivesft.mix.text import ngram_hashes
+from collectivesft.mix.text import ngram_hashes, sorted_unique
 
 # N-grams per numpy step. Measured on this machine: blocks of ~8k n-grams x 128 permutations
 # (8 MB) stay in cache and run 2-3x faster than blocks of 32k or more.
@@ -42,6 +42,9 @@ def signatures(texts: Sequence[str], ngram: int, num_perm: int, seed: int = 1) -
     # Walk the texts in groups whose n-grams fit one block; a text longer than a block is
     # its own group. Layout is (permutation, n-gram) so the per-text minimum (reduceat
     # along the last axis) reads contiguous memory.
+    # One buffer for every block (a fresh 8 MB array per block cost page faults each time).
+    # The shift by 32 is monotonic, so it is applied to each text's minimum, not to every value.
+    buf = np.empty((num_perm, max(_BLOCK_NGRAMS, int(counts.max()))), dtype=np.uint64)
     i = 0
     with np.errstate(over="ignore"):
         while i < len(nonempty):
@@ -52,11 +55,12 @@ def signatures(texts: Sequence[str], ngram: int, num_perm: int, seed: int = 1) -
                 j += 1
             rows = nonempty[i:j]
             lo = offsets[rows[0]]
-            block = hashes[lo : lo + total]
-            values = a[:, None] * block[None, :]
+            values = buf[:, :total]
+            np.multiply(a[:, None], hashes[None, lo : lo + total], out=values)
             values += b[:, None]
-            values >>= np.uint64(32)
-            out[rows] = np.minimum.reduceat(values, offsets[rows] - lo, axis=1).T
+            low = np.minimum.reduceat(values, offsets[rows] - lo, axis=1)
+            low >>= np.uint64(32)
+            out[rows] = low.T
             i = j
     return out
 
@@ -79,7 +83,7 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float, candidate_threshold
     LSH banding (tuned for `candidate_threshold`, default `threshold`) proposes candidates
     (rows sharing any band); pairs inside a bucket are checked
     by their estimated Jaccard similarity (share of equal signature values) >= threshold, and
-    the accepted pairs are joined into clusters (union-find). The earliest row of a cluster is
+    the accepted pairs are joined into clusters (cluster_minima). The earliest row of a cluster is
     the kept copy, so the answer depends only on the row order, never on hashing order.
     """
     n, num_perm = sigs.shape
@@ -100,25 +104,36 @@ def near_duplicate_roots(sigs: np.ndarray, threshold: float, candidate_threshold
     pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), dtype=np.int64)
     if len(pairs) == 0:
         return roots
-    parent = list(range(n))
+    return cluster_minima(n, pairs)
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
-    for u, v in pairs.tolist():
-        ru, rv = find(u), find(v)
-        if ru != rv:
-            # The smaller index becomes the root, so a cluster's root is its earliest row.
-            if ru < rv:
-                parent[rv] = ru
-            else:
-                parent[ru] = rv
-    for i in np.unique(pairs).tolist():
-        roots[i] = find(i)
-    return roots
+def cluster_minima(n: int, pairs: np.ndarray) -> np.ndarray:
+    """For each of n nodes, the smallest node joined to it through `pairs` (k x 2): its cluster's root.
+
+    The same answer as a union-find that always hangs the larger root under the smaller,
+    computed on arrays: each round, every pair whose ends have different roots hangs the larger
+    root under the smallest root paired with it, then labels jump to their label's label until
+    each points at its root. A root is always its tree's smallest node, and each round at least
+    halves the trees of a cluster, so a few dozen rounds finish any input."""
+    labels = np.arange(n, dtype=np.int64)
+    if len(pairs) == 0:
+        return labels
+    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    keys = sorted_unique(lo * n + hi)
+    u, v = keys // n, keys % n
+    while True:
+        ru, rv = labels[u], labels[v]
+        apart = ru != rv
+        if not apart.any():
+            return labels
+        ru, rv = ru[apart], rv[apart]
+        np.minimum.at(labels, np.maximum(ru, rv), np.minimum(ru, rv))
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        u, v = u[apart], v[apart]
 
 
 def _verified_pairs(sigs: np.ndarray, order: np.ndarray, group: np.ndarray, threshold: float) -> list[np.ndarray]:
