@@ -277,6 +277,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     model.config.use_cache = False  # a KV cache would hide packed-sequence boundaries from the mask
 
     collator = None
+    restore_attention = None
     # With variable-length flash kernels: TRL's flattened padding-free packing. Otherwise
     # (CPU, or SDPA on a GPU, whose dense mask over a flattened batch grows with its square)
     # packed rows kept apart (see packing.py); TRL then only sees ready rows.
@@ -284,13 +285,18 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     if packing and not trl_packing:
         from collectivesft.train.packing import RowPackingCollator, pack_rows, row_length_for
 
-        row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff)
+        row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff, config.pack_length)
         train_ds = pack_rows(train_ds, row_length, seed=config.seed)
         if val_ds is not None:
             val_ds = pack_rows(val_ds, max(row_length, row_length_for(
-                [len(ids) for ids in val_ds["input_ids"]], config.cutoff)), seed=config.seed)
+                [len(ids) for ids in val_ds["input_ids"]], config.cutoff, config.pack_length)), seed=config.seed)
         collator = RowPackingCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
                                       else tokenizer.eos_token_id)
+        if attention in (None, "sdpa"):  # not over a kernel the recipe named (eager, flex, ...)
+            from collectivesft.train.segment_attention import register
+
+            restore_attention = model.config._attn_implementation or "sdpa"
+            model.set_attn_implementation(register())
 
     from collectivesft.train.guard import guarded
 
@@ -319,12 +325,15 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         raise CollectiveSFTError(f"{OOM_ADVICE} ({str(exc).splitlines()[0]})") from None
     run = whole_run(result, trainer.state, carried, totals)
     final_eval = _final_eval(trainer) if val_ds is not None else {}
+    if restore_attention is not None:  # the saved model and any later use attend as loaded
+        model.set_attn_implementation(restore_attention)
 
     from collectivesft.models.loading import base_of
     from collectivesft.train.run_folder import save_final_model, summarize, write_run_folder
 
     packing_mode = "padding-free" if trl_packing else ("rows" if packing else "none")
-    metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, attention)
+    used = "packed_sdpa" if restore_attention is not None else attention
+    metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, used)
     save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora, source=base_of(config.model))
     metrics["model_dir"] = str(out_dir / "model")
     # Which template shaped the training text: a named one, or the tokenizer's own (the model's).
