@@ -127,3 +127,36 @@ def test_segment_attention_is_sdpa_for_padded_batches_and_generation(model_pair)
                            segmented.generate(input_ids=ids, attention_mask=mask, **kw))
     finally:
         plain.config.use_cache = segmented.config.use_cache = False
+
+
+@pytest.mark.parametrize("count", [None, 37])
+def test_labelled_loss_equals_the_models_loss(model_pair, count):
+    """The head on target positions only: the model's own loss and gradients (padded batch with a
+    mask, and packed rows), with and without num_items_in_batch."""
+    import torch
+
+    from collectivesft.train.labelled_loss import labelled_loss, supports
+
+    plain, segmented = model_pair
+    assert supports(plain)
+    ids = torch.randint(10, 1000, (2, 24), generator=torch.Generator().manual_seed(4))
+    labels = ids.clone()
+    labels[:, :9] = -100  # the prompt
+    padded = {"input_ids": ids, "labels": labels, "attention_mask": torch.ones_like(ids)}
+    padded["attention_mask"][1, :3] = 0
+    padded["labels"][1, :3] = -100
+    pos = torch.tensor([list(range(10)) + list(range(14)), list(range(24))])
+    packed = {"input_ids": ids, "labels": labels.masked_fill(pos == 0, -100), "position_ids": pos}
+    for m, batch in ((plain, padded), (segmented, packed)):
+        kwargs = {} if count is None else {"num_items_in_batch": torch.tensor(count)}
+        m.zero_grad()
+        reference = m(**batch, **kwargs).loss
+        reference.backward()
+        expected = {n: p.grad.clone() for n, p in m.named_parameters()}
+        m.zero_grad()
+        loss = labelled_loss(m, batch, kwargs.get("num_items_in_batch"))
+        loss.backward()
+        assert torch.allclose(loss, reference, atol=1e-6)
+        for n, p in m.named_parameters():
+            assert torch.allclose(p.grad, expected[n], atol=1e-6), n
+        m.zero_grad()

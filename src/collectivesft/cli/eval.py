@@ -32,6 +32,8 @@ ADAPTER = typer.Option(None, "--adapter", help="hf/vllm: a LoRA adapter folder (
 CONFIG = typer.Option(None, "--config", help="YAML: a bare eval config or a full recipe (its eval: section).")
 PROTOCOL = typer.Option(None, "--protocol", help="collectivesft (default: our prompt, robust extraction, letter "
                         "sets) | official (the CMB scripts exactly: prompt, few-shot, match_choice, exact compare).")
+THREADS = typer.Option(None, "--threads", min=1, help="hf on CPU: torch threads (default: the usable physical "
+                       "cores less the load average's other processes, at least 1).")
 SET = typer.Option(None, "--set", help="Override a config key, e.g. --set shots=3 (value parsed as YAML; "
                    "repeatable; applied after the other options).")
 
@@ -64,7 +66,7 @@ def cmb_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
-    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
+    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
     from collectivesft.eval.cmb.circular import evaluate_circular
@@ -77,7 +79,7 @@ def cmb_command(
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter), sets=set_)
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter, threads=threads), sets=set_)
     if cfg.circular:
         _print_circular(out, evaluate_circular(cfg, out))
         return
@@ -284,7 +286,7 @@ def cmb_clin_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
-    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
+    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
 ) -> None:
     """Run a model on CMB-Clin (each case a conversation); score ROUGE-L / BLEU and, optionally, the judge."""
     from collectivesft.eval.cmb.clin import evaluate_clin
@@ -294,7 +296,7 @@ def cmb_clin_command(
         model=model, data=data, limit=limit, protocol=protocol, history=history, backend=backend,
         batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, system=system, device=device,
         dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-        trust_remote_code=trust_remote_code, adapter=adapter), section="clin", sets=set_)
+        trust_remote_code=trust_remote_code, adapter=adapter, threads=threads), section="clin", sets=set_)
     scores = evaluate_clin(cfg, out, judge=_judge(judge_model, judge_url, judge_key_env))
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")
@@ -386,7 +388,7 @@ def serve_command(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="COLLECTIVESFT_API_KEY", show_envvar=True,
                                           help="Require Authorization: Bearer KEY on every request (401 otherwise)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
-    adapter: Optional[str] = ADAPTER,
+    adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
 ) -> None:
     """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint (concurrent requests batched)."""
     from collectivesft.eval.config import InferenceConfig, build_config
@@ -394,7 +396,7 @@ def serve_command(
 
     cfg = build_config(InferenceConfig, {"model": model, "backend": backend, "device": device, "dtype": dtype,
                                          "batch_size": batch_size, "trust_remote_code": trust_remote_code,
-                                         "adapter": adapter})
+                                         "adapter": adapter, "threads": threads})
     warning = server.unguarded_warning(host, api_key)
     if warning:
         typer.secho(f"warning: {warning}", fg="yellow", err=True)

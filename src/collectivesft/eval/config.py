@@ -40,6 +40,8 @@ class InferenceConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0, description="openai: per-request timeout.")
     tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm: fraction of GPU memory.")
+    threads: Optional[int] = Field(None, ge=1, description="hf on CPU: torch threads. None: the usable physical "
+                                   "cores less the load average's other processes, at least 1 (eval/threads.py).")
 
 
     @field_validator("model", "adapter")

@@ -195,13 +195,20 @@ def _cpu_trainer_class():
     TRL always routes the loss through a chunked fused LM-head kernel that also computes
     entropy and top-1 accuracy in fp32 over the whole vocabulary: it saves GPU memory on
     150k-token vocabularies, but on CPU it is most of a small model's step time (measured:
-    ~70 % on the tiny model). The loss is the same token-averaged NLL either way.
+    ~70 % on the tiny model). The loss is the same token-averaged NLL either way. In training
+    the head runs on the target positions only where the model allows (labelled_loss.py).
     """
     from transformers import Trainer
     from trl import SFTTrainer
 
+    from collectivesft.train.labelled_loss import labelled_loss, supports
+
     class CpuSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            # Not under DDP (gradients sync through its forward), not when outputs are wanted (evaluation).
+            if (not return_outputs and model.training and "labels" in inputs and self.label_smoother is None
+                    and self.accelerator.unwrap_model(model) is model and supports(model)):
+                return labelled_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
             return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
 
