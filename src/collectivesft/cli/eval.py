@@ -389,6 +389,8 @@ def serve_command(
                                           help="Require Authorization: Bearer KEY on every request (401 otherwise)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
     adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
+    batch_window_ms: float = typer.Option(5.0, "--batch-window-ms", min=0, help="After a request arrives, how long "
+                                          "to wait for more to answer in the same batch (0: no wait)."),
 ) -> None:
     """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint (concurrent requests batched)."""
     from collectivesft.eval.config import InferenceConfig, build_config
@@ -401,7 +403,8 @@ def serve_command(
     if warning:
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo(f"serving {model} at http://{host}:{port}/v1 (Ctrl-C to stop)")
-    server.serve(cfg, host, port, max_queue=max_queue, max_body_bytes=int(max_body_mb * 2**20), api_key=api_key)
+    server.serve(cfg, host, port, max_queue=max_queue, max_body_bytes=int(max_body_mb * 2**20), api_key=api_key,
+                 batch_window_s=batch_window_ms / 1000)
 
 
 @eval_app.command("backends")
