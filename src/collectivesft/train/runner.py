@@ -299,7 +299,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
                 [len(ids) for ids in val_ds["input_ids"]], config.cutoff, config.pack_length)), seed=config.seed)
         collator = RowPackingCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
                                       else tokenizer.eos_token_id)
-        if attention in (None, "sdpa"):  # not over a kernel the recipe named (eager, flex, ...)
+        if attention is None:  # not over a kernel the recipe named (sdpa, eager, ...)
             from collectivesft.train.segment_attention import register
 
             restore_attention = model.config._attn_implementation or "sdpa"
