@@ -9,8 +9,9 @@ behaviour under hostile load (a flood of clients, requests past the limits).
 the hf back-end's `complete` in batches of --batch-size, and (b) over HTTP by `eval serve` with
 --concurrent clients, each sending its next request when the last is answered; twice, once
 with the batch window off (0 ms: the server before the window) and once with
---batch-window-ms. Rounds are interleaved (in-process, window off, window on); the medians,
-and the ratio of each server's throughput to in-process, are printed as JSON.
+--batch-window-ms (and, with --before-src, the server of another checkout, as `before`).
+Rounds are interleaved (in-process, then each server); the medians, and the ratio of each
+server's throughput to in-process, are printed as JSON.
 
 Builds the tiny model and starts the real CLI (`collectivesft eval serve`) on a free 127.0.0.1
 port, then
@@ -46,10 +47,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, port: int, args, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+def start_server(model: Path, port: int, args, extra: tuple[str, ...] = (), src: Path | None = None) -> subprocess.Popen:
+    """`eval serve` in a subprocess; `src`: another checkout's src/ to run instead (a baseline)."""
     command = [sys.executable, "-m", "collectivesft", "eval", "serve", "--model", str(model), "--port", str(port),
                "--device", "cpu", "--batch-size", str(args.batch_size), "--max-queue", str(args.max_queue), *extra]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src)] if src else sys.path))
+    if src:  # a baseline without --threads: the same torch threads through the environment
+        env.update({k: str(args.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if args.threads})
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # the model loads after the port is named: wait until it answers
@@ -156,13 +160,17 @@ def throughput(model: Path, args) -> dict:
     prompts = prompts_for(args.prompts)
     threads = ("--threads", str(args.threads)) if args.threads else ()
     servers = {}
+    if args.before_src:
+        port = free_port()
+        servers["before"] = (start_server(model, port, args, src=args.before_src),
+                             f"http://127.0.0.1:{port}/v1/chat/completions")
     for name, window in (("window_off", 0.0), ("window_on", args.batch_window_ms)):
         port = free_port()
         servers[name] = (start_server(model, port, args, ("--batch-window-ms", str(window), *threads)),
                          f"http://127.0.0.1:{port}/v1/chat/completions")
     backend = get_backend(InferenceConfig(model=str(model), device="cpu", batch_size=args.batch_size,
                                           threads=args.threads))
-    times: dict[str, list[float]] = {"in_process": [], "window_off": [], "window_on": []}
+    times: dict[str, list[float]] = {"in_process": [], **{name: [] for name in servers}}
     try:
         for name, (_, url) in servers.items():  # warm-up: first requests pay for lazy imports
             over_http(url, prompts[:args.concurrent], args)
@@ -181,7 +189,7 @@ def throughput(model: Path, args) -> dict:
             "rounds": args.rounds, "seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
             "median_seconds": {k: round(v, 3) for k, v in median.items()},
             "requests_per_s": {k: round(len(prompts) / v, 3) for k, v in median.items()},
-            "vs_in_process": {k: round(median["in_process"] / median[k], 3) for k in ("window_off", "window_on")},
+            "vs_in_process": {k: round(median["in_process"] / median[k], 3) for k in servers},
             "goal": ">= 0.9x in-process with 8 concurrent clients"}
 
 
@@ -198,6 +206,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads, in-process and in the servers")
     parser.add_argument("--batch-window-ms", type=float, default=5.0)
+    parser.add_argument("--before-src", type=Path, default=None, help="another checkout's src/ (e.g. of main): "
+                        "its `eval serve` measured too, as `before`")
     args = parser.parse_args()
     from collectivesft.fixtures.tiny_model import build_tiny_model
 

@@ -42,6 +42,9 @@ DEFAULT_MAX_BODY_BYTES = 8 * 2**20  # a 128k-token prompt is about 1 MB of JSON
 LISTEN_BACKLOG = 1024  # connections the kernel holds before accept(); http.server's 5 reset floods
 SOCKET_TIMEOUT_S = 60  # a client silent this long mid-request is dropped
 DEFAULT_BATCH_WINDOW_S = 0.005  # after the first request, how long the worker waits for more to batch
+# While fewer requests have come than the last batch carried (clients answered together come
+# back together, a scheduler's delay apart), the wait goes on up to this long.
+CATCH_UP_S = 0.05
 DISCONNECT_CHECK_S = 0.2  # how often a waiting request looks whether its client is still there
 LINGER_S = 2.0  # after refusing an unread body, how long its rest is read and discarded
 STREAM_PIECE_CHARS = 16  # characters of the finished reply per server-sent event
@@ -65,6 +68,7 @@ class Batcher:
         self.backend = backend
         self.max_batch = max(1, max_batch)
         self.window_s = max(0.0, window_s)
+        self._expected = 1  # requests the last batch carried
         self.pending: queue.Queue[_Pending] = queue.Queue(maxsize=max(1, max_queue))
         self.batch_sizes: list[int] = []  # for tests and logs: how many requests each call carried
         self.generated: list[int] = []  # chats each call generated (identical greedy ones count once)
@@ -84,25 +88,29 @@ class Batcher:
 
     def _take(self) -> list[_Pending]:
         """The next batch: the first request to arrive, then whatever else arrives within the
-        window after it, up to max_batch. Requests whose client left are dropped here, before the
-        model sees them."""
+        window after it, up to max_batch; while the batch is smaller than the last one, the
+        window stretches to CATCH_UP_S (window 0: no wait at all). Requests whose client left are
+        dropped here, before the model sees them."""
         batch: list[_Pending] = []
-        deadline = None
+        first = None
         while len(batch) < self.max_batch:
-            if deadline is None:
+            if first is None:
                 item = self.pending.get()
             else:
+                # The window; longer (up to CATCH_UP_S) while the last batch's clients are still coming.
+                wait = self.window_s if len(batch) >= self._expected else max(self.window_s, CATCH_UP_S)
+                left = first + wait - time.monotonic() if self.window_s > 0 else 0
                 try:
-                    left = deadline - time.monotonic()
                     item = self.pending.get(timeout=left) if left > 0 else self.pending.get_nowait()
                 except queue.Empty:
                     break
             if item.done.set_running_or_notify_cancel():
                 batch.append(item)
-                if deadline is None:
-                    deadline = time.monotonic() + self.window_s
+                if first is None:
+                    first = time.monotonic()
             else:
                 self.dropped += 1
+        self._expected = len(batch)
         return batch
 
     def _work(self) -> None:
@@ -173,6 +181,10 @@ class ChatHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S
+    # Headers and body go out in separate writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK of the headers (~40 ms a reply on Linux), longer than generating a batch
+    # of short replies on a small model, and clients answered together would come back apart.
+    disable_nagle_algorithm = True
     server: ChatServer
     body_unread = False  # a refusal sent before the body was read: close (after lingering) rather than reuse
 
