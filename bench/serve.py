@@ -2,7 +2,7 @@
 behaviour under hostile load (a flood of clients, requests past the limits).
 
     python bench/serve.py [--clients 100] [--max-queue 16] [--batch-size 8] [--workdir DIR]
-    python bench/serve.py --throughput [--concurrent 8] [--prompts 32] [--max-tokens 32] [--rounds 3]
+    python bench/serve.py --throughput [--concurrent 8] [--prompts 64] [--max-tokens 32] [--rounds 3]
                           [--threads 1] [--batch-window-ms 5]
 
 --throughput: the same prompts (distinct, greedy, --max-tokens each) answered (a) in-process by
@@ -201,7 +201,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--throughput", action="store_true", help="concurrent clients vs in-process generation")
     parser.add_argument("--concurrent", type=int, default=8)
-    parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads, in-process and in the servers")

@@ -68,7 +68,9 @@ class Batcher:
         self.backend = backend
         self.max_batch = max(1, max_batch)
         self.window_s = max(0.0, window_s)
-        self._expected = 1  # requests the last batch carried
+        # Requests the last batch carried; at first a full batch, so that clients starting together
+        # are answered together (a lone first request waits CATCH_UP_S once).
+        self._expected = self.max_batch
         self.pending: queue.Queue[_Pending] = queue.Queue(maxsize=max(1, max_queue))
         self.batch_sizes: list[int] = []  # for tests and logs: how many requests each call carried
         self.generated: list[int] = []  # chats each call generated (identical greedy ones count once)
