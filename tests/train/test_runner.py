@@ -65,6 +65,7 @@ def test_lora_run_reduces_loss_and_merges(tiny_model, fixture_mixture, tmp_path)
     final = metrics["final"]
     assert final["last_logged_loss"] < final["first_logged_loss"] - 0.2
     assert metrics["setup"]["packing"] is True and metrics["setup"]["packing_mode"] == "rows"
+    assert metrics["setup"]["attention"] == "packed_sdpa"  # segment attention over rows filled to the cutoff
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "model")  # a plain model, no adapter
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
     name = "model.layers.0.self_attn.q_proj.weight"

@@ -36,6 +36,8 @@ PROTOCOL = typer.Option(None, "--protocol", help="collectivesft (default: our pr
 DATA_PARALLEL = typer.Option(None, "--data-parallel", min=1, help="Processes, each with its own model copy "
                              "(hf: cuda:i), sharing the batches; identical results to one process. Under "
                              "accelerate launch / torchrun each rank is a shard instead.")
+THREADS = typer.Option(None, "--threads", min=1, help="hf on CPU: torch threads (default: the usable physical "
+                       "cores less the load average's other processes, at least 1).")
 SET = typer.Option(None, "--set", help="Override a config key, e.g. --set shots=3 (value parsed as YAML; "
                    "repeatable; applied after the other options).")
 
@@ -68,7 +70,7 @@ def cmb_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
-    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
+    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
     data_parallel: Optional[int] = DATA_PARALLEL,
 ) -> None:
     """Run a model on CMB-Exam; write predictions, submission.json, scores (when the key is known)."""
@@ -84,7 +86,7 @@ def cmb_command(
         protocol=protocol, fewshot_seed=fewshot_seed, backend=backend, batch_size=batch_size,
         max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter,
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter, threads=threads,
         data_parallel=data_parallel), sets=set_)
     shard = shard_from_env()  # a rank of accelerate launch / torchrun: each rank answers a shard
     if shard is not None and cfg.data_parallel not in (1, shard.count):
@@ -301,7 +303,7 @@ def cmb_clin_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, config: Optional[Path] = CONFIG, set_: Optional[list[str]] = SET,
-    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER,
+    trust_remote_code: Optional[bool] = TRUST, adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
 ) -> None:
     """Run a model on CMB-Clin (each case a conversation); score ROUGE-L / BLEU and, optionally, the judge."""
     from collectivesft.eval.cmb.clin import evaluate_clin
@@ -311,7 +313,7 @@ def cmb_clin_command(
         model=model, data=data, limit=limit, protocol=protocol, history=history, backend=backend,
         batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, system=system, device=device,
         dtype=dtype, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-        trust_remote_code=trust_remote_code, adapter=adapter), section="clin", sets=set_)
+        trust_remote_code=trust_remote_code, adapter=adapter, threads=threads), section="clin", sets=set_)
     scores = evaluate_clin(cfg, out, judge=_judge(judge_model, judge_url, judge_key_env))
     _print_clin(scores)
     typer.echo(f"wrote {out}/outputs.jsonl, scores.json, scores.md")
@@ -403,7 +405,9 @@ def serve_command(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="COLLECTIVESFT_API_KEY", show_envvar=True,
                                           help="Require Authorization: Bearer KEY on every request (401 otherwise)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own Python code."),
-    adapter: Optional[str] = ADAPTER,
+    adapter: Optional[str] = ADAPTER, threads: Optional[int] = THREADS,
+    batch_window_ms: float = typer.Option(5.0, "--batch-window-ms", min=0, help="After a request arrives, how long "
+                                          "to wait for more to answer in the same batch (0: no wait)."),
 ) -> None:
     """Serve a model over an OpenAI-compatible /v1/chat/completions endpoint (concurrent requests batched)."""
     from collectivesft.eval.config import InferenceConfig, build_config
@@ -411,12 +415,13 @@ def serve_command(
 
     cfg = build_config(InferenceConfig, {"model": model, "backend": backend, "device": device, "dtype": dtype,
                                          "batch_size": batch_size, "trust_remote_code": trust_remote_code,
-                                         "adapter": adapter})
+                                         "adapter": adapter, "threads": threads})
     warning = server.unguarded_warning(host, api_key)
     if warning:
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo(f"serving {model} at http://{host}:{port}/v1 (Ctrl-C to stop)")
-    server.serve(cfg, host, port, max_queue=max_queue, max_body_bytes=int(max_body_mb * 2**20), api_key=api_key)
+    server.serve(cfg, host, port, max_queue=max_queue, max_body_bytes=int(max_body_mb * 2**20), api_key=api_key,
+                 batch_window_s=batch_window_ms / 1000)
 
 
 @eval_app.command("suite", cls=defaults_from("collectivesft.eval.suite.config:SuiteBenchmarkConfig"))
@@ -439,7 +444,7 @@ def suite_command(
     temperature: Optional[float] = TEMPERATURE, system: Optional[str] = SYSTEM, device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE, base_url: Optional[str] = BASE_URL, api_key_env: Optional[str] = KEY_ENV,
     concurrency: Optional[int] = CONCURRENCY, trust_remote_code: Optional[bool] = TRUST,
-    adapter: Optional[str] = ADAPTER, data_parallel: Optional[int] = DATA_PARALLEL,
+    adapter: Optional[str] = ADAPTER, data_parallel: Optional[int] = DATA_PARALLEL, threads: Optional[int] = THREADS,
 ) -> None:
     """Run a model on several benchmarks (CMB, CMMLU medical and general, ...): one folder each, one table."""
     from collectivesft.eval.suite.scoring import interval_text
@@ -450,7 +455,8 @@ def suite_command(
         model=model, method=method, shots=shots, split=split, limit=limit, sample=sample, sample_seed=sample_seed,
         backend=backend, batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
         system=system, device=device, dtype=dtype, base_url=base_url, api_key_env=api_key_env,
-        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter, data_parallel=data_parallel)
+        concurrency=concurrency, trust_remote_code=trust_remote_code, adapter=adapter, data_parallel=data_parallel,
+        threads=threads)
     from collectivesft.errors import ConfigError
     from collectivesft.eval.parallel import shard_from_env
 

@@ -44,6 +44,8 @@ class InferenceConfig(BaseModel):
                                "scores as one process (docs/eval.md, Data-parallel evaluation). Not a setting "
                                "of the answers, so a run may resume with another N.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm: fraction of GPU memory.")
+    threads: Optional[int] = Field(None, ge=1, description="hf on CPU: torch threads. None: the usable physical "
+                                   "cores less the load average's other processes, at least 1 (eval/threads.py).")
 
 
     @field_validator("model", "adapter")

@@ -2,8 +2,12 @@
 
 Serves one model through any generating back-end (hf by default), for the openai back-end's
 tests and for users who want to point OpenAI-protocol tools at a local checkpoint. Concurrent
-requests are batched: one worker thread owns the model and answers every request waiting in
-its queue in one `complete` call per (max_tokens, temperature, stop) group.
+requests are batched: one worker thread owns the model; when a request arrives it waits a
+short window (`batch_window_s`, a few ms) for more, up to the batch size, and answers them in
+one `complete` call per (max_tokens, temperature, stop) group. Without the window, clients
+that each send their next request when the last is answered arrive a round trip apart, and
+the worker would start on the first alone. Identical greedy requests in a group are generated
+once and the reply shared.
 
 It stays up under hostile clients: a request is checked in its own connection thread (fields,
 body size, prompt and budget against the model's context; server_requests.py) before it may
@@ -37,6 +41,10 @@ DEFAULT_MAX_QUEUE = 256  # requests waiting for the worker; one more is refused 
 DEFAULT_MAX_BODY_BYTES = 8 * 2**20  # a 128k-token prompt is about 1 MB of JSON
 LISTEN_BACKLOG = 1024  # connections the kernel holds before accept(); http.server's 5 reset floods
 SOCKET_TIMEOUT_S = 60  # a client silent this long mid-request is dropped
+DEFAULT_BATCH_WINDOW_S = 0.005  # after the first request, how long the worker waits for more to batch
+# While fewer requests have come than the last batch carried (clients answered together come
+# back together, a scheduler's delay apart), the wait goes on up to this long.
+CATCH_UP_S = 0.05
 DISCONNECT_CHECK_S = 0.2  # how often a waiting request looks whether its client is still there
 LINGER_S = 2.0  # after refusing an unread body, how long its rest is read and discarded
 STREAM_PIECE_CHARS = 16  # characters of the finished reply per server-sent event
@@ -55,11 +63,17 @@ class _Pending:
 class Batcher:
     """Bounded queue of pending requests in front of one back-end; a worker thread answers them in batches."""
 
-    def __init__(self, backend: Any, max_batch: int, max_queue: int = DEFAULT_MAX_QUEUE):
+    def __init__(self, backend: Any, max_batch: int, max_queue: int = DEFAULT_MAX_QUEUE,
+                 window_s: float = DEFAULT_BATCH_WINDOW_S):
         self.backend = backend
         self.max_batch = max(1, max_batch)
+        self.window_s = max(0.0, window_s)
+        # Requests the last batch carried; at first a full batch, so that clients starting together
+        # are answered together (a lone first request waits CATCH_UP_S once).
+        self._expected = self.max_batch
         self.pending: queue.Queue[_Pending] = queue.Queue(maxsize=max(1, max_queue))
         self.batch_sizes: list[int] = []  # for tests and logs: how many requests each call carried
+        self.generated: list[int] = []  # chats each call generated (identical greedy ones count once)
         self.dropped = 0  # queued requests whose client left before the model ran them
         threading.Thread(target=self._work, daemon=True).start()
 
@@ -75,18 +89,30 @@ class Batcher:
         return self.enqueue(messages, max_tokens, temperature, stop).result()
 
     def _take(self) -> list[_Pending]:
-        """The next batch: the first request to arrive, then whatever else waits (no waiting window),
-        up to max_batch. Requests whose client left are dropped here, before the model sees them."""
+        """The next batch: the first request to arrive, then whatever else arrives within the
+        window after it, up to max_batch; while the batch is smaller than the last one, the
+        window stretches to CATCH_UP_S (window 0: no wait at all). Requests whose client left are
+        dropped here, before the model sees them."""
         batch: list[_Pending] = []
+        first = None
         while len(batch) < self.max_batch:
-            try:
-                item = self.pending.get(block=not batch)
-            except queue.Empty:
-                break
+            if first is None:
+                item = self.pending.get()
+            else:
+                # The window; longer (up to CATCH_UP_S) while the last batch's clients are still coming.
+                wait = self.window_s if len(batch) >= self._expected else max(self.window_s, CATCH_UP_S)
+                left = first + wait - time.monotonic() if self.window_s > 0 else 0
+                try:
+                    item = self.pending.get(timeout=left) if left > 0 else self.pending.get_nowait()
+                except queue.Empty:
+                    break
             if item.done.set_running_or_notify_cancel():
                 batch.append(item)
+                if first is None:
+                    first = time.monotonic()
             else:
                 self.dropped += 1
+        self._expected = len(batch)
         return batch
 
     def _work(self) -> None:
@@ -96,14 +122,27 @@ class Batcher:
                 groups.setdefault(item.key, []).append(item)
             for (max_tokens, temperature, stop), group in groups.items():
                 self.batch_sizes.append(len(group))
+                # Greedy decoding gives one reply per chat: identical chats are generated once.
+                slots: dict[str, int] = {}
+                chats, where = [], []
+                for p in group:
+                    same = json.dumps(p.messages, sort_keys=True, ensure_ascii=False) if temperature == 0 else None
+                    if same is None or same not in slots:
+                        if same is not None:
+                            slots[same] = len(chats)
+                        where.append(len(chats))
+                        chats.append(p.messages)
+                    else:
+                        where.append(slots[same])
+                self.generated.append(len(chats))
                 try:
-                    replies = self._answer([p.messages for p in group], max_tokens, temperature, list(stop) or None)
+                    replies = self._answer(chats, max_tokens, temperature, list(stop) or None)
                 except Exception as exc:  # noqa: BLE001 - handed to each waiting request, which answers 500
                     for p in group:
                         p.done.set_exception(exc)
                     continue
-                for p, reply in zip(group, replies):
-                    p.done.set_result(reply)
+                for p, slot in zip(group, where):
+                    p.done.set_result(replies[slot])
 
     def _answer(self, chats: list, max_tokens: int, temperature: float, stop: list[str] | None) -> list:
         """Replies through the back-end's `complete`, or its `generate` (stand-in back-ends in tests)."""
@@ -144,6 +183,10 @@ class ChatHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S
+    # Headers and body go out in separate writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK of the headers (~40 ms a reply on Linux), longer than generating a batch
+    # of short replies on a small model, and clients answered together would come back apart.
+    disable_nagle_algorithm = True
     server: ChatServer
     body_unread = False  # a refusal sent before the body was read: close (after lingering) rather than reuse
 
@@ -339,18 +382,20 @@ def unguarded_warning(host: str, api_key: str | None) -> str | None:
 
 def make_server(backend: Any, model_name: str, host: str = "127.0.0.1", port: int = 0, max_batch: int | None = None,
                 max_queue: int = DEFAULT_MAX_QUEUE, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                api_key: str | None = None) -> ChatServer:
+                api_key: str | None = None, batch_window_s: float = DEFAULT_BATCH_WINDOW_S) -> ChatServer:
     """A server bound to host:port (port 0 picks a free one: see `server.server_address`); up to
-    `max_batch` (default: the back-end's batch_size) concurrent requests share one generate call,
-    `max_queue` wait, bodies up to `max_body_bytes` are read; with `api_key`, every request must bear it."""
+    `max_batch` (default: the back-end's batch_size) concurrent requests arriving within
+    `batch_window_s` of the first share one generate call, `max_queue` wait, bodies up to
+    `max_body_bytes` are read; with `api_key`, every request must bear it."""
     size = max_batch or getattr(getattr(backend, "config", None), "batch_size", 1)
-    return ChatServer((host, port), Batcher(backend, size, max_queue), model_name, max_body_bytes, api_key)
+    return ChatServer((host, port), Batcher(backend, size, max_queue, batch_window_s), model_name, max_body_bytes,
+                      api_key)
 
 
 def start_in_thread(backend: Any, model_name: str, host: str = "127.0.0.1", port: int = 0,
                     max_batch: int | None = None, **limits: Any) -> tuple[ChatServer, str]:
     """Serve in a daemon thread; return (server, base URL ending in /v1). Stop with server.shutdown().
-    `limits`: make_server's max_queue, max_body_bytes, api_key."""
+    `limits`: make_server's max_queue, max_body_bytes, api_key, batch_window_s."""
     server = make_server(backend, model_name, host, port, max_batch, **limits)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     h, p = server.server_address[:2]

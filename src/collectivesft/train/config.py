@@ -67,6 +67,10 @@ class TrainConfig(BaseModel):
     packing: Optional[bool] = Field(
         None, description="Pack records padding-free with per-record position ids (no attention across "
         "records). None: on when a GPU is present.")
+    pack_length: Optional[int] = Field(
+        None, gt=1, description="Tokens per packed row on the row-packing path (CPU, or SDPA on a GPU). None: "
+        "the cutoff (rows filled to the cutoff, as LLaMA-Factory's neat_packing). A smaller value packs "
+        "shorter rows, never shorter than the longest record: more optimizer steps per epoch.")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto: bf16 on a GPU that supports it, else fp32.")
     gradient_checkpointing: bool = False

@@ -195,13 +195,20 @@ def _cpu_trainer_class():
     TRL always routes the loss through a chunked fused LM-head kernel that also computes
     entropy and top-1 accuracy in fp32 over the whole vocabulary: it saves GPU memory on
     150k-token vocabularies, but on CPU it is most of a small model's step time (measured:
-    ~70 % on the tiny model). The loss is the same token-averaged NLL either way.
+    ~70 % on the tiny model). The loss is the same token-averaged NLL either way. In training
+    the head runs on the target positions only where the model allows (labelled_loss.py).
     """
     from transformers import Trainer
     from trl import SFTTrainer
 
+    from collectivesft.train.labelled_loss import labelled_loss, supports
+
     class CpuSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            # Not under DDP (gradients sync through its forward), not when outputs are wanted (evaluation).
+            if (not return_outputs and model.training and "labels" in inputs and self.label_smoother is None
+                    and self.accelerator.unwrap_model(model) is model and supports(model)):
+                return labelled_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
             return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
 
@@ -277,6 +284,7 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     model.config.use_cache = False  # a KV cache would hide packed-sequence boundaries from the mask
 
     collator = None
+    restore_attention = None
     # With variable-length flash kernels: TRL's flattened padding-free packing. Otherwise
     # (CPU, or SDPA on a GPU, whose dense mask over a flattened batch grows with its square)
     # packed rows kept apart (see packing.py); TRL then only sees ready rows.
@@ -284,13 +292,18 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
     if packing and not trl_packing:
         from collectivesft.train.packing import RowPackingCollator, pack_rows, row_length_for
 
-        row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff)
+        row_length = row_length_for([len(ids) for ids in train_ds["input_ids"]], config.cutoff, config.pack_length)
         train_ds = pack_rows(train_ds, row_length, seed=config.seed)
         if val_ds is not None:
             val_ds = pack_rows(val_ds, max(row_length, row_length_for(
-                [len(ids) for ids in val_ds["input_ids"]], config.cutoff)), seed=config.seed)
+                [len(ids) for ids in val_ds["input_ids"]], config.cutoff, config.pack_length)), seed=config.seed)
         collator = RowPackingCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
                                       else tokenizer.eos_token_id)
+        if attention is None:  # not over a kernel the recipe named (sdpa, eager, ...)
+            from collectivesft.train.segment_attention import register
+
+            restore_attention = model.config._attn_implementation or "sdpa"
+            model.set_attn_implementation(register())
 
     from collectivesft.train.guard import guarded
 
@@ -319,12 +332,15 @@ def run_training(config: TrainConfig, mixture_dir: str | Path, out_dir: str | Pa
         raise CollectiveSFTError(f"{OOM_ADVICE} ({str(exc).splitlines()[0]})") from None
     run = whole_run(result, trainer.state, carried, totals)
     final_eval = _final_eval(trainer) if val_ds is not None else {}
+    if restore_attention is not None:  # the saved model and any later use attend as loaded
+        model.set_attn_implementation(restore_attention)
 
     from collectivesft.models.loading import base_of
     from collectivesft.train.run_folder import save_final_model, summarize, write_run_folder
 
     packing_mode = "padding-free" if trl_packing else ("rows" if packing else "none")
-    metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, attention)
+    used = "packed_sdpa" if restore_attention is not None else attention
+    metrics = summarize(trainer, run, final_eval, train_stats, val_stats, packing_mode, precision, used)
     save_final_model(trainer, tokenizer, out_dir / "model", merge=config.merge_lora, source=base_of(config.model))
     metrics["model_dir"] = str(out_dir / "model")
     # Which template shaped the training text: a named one, or the tokenizer's own (the model's).

@@ -74,6 +74,13 @@ class HFBackend(Backend):
         quiet_libraries()
         trust = bool(getattr(config, "trust_remote_code", False))
         kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
+        # On a CPU: a thread count for this machine's load (spinning OpenMP threads burn CPU on a
+        # shared machine); on a GPU torch's CPU threads hardly matter.
+        self.threads = None
+        if device == "cpu":
+            from collectivesft.eval.threads import apply_threads
+
+            self.threads = apply_threads(getattr(config, "threads", None))
         if device.startswith("cuda"):
             # Weights go straight to the GPUs ("auto" shards a 70B model over all of them),
             # never through host RAM and .to(device).
@@ -107,6 +114,7 @@ class HFBackend(Backend):
         return {"backend": self.name, "model": self.config.model,
                 "chat_template": "the tokenizer's own" if self.has_template else "none: plain 问/答 transcript",
                 "device": str(self.device), "dtype": str(self.model.dtype).removeprefix("torch."),
+                "threads": self.threads,
                 "generation_config": recorded(self._decoding(max_new_tokens, temperature, None))}
 
     def context_length(self) -> int | None:
