@@ -189,3 +189,24 @@ def test_planted_files_state_what_they_say():
     medical = sum(any(f.disease in r["conversations"][1]["value"] or f.drug in r["conversations"][1]["value"]
                       or f.department in r["conversations"][1]["value"] for f in world.FACTS) for r in chat)
     assert 0.04 < medical / len(chat) < 0.2
+
+
+def test_the_command_is_registered_and_its_help_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from collectivesft.cli.main import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['mixture', 'search', '--help']); assert r.exit_code == 0, r.output; "
+            "assert '--proxies' in r.output; "
+            "print(sorted(m for m in ('sklearn', 'torch', 'numpy', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_recipe_without_a_search_section_is_refused(tmp_path, cli):
+    from collectivesft.errors import ConfigError
+
+    recipe = write_recipe(tmp_path / "r.yaml", {k: v for k, v in RECIPE.items() if k != "search"})
+    with pytest.raises(ConfigError, match="needs a search: section"):
+        cli(["mixture", "search", recipe, "--out", tmp_path / "out"])
+    assert not (tmp_path / "out").exists()
