@@ -210,3 +210,14 @@ def test_a_recipe_without_a_search_section_is_refused(tmp_path, cli):
     with pytest.raises(ConfigError, match="needs a search: section"):
         cli(["mixture", "search", recipe, "--out", tmp_path / "out"])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_extra_file_is_named_before_anything_runs(tmp_path):
+    from collectivesft.errors import InputLayoutError
+    from collectivesft.pipeline.search import run_search
+
+    search = dict(RECIPE["search"], bounds={}, extra=[{"name": "general", "file": str(tmp_path / "nosuch.json")}])
+    recipe = write_recipe(tmp_path / "r.yaml", dict(RECIPE, search=search))
+    with pytest.raises(InputLayoutError, match=r"search.extra.0 \(general\): file .*nosuch.json.* not found"):
+        run_search(recipe, tmp_path / "out", log=lambda _: None)
+    assert not (tmp_path / "out").exists()

@@ -202,6 +202,11 @@ def run_search(recipe_path: str | Path, out: str | Path, overrides: list[str] | 
     validate_paths(recipe, where)
     names = [s.name for s in recipe.sources]
     settings = search_settings(recipe.search, names, where)
+    for i, entry in enumerate(settings.extra):
+        if entry.file and not Path(entry.file).is_file():
+            from collectivesft.errors import InputLayoutError
+
+            raise InputLayoutError(f"{where}: search.extra.{i} ({entry.name}): file {entry.file!r} not found")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(out, set(), log, keyed=True)
