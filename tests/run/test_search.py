@@ -26,7 +26,7 @@ RECIPE = {
     "search": {"extra": [{"name": "rumours", "fixture": "wrong-facts", "rows": 40}],
                "total": 24, "bounds": {"rumours": {"max": 0.4}},
                "proxies": {"count": 1, "train": {"max_steps": 1}, "eval": {"limit": 8}},
-               "regression": {"candidates": 2000, "top_k": 20}},
+               "target": {"metric": "answer_probability"}, "regression": {"candidates": 2000, "top_k": 20}},
 }
 
 

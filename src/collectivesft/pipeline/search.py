@@ -57,11 +57,38 @@ def _score(scores: dict[str, Any], key: str, where: str) -> float:
     return float(node)
 
 
-def target_value(scores: dict[str, Any], target, where: str) -> float:
+def answer_probability(eval_dir: str | Path, where: str) -> float:
+    """Mean over the scored questions of the probability the model gives the right option(s)
+    among the options (softmax of the per-option log-likelihoods of a cloze or loglik evaluation):
+    a smooth score that moves before accuracy does, as RegMix's validation loss does."""
+    import json
+    import math
+
+    total, n = 0.0, 0
+    with open(Path(eval_dir) / "predictions.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("correct") is None:
+                continue
+            scores = row.get("logprobs")
+            if not scores:
+                raise ConfigError(f"{where}: target answer_probability needs option log-likelihoods: evaluate "
+                                  "with method cloze or loglik (search.proxies.eval.method)")
+            top = max(scores.values())
+            mass = {k: math.exp(v - top) for k, v in scores.items()}
+            total += sum(mass.get(k, 0.0) for k in str(row.get("answer") or "")) / sum(mass.values())
+            n += 1
+    return total / n if n else 0.0
+
+
+def target_value(scores: dict[str, Any], target, where: str, eval_dir: str | Path | None = None) -> float:
     """The target of one evaluation: its metric, or the weighted sum of `weights`."""
+    def one(key: str) -> float:
+        return answer_probability(eval_dir, where) if key == "answer_probability" else _score(scores, key, where)
+
     if target.weights:
-        return sum(w * _score(scores, k, where) for k, w in target.weights.items())
-    return _score(scores, target.metric, where)
+        return sum(w * one(k) for k, w in target.weights.items())
+    return one(target.metric)
 
 
 def mixture_mapping(base: dict[str, Any], extras: dict[str, str], space: list[str],
@@ -250,7 +277,7 @@ def run_search(recipe_path: str | Path, out: str | Path, overrides: list[str] | 
             runs.append(evals["trained"])
         got, _ = _manifest_shares(runs[0]["mixture_dir"], space)
         n = sum(got.values()) or 1
-        values = [target_value(r["scores"], settings.target, f"{where} (proxy {label})") for r in runs]
+        values = [target_value(r["scores"], settings.target, f"{where} (proxy {label})", r["dir"]) for r in runs]
         results.append({"label": label, "kind": kind, "weights": weights, "records": got,
                         "shares": {k: v / n for k, v in got.items()}, "score": sum(values) / len(values),
                         "seed_scores": values, "eval_dirs": [r["dir"] for r in runs], "mix_dir": runs[0]["mixture_dir"]})

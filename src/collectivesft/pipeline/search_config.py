@@ -94,7 +94,9 @@ class TargetSettings(_Strict):
 
     split: Literal["val", "test"] = "val"
     metric: str = Field("overall_micro", description="a key of scores.json, dotted into nested ones "
-                        "(overall_micro, overall_macro_types, by_type.医师考试)")
+                        "(overall_micro, overall_macro_types, by_type.医师考试), or answer_probability: the "
+                        "mean probability of the right option among the options (cloze or loglik; smoother "
+                        "than accuracy on a small split)")
     weights: dict[str, float] = Field(default_factory=dict, description="instead of metric: a weighted sum "
                                       "of several scores.json keys")
 
