@@ -61,6 +61,7 @@ def search(tmp_path_factory):
     return root, recipe, result, first, second
 
 
+@pytest.mark.slow
 def test_a_killed_search_resumes_and_a_rerun_trains_nothing(search):
     from collectivesft.pipeline.search import run_search
 
@@ -75,6 +76,7 @@ def test_a_killed_search_resumes_and_a_rerun_trains_nothing(search):
     assert rerun["recommended"] == result["recommended"]
 
 
+@pytest.mark.slow
 def test_proxies_regression_and_recommendation(search):
     root, _, result, _, _ = search
     saved = json.loads((root / "out" / "search.json").read_text(encoding="utf-8"))
@@ -104,6 +106,7 @@ def test_proxies_regression_and_recommendation(search):
     assert html.count("<svg") == 2  # shares, predicted vs measured
 
 
+@pytest.mark.slow
 def test_recommended_yaml_runs(search, tmp_path):
     from collectivesft.pipeline.run import load_checked_recipe, run_recipe
 
