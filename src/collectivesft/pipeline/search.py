@@ -100,17 +100,24 @@ def mixture_mapping(base: dict[str, Any], extras: dict[str, str], space: list[st
     mix = data.setdefault("mix", {})
     own = {e["name"]: e for e in mix.get("sources") or [] if isinstance(e, dict) and "name" in e}
     entries = []
+    def weigh(entry: dict[str, Any], share: float) -> None:
+        # A share worth less than half a record is none; one worth about a record may round to
+        # none after water-filling, which the mix stage would refuse for a source with a weight.
+        entry["weight"] = round(share, 4) if share * total >= 0.5 else 0.0
+        if entry["weight"] and share * total < 1.5:
+            entry["allow_empty"] = True
+
     for source in data["sources"]:
         name = source["name"]
         entry = dict(own.get(name, {}), name=name)
         if shares is not None:
             entry.pop("cap", None)
-            entry["weight"] = round(shares.get(name, 0.0), 4) if name in space else 0.0
+            weigh(entry, shares.get(name, 0.0) if name in space else 0.0)
         entries.append(entry)
     for name, records in extras.items():
         entry = {"name": name, "records": records}
         if shares is not None:
-            entry["weight"] = round(shares.get(name, 0.0), 4)
+            weigh(entry, shares.get(name, 0.0))
         entries.append(entry)
     mix["sources"] = entries
     if shares is not None:
