@@ -58,7 +58,8 @@ def search_findings(result: dict[str, Any]) -> list[str]:
     val = result.get("validation")
     if val:
         seeds = val.get("seeds") or []
-        runs = f"{len(seeds)} training seeds" if seeds else "one training run each"
+        runs = (f"training seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds
+                else "one training run each")
         for other in ("uniform", "recipe"):
             d = val[f"vs_{other}"]["overall"]
             out.append(f"On the {d['n']} {val['split']} questions ({runs}), the recommended mixture minus the "
@@ -155,7 +156,7 @@ def search_document(result: dict[str, Any], files: Path) -> Document:
         seeds = val.get("seeds") or []
         doc.para("The recommendation, the recipe's own shares and uniform, trained at the recipe's full scale"
                  + (f" once per training seed ({', '.join(map(str, seeds))}); means over the seeds, intervals from "
-                    "a bootstrap over questions and training runs." if seeds else
+                    "a bootstrap over questions and training runs." if len(seeds) > 1 else
                     " once each; intervals from a paired bootstrap over questions (they do not include "
                     "training randomness: rerun with --seeds 1,2,3)."))
         rows = []
