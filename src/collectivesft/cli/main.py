@@ -40,6 +40,9 @@ def _register_all() -> None:
     from collectivesft.cli import eval as eval_cli
 
     eval_cli.register(app)
+    from collectivesft.cli import mixture
+
+    mixture.register(app)
 
 
 _register_all()

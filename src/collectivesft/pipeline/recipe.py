@@ -9,6 +9,7 @@
     launch: {config_file: zero2, num_processes: 8}   # optional: train under accelerate launch
     eval: {...}                         # CMB evaluation; compare_base evaluates the base model too;
                                         # benchmarks: [cmb, cmmlu-medical, {name, data}] runs the suite
+    search: {...}                       # optional: `collectivesft mixture search` (search_config.py)
 
 This module is the only reader of run recipes: it tells a run recipe from a bare stage config,
 and hands each stage its section. Each stage section is validated by that stage's own config
@@ -108,6 +109,8 @@ class RunRecipe(BaseModel):
     preflight: bool = Field(True, description="Run `model check` on the base model with the train settings "
                             "before training, and stop on a failure.")
     eval: dict[str, Any] = Field(default_factory=dict)
+    # Read by `collectivesft mixture search` only (pipeline/search_config.py checks it); `run` ignores it.
+    search: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _inputs_known(self) -> "RunRecipe":
@@ -186,9 +189,11 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
     """The mix stage's recipe from a run recipe: every top-level source becomes a mix source, as
     `records` (converted: {name: records path}) or with its raw origin (converted None: input /
     hub / options, for a mix stage that converts them itself); `mix.sources` entries, matched by
-    name, only add per-source settings (cap, weight, stratify_by, val_fraction). Decontamination
-    defaults to the run's CMB eval data and to `benchmarks` (the run's evaluated ones, {name, data});
-    a mix section naming its own `decontamination.benchmarks` keeps them instead."""
+    name, only add per-source settings (cap, weight, stratify_by, val_fraction); an entry with its
+    own `records:` and a name that is no top-level source is mixed as it is (an extra source:
+    general-domain data, or converted records of your own). Decontamination defaults to the
+    run's CMB eval data and to `benchmarks` (the run's evaluated ones, {name, data}); a mix
+    section naming its own `decontamination.benchmarks` keeps them instead."""
     section = json.loads(json.dumps(recipe.get("mix") or {}))  # deep copy
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: mix: must be a mapping")
@@ -197,10 +202,13 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
         return section  # a self-contained mix section: its sources say where their records are
     top = recipe.get("sources") or []
     names = [entry.get("name") for entry in top if isinstance(entry, dict)]
-    per_source = {}
+    per_source, extra = {}, []
     for i, entry in enumerate(section.pop("sources", []) or []):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ConfigError(f"{where}: mix.sources.{i}: expected a mapping with a name")
+        if entry["name"] not in names and "records" in entry:
+            extra.append(entry)
+            continue
         if entry["name"] not in names:
             raise ConfigError(f"{where}: mix.sources: {entry['name']!r} is not in the recipe's sources")
         per_source[entry["name"]] = {k: v for k, v in entry.items() if k != "name"}
@@ -219,7 +227,7 @@ def mix_section(recipe: dict[str, Any], converted: dict[str, str] | None, eval_d
         if entry.get("allow_empty"):
             origin["allow_empty"] = True
         merged.append(dict(per_source.get(name, {}), name=name, **origin))
-    section["sources"] = merged
+    section["sources"] = merged + extra
     decon = section.setdefault("decontamination", {})
     if isinstance(decon, dict) and not decon.get("eval_files") and not decon.get("eval_data") and eval_data:
         decon["eval_data"] = list(eval_data)

@@ -59,6 +59,7 @@ def run_stages(runner: Runner, recipe: RunRecipe) -> dict[str, dict]:
     evals = stages.eval_stage(runner, recipe, raw, base, trained)
     evals["trained"]["mixture_counts"] = mixture.get("counts", {})
     evals["trained"]["contamination"] = mixture.get("contamination", {})
+    evals["trained"]["mixture_dir"] = mixture["dir"]
     evals["trained"]["data"] = stages.eval_data_of(recipe, raw)
     return evals
 
@@ -117,6 +118,9 @@ def validate_paths(recipe: RunRecipe, where: str | Path) -> None:
             raise InputLayoutError(f"{where}: sources.{i} ({entry.name}): input {entry.input!r} not found")
         if entry.hub and not is_hub_id(entry.hub) and not Path(entry.hub).exists():
             raise InputLayoutError(f"{where}: sources.{i} ({entry.name}): hub {entry.hub!r} is no folder and no hub id")
+    for entry in (recipe.mix or {}).get("sources") or []:
+        if isinstance(entry, dict) and entry.get("records") and not Path(entry["records"]).exists():
+            raise InputLayoutError(f"{where}: mix.sources ({entry.get('name')}): records {entry['records']!r} not found")
     decon = (recipe.mix or {}).get("decontamination") or {}
     for path in decon.get("eval_files") or [] if isinstance(decon, dict) else []:
         if not Path(path).exists():
@@ -180,6 +184,11 @@ def _section_problems(data: dict[str, Any], eval_settings: dict[str, Any], where
         checks.append(lambda: train_config(dict(data.get("train") or {}, model="<base model>"), f"{where} (train:)"))
     checks.append(lambda: stages.eval_config(dict(eval_settings, model="<model>",
                                                   data=eval_settings.get("data") or "<fixture CMB>"), f"{where} (eval:)"))
+    if data.get("search"):
+        from collectivesft.pipeline.search_config import search_settings
+
+        names = [e["name"] for e in data.get("sources") or []]
+        checks.append(lambda: search_settings(data["search"], names, str(where)))
     problems = []
     for check in checks:
         try:

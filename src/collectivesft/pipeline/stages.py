@@ -146,6 +146,9 @@ def mix_stage(runner: Runner, recipe: RunRecipe, raw: dict | None, converted: di
                 "digest": outputs_digest([stage_dir / "train.jsonl", stage_dir / "val.jsonl"])}
 
     inputs = {name: r["digest"] for name, r in converted.items()}
+    # Extra sources mixed from records files of their own (mix_section): keyed by their content too.
+    inputs.update({f"records:{s.name}": outputs_digest([Path(s.records)]) for s in mix_recipe.sources
+                   if s.name not in converted and s.records})
     inputs.update({f"eval:{target}": data_digest(target) for target in mix_recipe.decontamination.targets})
     # Benchmarks by content (their resolved data): recipes whose fixture folders differ but hold the same files agree.
     inputs.update({f"benchmark:{b.name}": data_digest(benchmark_data(b.name, b.data))
