@@ -29,7 +29,13 @@ LIMITS = ("What this does not show: that shares found with proxies transfer to t
 
 
 def _sig(d: dict[str, Any]) -> str:
-    return "above 0" if d["low"] > 0 else "below 0" if d["high"] < 0 else "includes 0"
+    return "is above 0" if d["low"] > 0 else "is below 0" if d["high"] < 0 else "includes 0"
+
+
+_READING = {"is above 0": ": the recommendation did better in this run.",
+            "is below 0": ": the recommendation did worse in this run (the proxies' ranking did not carry over "
+                          "to the full-scale model here).",
+            "includes 0": ", so this run does not show a difference."}
 
 
 def search_findings(result: dict[str, Any]) -> list[str]:
@@ -65,7 +71,7 @@ def search_findings(result: dict[str, Any]) -> list[str]:
             out.append(f"On the {d['n']} {val['split']} questions ({runs}), the recommended mixture minus the "
                        f"{'uniform mixture' if other == 'uniform' else 'recipe' + chr(39) + 's own shares'} is "
                        f"{d['diff']:+.3f} [95% CI {d['low']:+.3f}, {d['high']:+.3f}]: the interval {_sig(d)}"
-                       + (", so this run does not show a difference." if _sig(d) == "includes 0" else "."))
+                       + _READING[_sig(d)])
     return out
 
 
