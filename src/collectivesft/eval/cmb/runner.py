@@ -22,7 +22,6 @@ from collectivesft.eval.cmb import protocol as protocols
 from collectivesft.eval.cmb import subset as subsets
 from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
 from collectivesft.eval.cmb.outputs import extraction_rule, model_answer
-from collectivesft.eval.cmb.prompts import answer_candidates
 from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.eval.parallel import Outcome, Shard, coordinates
 from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
@@ -41,45 +40,14 @@ def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def prompt_text(backend: Any, chat: list[dict[str, str]]) -> str:
-    """The prompt as the back-end sees it: rendered with its tokenizer's template when it has one,
-    else the messages joined (an HTTP endpoint renders the chat itself)."""
-    tokenizer = getattr(backend, "tokenizer", None)
-    if tokenizer is not None:
-        from collectivesft.eval.chat import render_chat
-
-        return render_chat(tokenizer, chat)
-    return "\n\n".join(f"{m['role']}: {m['content']}" for m in chat)
-
-
 def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
                  chats: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
     """Prediction rows for a batch of questions (and their chats) with the configured method."""
-    from collectivesft.eval.backends.registry import ScoreRequest
+    from collectivesft.eval.answering import answer_rows
 
-    if config.method == "cloze":
-        from collectivesft.eval.cmb.cloze import cloze_rows
-
-        return [{**row, "prompt": prompt_text(backend, chat), "cut_off": False}
-                for row, chat in zip(cloze_rows(backend, batch, chats), chats)]
-    if config.method == "generate":
-        replies = backend.complete(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
-        return [{"id": q.id, "output": g.text,
-                 "model_answer": model_answer({"output": g.text}, config.protocol, q.question_type, q.options),
-                 "prompt": prompt_text(backend, chat), "cut_off": g.finish_reason == "length"}
-                for q, g, chat in zip(batch, replies, chats)]
-    requests = []
-    for q, chat in zip(batch, chats):
-        cands = answer_candidates(q)
-        requests.append(ScoreRequest(chat, [ANSWER_PREFIX + c for c in cands], end_term=q.multi))
-    rows = []
-    for q, req, scores in zip(batch, requests, backend.score(requests)):
-        ranked = sorted(zip(req.continuations, scores), key=lambda kv: -kv[1])
-        best = ranked[0][0][len(ANSWER_PREFIX):]
-        rows.append({"id": q.id, "model_answer": best,
-                     "logprobs": {c[len(ANSWER_PREFIX):]: round(s, 4) for c, s in ranked[:6]},
-                     "prompt": prompt_text(backend, req.chat), "cut_off": False})
-    return rows
+    return answer_rows(backend, batch, chats, method=config.method, protocol=config.protocol,
+                       answer_prefix=ANSWER_PREFIX, question_type=lambda q: q.question_type,
+                       max_new_tokens=config.max_new_tokens, temperature=config.temperature)
 
 
 def run_settings(config: CMBEvalConfig, out: Path) -> dict[str, Any]:

@@ -42,33 +42,11 @@ def question_type(item: Item) -> str:
 def answer_batch(backend: Any, config: Any, benchmark: Benchmark, batch: list[Item],
                  chats: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
     """Prediction rows for a batch of items (and their chats) with the configured method."""
-    from collectivesft.eval.backends.registry import ScoreRequest
-    from collectivesft.eval.cmb.outputs import model_answer
-    from collectivesft.eval.cmb.prompts import answer_candidates
-    from collectivesft.eval.cmb.runner import prompt_text
+    from collectivesft.eval.answering import answer_rows
 
-    if config.method == "cloze":
-        from collectivesft.eval.cmb.cloze import cloze_rows
-
-        # Items carry what cloze reads from a CMB question: id, options, multi.
-        return [{**row, "prompt": prompt_text(backend, chat), "cut_off": False}
-                for row, chat in zip(cloze_rows(backend, batch, chats), chats)]
-    if config.method == "generate":
-        replies = backend.complete(chats, max_new_tokens=config.max_new_tokens, temperature=config.temperature)
-        return [{"id": item.id, "output": g.text,
-                 "model_answer": model_answer({"output": g.text}, "collectivesft", question_type(item), item.options),
-                 "prompt": prompt_text(backend, chat), "cut_off": g.finish_reason == "length"}
-                for item, g, chat in zip(batch, replies, chats)]
-    prefix = benchmark.prompt.answer_prefix
-    requests = [ScoreRequest(chat, [prefix + c for c in answer_candidates(item)], end_term=item.multi)
-                for item, chat in zip(batch, chats)]
-    rows = []
-    for item, req, scores in zip(batch, requests, backend.score(requests)):
-        ranked = sorted(zip(req.continuations, scores), key=lambda kv: -kv[1])
-        rows.append({"id": item.id, "model_answer": ranked[0][0][len(prefix):],
-                     "logprobs": {c[len(prefix):]: round(s, 4) for c, s in ranked[:6]},
-                     "prompt": prompt_text(backend, req.chat), "cut_off": False})
-    return rows
+    return answer_rows(backend, batch, chats, method=config.method, protocol="collectivesft",
+                       answer_prefix=benchmark.prompt.answer_prefix, question_type=question_type,
+                       max_new_tokens=config.max_new_tokens, temperature=config.temperature)
 
 
 def choose(benchmark: Benchmark, items: list[Item], config: Any) -> tuple[list[int], dict[str, Any]]:
