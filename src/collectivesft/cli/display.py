@@ -88,3 +88,15 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int | None = None) -> None:
     typer.echo(format_table(headers, rows, max_width))
+
+
+def parse_seeds(text: str | None, example: str) -> list[int] | None:
+    """`--seeds 1,2,3` as integers (None when not given); ConfigError naming the option otherwise."""
+    if not text:
+        return None
+    from collectivesft.errors import ConfigError
+
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: expected comma-separated integers, e.g. {example}") from None

@@ -26,12 +26,9 @@ def search_command(
     from collectivesft.errors import ConfigError
     from collectivesft.pipeline.search import run_search
 
-    seed_list = None
-    if seeds:
-        try:
-            seed_list = [int(x) for x in seeds.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 1,2,3") from None
+    from collectivesft.cli.display import parse_seeds
+
+    seed_list = parse_seeds(seeds, "1,2,3")
     if proxies is not None and proxies < 0:
         raise ConfigError(f"--proxies {proxies}: expected 0 or more")
     result = run_search(recipe, out, overrides=set_, proxies=proxies, seeds=seed_list)

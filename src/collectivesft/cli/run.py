@@ -86,12 +86,10 @@ def ablate_command(
     from collectivesft.errors import ConfigError
     from collectivesft.pipeline.ablate import REFERENCE, run_ablation
 
-    seed_list = None
-    if seeds:
-        try:
-            seed_list = [int(x) for x in seeds.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 42,1,2") from None
+    from collectivesft.cli.display import parse_seeds
+
+    seed_list = parse_seeds(seeds, "42,1,2")
+    if seed_list is not None:
         if len(seed_list) < 2:
             raise ConfigError(f"--seeds {seeds!r}: give at least two seeds (one seed is --set train.seed=N)")
     result = run_ablation(recipe, out, leave_one_out=leave_one_out, only=only, variant_files=variants,
