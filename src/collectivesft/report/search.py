@@ -32,8 +32,8 @@ def _sig(d: dict[str, Any]) -> str:
     return "is above 0" if d["low"] > 0 else "is below 0" if d["high"] < 0 else "includes 0"
 
 
-_READING = {"is above 0": ": the recommendation did better in this run.",
-            "is below 0": ": the recommendation did worse in this run (the proxies' ranking did not carry over "
+_READING = {"is above 0": ", so the recommendation did better in this run.",
+            "is below 0": ", so the recommendation did worse in this run (the proxies' ranking did not carry over "
                           "to the full-scale model here).",
             "includes 0": ", so this run does not show a difference."}
 
