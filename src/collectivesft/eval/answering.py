@@ -54,3 +54,48 @@ def answer_rows(backend: Any, items: Sequence[Any], chats: list[list[dict[str, s
                      "logprobs": {c[len(answer_prefix):]: round(s, 4) for c, s in ranked[:6]},
                      "prompt": prompt_text(backend, req.chat), "cut_off": False})
     return rows
+
+
+def answer_pending(config: Any, out: Any, pending: Sequence[Any], total: int, label: str, key: Callable[[Any], str],
+                   answer: Callable[[Any, list[Any]], list[dict[str, Any]]], partial: str, subset_of: int,
+                   whole_split: bool, done: dict[str, dict[str, Any]]) -> tuple[float, float, dict[str, Any] | None]:
+    """Load config's back-end, answer `pending` batch by batch with `answer(backend, batch)`, append each
+    row to OUT/`partial` as it comes (a kill loses at most the batch in flight) and into `done`, with a
+    progress bar over `total` and a cost forecast after the first batches. Returns (answering seconds,
+    CPU seconds, forecast); model loading is not counted."""
+    import sys
+    import time
+    from pathlib import Path
+
+    from collectivesft.eval.backends.registry import get_backend
+    from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
+    from collectivesft.eval.resume import PartialWriter
+    from collectivesft.io import write_json
+    from collectivesft.progress import progress
+
+    out = Path(out)
+    backend = get_backend(config)
+    # How replies are produced (template, decoding config): the record that greedy was greedy.
+    write_json(out / "generation.json", backend.describe(config.max_new_tokens, config.temperature))
+    estimate = None
+    started, cpu_started = time.perf_counter(), time.process_time()
+    writer = PartialWriter(out / partial)
+    try:
+        with progress(total, label, "q", total - len(pending)) as bar:
+            answered = 0
+            for start in range(0, len(pending), config.batch_size):
+                batch = list(pending[start:start + config.batch_size])
+                for row in answer(backend, batch):
+                    writer.append(row)
+                    done[key(row)] = row
+                bar.update(len(batch))
+                answered += len(batch)
+                if estimate is None and answered >= min(WARMUP, len(pending)):
+                    estimate = forecast(answered, time.perf_counter() - started, time.process_time() - cpu_started,
+                                        len(pending) - answered, subset_of, whole_split)
+                    bar.write(forecast_line(estimate), file=sys.stderr)
+    finally:
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        writer.close()
+        backend.close()
+    return elapsed, cpu, estimate

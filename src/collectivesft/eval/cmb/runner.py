@@ -9,10 +9,8 @@ known, run.json (settings, timings, which questions: `subset`, the cost forecast
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from collectivesft.errors import ConfigError
 from collectivesft.benchmarks.cmb.format import id_key
@@ -20,11 +18,10 @@ from collectivesft.benchmarks.cmb.load import KeyRow, Question, key_from_questio
 from collectivesft.benchmarks.cmb.render import ANSWER_PREFIX
 from collectivesft.eval.cmb import protocol as protocols
 from collectivesft.eval.cmb import subset as subsets
-from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
 from collectivesft.eval.cmb.outputs import extraction_rule, model_answer
 from collectivesft.eval.config import CMBEvalConfig
 from collectivesft.eval.parallel import Outcome, Shard, coordinates
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
+from collectivesft.eval.resume import check_fingerprint, read_partial, say_resumed
 from collectivesft.io import write_json
 
 PARTIAL = "predictions.partial.jsonl"
@@ -33,11 +30,6 @@ _FINGERPRINT = ("model", "backend", "data", "split", "protocol", "method", "shot
                 "max_new_tokens", "temperature")
 
 __all__ = ["CMBEvalConfig", "evaluate_cmb"]
-
-
-def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def answer_batch(backend: Any, config: CMBEvalConfig, batch: list[Question],
@@ -101,9 +93,6 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path, shard: Shard | None = N
     config.data_parallel > 1 shares the questions over that many processes; `shard` says this
     process is one of them (a spawned worker, or a rank of accelerate launch: rank 0 writes the
     final files, other shards return {"shard": i, "count": N})."""
-    from collectivesft.progress import progress
-
-    from collectivesft.eval.backends.registry import get_backend
     from collectivesft.eval.cmb.scoring import score_answers
     from collectivesft.eval.cmb.summary import write_score_files
 
@@ -151,30 +140,12 @@ def evaluate_cmb(config: CMBEvalConfig, out: str | Path, shard: Shard | None = N
         elapsed, cpu = sharded.seconds, sharded.cpu_seconds
     estimate = None
     if pending:
-        backend = get_backend(config)
-        # How replies are produced (template, decoding config): the record that greedy was greedy.
-        write_json(out / "generation.json", backend.describe(config.max_new_tokens, config.temperature))
-        started = time.perf_counter()  # answering time only: model loading is reported apart
-        cpu_started = time.process_time()
-        writer = PartialWriter(out / PARTIAL)
-        try:
-            with progress(len(questions), f"CMB {config.method}", "q", len(questions) - len(pending)) as bar:
-                answered = 0
-                for batch in batches(pending, config.batch_size):
-                    for row in answer_batch(backend, config, batch, [chat_of[id_key(q.id)] for q in batch]):
-                        writer.append(row)
-                        done[id_key(row["id"])] = row
-                    bar.update(len(batch))
-                    answered += len(batch)
-                    if estimate is None and answered >= min(WARMUP, len(pending)):
-                        estimate = forecast(answered, time.perf_counter() - started, time.process_time() - cpu_started,
-                                            len(pending) - answered, subset.of, subset.kind == "all")
-                        bar.write(forecast_line(estimate), file=sys.stderr)
-        finally:
-            elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu_started
-            writer.close()
-            backend.close()
+        from collectivesft.eval.answering import answer_pending
+
+        elapsed, cpu, estimate = answer_pending(
+            config, out, pending, len(questions), f"CMB {config.method}", lambda row: id_key(row["id"]),
+            lambda backend, batch: answer_batch(backend, config, batch, [chat_of[id_key(q.id)] for q in batch]),
+            PARTIAL, subset.of, subset.kind == "all", done)
     answers = {}
     for q in questions:
         row = done.get(id_key(q.id), {})

@@ -15,7 +15,6 @@ generation.json and explorer.html (unless config.explorer is off).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +23,7 @@ from collectivesft.benchmarks.base import Benchmark, Item
 from collectivesft.benchmarks.cmb.format import MULTI, SINGLE
 from collectivesft.errors import ConfigError
 from collectivesft.eval.parallel import Shard, coordinates
-from collectivesft.eval.resume import PartialWriter, check_fingerprint, read_partial, say_resumed
+from collectivesft.eval.resume import check_fingerprint, read_partial, say_resumed
 from collectivesft.eval.suite import prompts
 from collectivesft.io import write_json
 
@@ -125,10 +124,7 @@ def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path, shard
     """Evaluate `config.model` on `benchmark` into `out`; return the scores (or counts when the split
     has no answers). config.data_parallel > 1 shares the items over that many processes, batch by
     batch as one process cuts them (eval/parallel.py), so the files are the same bytes."""
-    from collectivesft.eval.backends.registry import get_backend
-    from collectivesft.eval.cmb.cost import WARMUP, forecast, forecast_line
     from collectivesft.io import write_jsonl
-    from collectivesft.progress import progress
 
     from collectivesft.eval.suite.scoring import score_predictions, scores_markdown
 
@@ -182,28 +178,12 @@ def evaluate_benchmark(benchmark: Benchmark, config: Any, out: str | Path, shard
         elapsed, cpu = sharded.seconds, sharded.cpu_seconds
     estimate = None
     if pending:
-        backend = get_backend(config)
-        write_json(out / "generation.json", backend.describe(config.max_new_tokens, config.temperature))
-        started, cpu_started = time.perf_counter(), time.process_time()
-        writer = PartialWriter(out / PARTIAL)
-        try:
-            with progress(len(items), f"{benchmark.name} {config.method}", "q", len(items) - len(pending)) as bar:
-                answered = 0
-                for start in range(0, len(pending), config.batch_size):
-                    batch = pending[start:start + config.batch_size]
-                    for row in answer_batch(backend, config, benchmark, batch, [chats[i.id] for i in batch]):
-                        writer.append(row)
-                        done[str(row["id"])] = row
-                    bar.update(len(batch))
-                    answered += len(batch)
-                    if estimate is None and answered >= min(WARMUP, len(pending)):
-                        estimate = forecast(answered, time.perf_counter() - started, time.process_time() - cpu_started,
-                                            len(pending) - answered, subset["of"], subset["kind"] == "all")
-                        bar.write(forecast_line(estimate), file=sys.stderr)
-        finally:
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-            writer.close()
-            backend.close()
+        from collectivesft.eval.answering import answer_pending
+
+        elapsed, cpu, estimate = answer_pending(
+            config, out, pending, len(items), f"{benchmark.name} {config.method}", lambda row: str(row["id"]),
+            lambda backend, batch: answer_batch(backend, config, benchmark, batch, [chats[i.id] for i in batch]),
+            PARTIAL, subset["of"], subset["kind"] == "all", done)
     predictions = [_prediction(item, done.get(str(item.id), {}), config.method) for item in items]
     write_jsonl(out / "predictions.jsonl", predictions)
     result: dict[str, Any]
