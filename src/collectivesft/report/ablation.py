@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from collectivesft.io import atomic_write
 from collectivesft.report import plots
 from collectivesft.report.document import Document
 from collectivesft.report.tables import type_label
@@ -231,9 +230,4 @@ def write_ablation_report(comparison: dict[str, Any], out: str | Path) -> dict[s
     files.mkdir(parents=True, exist_ok=True)
     comparison = dict(comparison, flipped=_flipped_pages(comparison, out))
     doc = ablation_document(comparison, files)
-    paths = {"markdown": out / "ablation.md", "html": out / "ablation.html"}
-    with atomic_write(paths["markdown"]) as fh:
-        fh.write(doc.to_markdown(out))
-    with atomic_write(paths["html"]) as fh:
-        fh.write(doc.to_html())
-    return paths
+    return doc.write(out, "ablation")

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from collectivesft.io import atomic_write
 from collectivesft.report import plots
 from collectivesft.report.collect import (RunSummary, describe_model, join_evaluations, loss_history, mixture_counts,
                                           read_run)
@@ -84,12 +83,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str | None 
             doc.heading("Stage timings", 3)
             # In pipeline order (the order the stages ran in run.json), then the total.
             doc.table(["stage", "seconds"], [*run.timings.items(), ["total", round(sum(run.timings.values()), 2)]])
-    md, page = out / "report.md", out / "report.html"
-    with atomic_write(md) as fh:
-        fh.write(doc.to_markdown(out))
-    with atomic_write(page) as fh:
-        fh.write(doc.to_html())
-    return {"markdown": md, "html": page}
+    return doc.write(out, "report")
 
 
 def _explorer_link(doc: Document, runs: list[RunSummary], out: Path) -> None:

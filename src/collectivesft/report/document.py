@@ -88,6 +88,17 @@ class Document:
                 out += [f"![{alt}]({files['png'].relative_to(base).as_posix()})", ""]
         return "\n".join(out)
 
+    def write(self, out: Path, stem: str) -> dict[str, Path]:
+        """OUT/STEM.md (PNG plots, paths relative to OUT) and OUT/STEM.html (SVG inline), each atomically."""
+        from collectivesft.io import atomic_write
+
+        paths = {"markdown": out / f"{stem}.md", "html": out / f"{stem}.html"}
+        with atomic_write(paths["markdown"]) as fh:
+            fh.write(self.to_markdown(out))
+        with atomic_write(paths["html"]) as fh:
+            fh.write(self.to_html())
+        return paths
+
     def to_html(self) -> str:
         body = [f"<h1>{html.escape(self.title)}</h1>"]
         figures = 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collectivesft.io import atomic_write
 from collectivesft.report import plots
 from collectivesft.report.ablation import accuracy_cell, difference_cell, p_cell
 from collectivesft.report.document import Document
@@ -192,9 +191,4 @@ def write_search_report(result: dict[str, Any], out: str | Path) -> dict[str, Pa
     files = out / "search_files"
     files.mkdir(parents=True, exist_ok=True)
     doc = search_document(result, files)
-    paths = {"markdown": out / "search.md", "html": out / "search.html"}
-    with atomic_write(paths["markdown"]) as fh:
-        fh.write(doc.to_markdown(out))
-    with atomic_write(paths["html"]) as fh:
-        fh.write(doc.to_html())
-    return paths
+    return doc.write(out, "search")
